@@ -1,0 +1,259 @@
+//! Exchanges and their bindings.
+//!
+//! Each exchange keeps its bindings in the shape its type routes by: a hash
+//! of routing keys (direct), a plain list (fanout), a trie plus a result
+//! cache (topic) or compiled matchers (headers).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use amq_protocol::types::FieldTable;
+use parking_lot::{Mutex, RwLock};
+
+use crate::headers::HeadersMatcher;
+use crate::queue::Queue;
+use crate::topic::TopicTrie;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeKind {
+    Direct,
+    Fanout,
+    Topic,
+    Headers,
+}
+
+impl ExchangeKind {
+    pub fn parse(s: &str) -> Option<ExchangeKind> {
+        Some(match s {
+            "direct" => ExchangeKind::Direct,
+            "fanout" => ExchangeKind::Fanout,
+            "topic" => ExchangeKind::Topic,
+            "headers" => ExchangeKind::Headers,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeKind::Direct => "direct",
+            ExchangeKind::Fanout => "fanout",
+            ExchangeKind::Topic => "topic",
+            ExchangeKind::Headers => "headers",
+        }
+    }
+}
+
+/// Where a binding leads.
+#[derive(Clone)]
+pub enum Dest {
+    Queue(Arc<Queue>),
+    Exchange(Arc<Exchange>),
+}
+
+impl Dest {
+    pub fn name(&self) -> &str {
+        match self {
+            Dest::Queue(q) => &q.name,
+            Dest::Exchange(x) => &x.name,
+        }
+    }
+
+    pub fn same(&self, other: &Dest) -> bool {
+        match (self, other) {
+            (Dest::Queue(a), Dest::Queue(b)) => Arc::ptr_eq(a, b),
+            (Dest::Exchange(a), Dest::Exchange(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Binding {
+    pub dest: Dest,
+    pub routing_key: String,
+    pub arguments: FieldTable,
+}
+
+#[derive(Default)]
+struct Bindings {
+    list: Vec<Binding>,
+    direct: HashMap<Box<[u8]>, Vec<Dest>>,
+    topic: TopicTrie<Dest>,
+    headers: Vec<(HeadersMatcher, Dest)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExchangeOptions {
+    pub durable: bool,
+    pub auto_delete: bool,
+    pub internal: bool,
+    pub arguments: FieldTable,
+}
+
+pub struct Exchange {
+    pub name: Arc<str>,
+    pub kind: ExchangeKind,
+    pub options: ExchangeOptions,
+    bindings: RwLock<Bindings>,
+    /// Topic results by routing key; cleared whenever a binding changes.
+    topic_cache: Mutex<TopicCache>,
+}
+
+/// Routing key to the destinations it reached.
+type TopicCache = HashMap<Box<[u8]>, Arc<[Dest]>>;
+
+const TOPIC_CACHE_MAX: usize = 4096;
+
+impl Exchange {
+    pub fn new(name: &str, kind: ExchangeKind, options: ExchangeOptions) -> Arc<Exchange> {
+        Arc::new(Exchange {
+            name: name.into(),
+            kind,
+            options,
+            bindings: RwLock::new(Bindings::default()),
+            topic_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Adds a binding; binding twice is a no-op. Returns an error text when
+    /// the arguments are invalid for this exchange type.
+    pub fn bind(&self, dest: Dest, routing_key: &str, arguments: FieldTable) -> Result<(), String> {
+        let mut b = self.bindings.write();
+        if b.list
+            .iter()
+            .any(|x| x.dest.same(&dest) && x.routing_key == routing_key && x.arguments == arguments)
+        {
+            return Ok(());
+        }
+        match self.kind {
+            ExchangeKind::Direct => b
+                .direct
+                .entry(routing_key.as_bytes().into())
+                .or_default()
+                .push(dest.clone()),
+            ExchangeKind::Topic => b.topic.insert(routing_key, dest.clone()),
+            ExchangeKind::Headers => {
+                let m = HeadersMatcher::compile(&arguments)?;
+                b.headers.push((m, dest.clone()));
+            }
+            ExchangeKind::Fanout => {}
+        }
+        b.list.push(Binding {
+            dest,
+            routing_key: routing_key.to_string(),
+            arguments,
+        });
+        self.topic_cache.lock().clear();
+        Ok(())
+    }
+
+    /// Removes one binding; returns whether it existed.
+    pub fn unbind(&self, dest: &Dest, routing_key: &str, arguments: &FieldTable) -> bool {
+        let mut b = self.bindings.write();
+        let Some(pos) = b
+            .list
+            .iter()
+            .position(|x| x.dest.same(dest) && x.routing_key == routing_key && &x.arguments == arguments)
+        else {
+            return false;
+        };
+        b.list.remove(pos);
+        let still_bound_by_key = |b: &Bindings| {
+            b.list
+                .iter()
+                .any(|x| x.dest.same(dest) && x.routing_key == routing_key)
+        };
+        match self.kind {
+            ExchangeKind::Direct => {
+                if !still_bound_by_key(&b) {
+                    if let Some(v) = b.direct.get_mut(routing_key.as_bytes()) {
+                        v.retain(|d| !d.same(dest));
+                        if v.is_empty() {
+                            b.direct.remove(routing_key.as_bytes());
+                        }
+                    }
+                }
+            }
+            ExchangeKind::Topic => {
+                if !still_bound_by_key(&b) {
+                    b.topic.remove(routing_key, |d| d.same(dest));
+                }
+            }
+            ExchangeKind::Headers => {
+                if let Ok(m) = HeadersMatcher::compile(arguments) {
+                    if let Some(i) = b.headers.iter().position(|(hm, d)| d.same(dest) && *hm == m) {
+                        b.headers.remove(i);
+                    }
+                }
+            }
+            ExchangeKind::Fanout => {}
+        }
+        self.topic_cache.lock().clear();
+        true
+    }
+
+    /// Removes every binding to `dest` (it is being deleted).
+    pub fn unbind_all(&self, dest: &Dest) -> usize {
+        let doomed: Vec<Binding> = self
+            .bindings
+            .read()
+            .list
+            .iter()
+            .filter(|b| b.dest.same(dest))
+            .cloned()
+            .collect();
+        for b in &doomed {
+            self.unbind(&b.dest, &b.routing_key, &b.arguments);
+        }
+        doomed.len()
+    }
+
+    pub fn bindings(&self) -> Vec<Binding> {
+        self.bindings.read().list.clone()
+    }
+
+    pub fn has_bindings(&self) -> bool {
+        !self.bindings.read().list.is_empty()
+    }
+
+    /// Appends the destinations a message with this routing key reaches
+    /// through this exchange alone (no exchange-to-exchange hops).
+    pub fn route(&self, routing_key: &[u8], headers: &dyn Fn() -> Option<FieldTable>, out: &mut Vec<Dest>) {
+        let b = self.bindings.read();
+        match self.kind {
+            ExchangeKind::Direct => {
+                if let Some(v) = b.direct.get(routing_key) {
+                    out.extend(v.iter().cloned());
+                }
+            }
+            ExchangeKind::Fanout => out.extend(b.list.iter().map(|x| x.dest.clone())),
+            ExchangeKind::Topic => {
+                if let Some(hit) = self.topic_cache.lock().get(routing_key) {
+                    out.extend(hit.iter().cloned());
+                    return;
+                }
+                let start = out.len();
+                let key = String::from_utf8_lossy(routing_key);
+                b.topic.matches(&key, out);
+                let found: Arc<[Dest]> = out[start..].into();
+                let mut cache = self.topic_cache.lock();
+                if cache.len() >= TOPIC_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(routing_key.into(), found);
+            }
+            ExchangeKind::Headers => {
+                if b.headers.is_empty() {
+                    return;
+                }
+                let h = headers();
+                out.extend(
+                    b.headers
+                        .iter()
+                        .filter(|(m, _)| m.matches(h.as_ref()))
+                        .map(|(_, d)| d.clone()),
+                );
+            }
+        }
+    }
+}

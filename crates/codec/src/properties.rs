@@ -1,0 +1,133 @@
+//! The content properties the broker reads, found in the raw encoded bytes.
+//!
+//! Properties travel from publisher to consumer unchanged; the broker only
+//! needs delivery mode, priority, expiration, reply-to and headers, so it
+//! records where those sit instead of decoding everything.
+
+use std::ops::Range;
+
+use amq_protocol::types::{parsing::parse_field_table, FieldTable};
+
+const CONTENT_TYPE: u16 = 0x8000;
+const CONTENT_ENCODING: u16 = 0x4000;
+const HEADERS: u16 = 0x2000;
+const DELIVERY_MODE: u16 = 0x1000;
+const PRIORITY: u16 = 0x0800;
+const CORRELATION_ID: u16 = 0x0400;
+const REPLY_TO: u16 = 0x0200;
+const EXPIRATION: u16 = 0x0100;
+const MESSAGE_ID: u16 = 0x0080;
+const TIMESTAMP: u16 = 0x0040;
+const TYPE: u16 = 0x0020;
+const USER_ID: u16 = 0x0010;
+const APP_ID: u16 = 0x0008;
+const CLUSTER_ID: u16 = 0x0004;
+
+/// Positions of the interesting properties inside a raw property block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Properties {
+    pub delivery_mode: u8,
+    pub priority: Option<u8>,
+    headers: Option<Range<usize>>,
+    reply_to: Option<Range<usize>>,
+    expiration: Option<Range<usize>>,
+}
+
+/// The property block is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+impl Properties {
+    /// Walks a raw property block (flags then values), checking every length.
+    pub fn parse(raw: &[u8]) -> Result<Properties, Malformed> {
+        let flags = u16::from_be_bytes([*raw.first().ok_or(Malformed)?, *raw.get(1).ok_or(Malformed)?]);
+        let mut pos = 2;
+        let mut p = Properties::default();
+        let shortstr = |pos: &mut usize| -> Result<Range<usize>, Malformed> {
+            let len = *raw.get(*pos).ok_or(Malformed)? as usize;
+            let r = *pos + 1..*pos + 1 + len;
+            if r.end > raw.len() {
+                return Err(Malformed);
+            }
+            *pos = r.end;
+            Ok(r)
+        };
+        let octet = |pos: &mut usize| -> Result<u8, Malformed> {
+            let v = *raw.get(*pos).ok_or(Malformed)?;
+            *pos += 1;
+            Ok(v)
+        };
+        if flags & CONTENT_TYPE != 0 {
+            shortstr(&mut pos)?;
+        }
+        if flags & CONTENT_ENCODING != 0 {
+            shortstr(&mut pos)?;
+        }
+        if flags & HEADERS != 0 {
+            let len_bytes = raw.get(pos..pos + 4).ok_or(Malformed)?;
+            let len = u32::from_be_bytes(len_bytes.try_into().map_err(|_| Malformed)?) as usize;
+            let r = pos..pos + 4 + len;
+            if r.end > raw.len() {
+                return Err(Malformed);
+            }
+            match parse_field_table(&raw[r.clone()]) {
+                Ok((&[], _)) => {}
+                _ => return Err(Malformed),
+            }
+            pos = r.end;
+            p.headers = Some(r);
+        }
+        if flags & DELIVERY_MODE != 0 {
+            p.delivery_mode = octet(&mut pos)?;
+        }
+        if flags & PRIORITY != 0 {
+            p.priority = Some(octet(&mut pos)?);
+        }
+        if flags & CORRELATION_ID != 0 {
+            shortstr(&mut pos)?;
+        }
+        if flags & REPLY_TO != 0 {
+            p.reply_to = Some(shortstr(&mut pos)?);
+        }
+        if flags & EXPIRATION != 0 {
+            p.expiration = Some(shortstr(&mut pos)?);
+        }
+        if flags & MESSAGE_ID != 0 {
+            shortstr(&mut pos)?;
+        }
+        if flags & TIMESTAMP != 0 {
+            if pos + 8 > raw.len() {
+                return Err(Malformed);
+            }
+            pos += 8;
+        }
+        for flag in [TYPE, USER_ID, APP_ID, CLUSTER_ID] {
+            if flags & flag != 0 {
+                shortstr(&mut pos)?;
+            }
+        }
+        if pos != raw.len() {
+            return Err(Malformed);
+        }
+        Ok(p)
+    }
+
+    /// Persistent messages have delivery mode 2.
+    pub fn persistent(&self) -> bool {
+        self.delivery_mode == 2
+    }
+
+    /// The `headers` table, decoded (only routing by headers needs it).
+    pub fn headers(&self, raw: &[u8]) -> Option<FieldTable> {
+        let r = self.headers.clone()?;
+        parse_field_table(&raw[r]).ok().map(|(_, t)| t)
+    }
+
+    pub fn reply_to<'a>(&self, raw: &'a [u8]) -> Option<&'a [u8]> {
+        self.reply_to.clone().map(|r| &raw[r])
+    }
+
+    pub fn expiration<'a>(&self, raw: &'a [u8]) -> Option<&'a [u8]> {
+        self.expiration.clone().map(|r| &raw[r])
+    }
+}

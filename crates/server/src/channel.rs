@@ -1,0 +1,795 @@
+//! A channel's state machine: content assembly, one handler per AMQP method,
+//! confirms and transactions. Owned by its connection's task.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use warren_broker::error::{self, AmqpError};
+use warren_broker::exchange::{Dest, ExchangeOptions};
+use warren_broker::queue::QueueOptions;
+use warren_broker::{Consumer, Exchange, Message, Queue, VHost};
+use warren_codec::protocol::{basic, channel, confirm, exchange, queue, tx};
+use warren_codec::shortstr::truncated;
+use warren_codec::{encode, AMQPClass, Frame, Method, Properties, Publish};
+
+use crate::delivery::{ChannelShared, ConsumerSink, Unacked};
+use crate::outbound::Outbound;
+
+/// What the connection lends a channel while it handles a frame.
+pub struct Ctx<'a> {
+    pub vhost: &'a Arc<VHost>,
+    pub conn_id: u64,
+    pub out: &'a Arc<Outbound>,
+    pub exclusive_queues: &'a mut Vec<Arc<Queue>>,
+}
+
+/// Content assembly: `Idle -> Header -> Body { remaining }`.
+enum Content {
+    Idle,
+    Header(Publish, Arc<Exchange>),
+    Body {
+        publish: Publish,
+        exchange: Arc<Exchange>,
+        properties: Bytes,
+        props: Properties,
+        remaining: u64,
+        body: Body,
+    },
+}
+
+/// A body that arrived in one frame is kept as that frame's slice.
+enum Body {
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl Body {
+    fn push(&mut self, part: Bytes) {
+        *self = match std::mem::replace(self, Body::Empty) {
+            Body::Empty => Body::One(part),
+            Body::One(first) => {
+                let mut m = BytesMut::with_capacity(first.len() + part.len());
+                m.extend_from_slice(&first);
+                m.extend_from_slice(&part);
+                Body::Many(m)
+            }
+            Body::Many(mut m) => {
+                m.extend_from_slice(&part);
+                Body::Many(m)
+            }
+        }
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Body::Empty => Bytes::new(),
+            Body::One(b) => b,
+            Body::Many(m) => m.freeze(),
+        }
+    }
+}
+
+/// A publish held back by a transaction until commit.
+struct PendingPublish {
+    exchange: Arc<Exchange>,
+    msg: Arc<Message>,
+    props: Properties,
+    mandatory: bool,
+}
+
+enum Settle {
+    Ack,
+    Requeue,
+    Drop,
+}
+
+/// An acknowledgement held back by a transaction until commit.
+struct PendingAck {
+    tag: u64,
+    multiple: bool,
+    settle: Settle,
+}
+
+#[derive(Default)]
+struct Tx {
+    publishes: Vec<PendingPublish>,
+    acks: Vec<PendingAck>,
+}
+
+/// Publisher confirms: sequence numbers assigned and confirmed so far.
+#[derive(Default)]
+struct Confirms {
+    published: u64,
+    confirmed: u64,
+}
+
+pub struct Channel {
+    pub shared: Arc<ChannelShared>,
+    content: Content,
+    consumers: HashMap<Arc<str>, (Arc<Queue>, Arc<ConsumerSink>)>,
+    prefetch: u32,
+    last_queue: Option<String>,
+    confirms: Option<Confirms>,
+    tx: Option<Tx>,
+    /// The server sent `channel.close` and waits for `close-ok`.
+    pub closing: bool,
+    dests: Vec<Dest>,
+    targets: Vec<Arc<Queue>>,
+}
+
+fn ok(m: AMQPClass) -> Result<Option<AMQPClass>, AmqpError> {
+    Ok(Some(m))
+}
+
+fn utf8(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Channel {
+    pub fn new(id: u16, out: Arc<Outbound>) -> Channel {
+        Channel {
+            shared: ChannelShared::new(id, out),
+            content: Content::Idle,
+            consumers: HashMap::new(),
+            prefetch: 0,
+            last_queue: None,
+            confirms: None,
+            tx: None,
+            closing: false,
+            dests: Vec::new(),
+            targets: Vec::new(),
+        }
+    }
+
+    pub fn id(&self) -> u16 {
+        self.shared.id
+    }
+
+    /// Handles one frame. Errors carry their scope in their reply code.
+    pub fn handle(&mut self, ctx: &mut Ctx, frame: Frame) -> Result<(), AmqpError> {
+        match frame {
+            Frame::Method { method, .. } => {
+                if !matches!(self.content, Content::Idle) {
+                    return Err(AmqpError::new(
+                        error::UNEXPECTED_FRAME,
+                        "expected content header for class 60, got non content header frame instead",
+                    ));
+                }
+                self.method(ctx, method)
+            }
+            Frame::Header {
+                class_id,
+                body_size,
+                properties,
+                ..
+            } => {
+                let Content::Header(publish, exchange) = std::mem::replace(&mut self.content, Content::Idle)
+                else {
+                    return Err(AmqpError::new(
+                        error::UNEXPECTED_FRAME,
+                        "expected method frame, got non method frame instead",
+                    ));
+                };
+                if class_id != 60 {
+                    return Err(AmqpError::new(
+                        error::FRAME_ERROR,
+                        format_args!("content header class {class_id} does not match method class 60"),
+                    ));
+                }
+                let props = Properties::parse(&properties)
+                    .map_err(|_| AmqpError::new(error::FRAME_ERROR, "malformed content properties"))?;
+                if body_size == 0 {
+                    self.publish_complete(ctx, publish, exchange, properties, props, Bytes::new());
+                } else {
+                    self.content = Content::Body {
+                        publish,
+                        exchange,
+                        properties,
+                        props,
+                        remaining: body_size,
+                        body: Body::Empty,
+                    };
+                }
+                Ok(())
+            }
+            Frame::Body { payload, .. } => {
+                let Content::Body { remaining, body, .. } = &mut self.content else {
+                    return Err(AmqpError::new(
+                        error::UNEXPECTED_FRAME,
+                        "expected method frame, got non method frame instead",
+                    ));
+                };
+                let left = remaining.checked_sub(payload.len() as u64).ok_or_else(|| {
+                    AmqpError::new(
+                        error::FRAME_ERROR,
+                        "content body is larger than the declared body size",
+                    )
+                })?;
+                *remaining = left;
+                body.push(payload);
+                if left == 0 {
+                    if let Content::Body {
+                        publish,
+                        exchange,
+                        properties,
+                        props,
+                        body,
+                        ..
+                    } = std::mem::replace(&mut self.content, Content::Idle)
+                    {
+                        self.publish_complete(ctx, publish, exchange, properties, props, body.into_bytes());
+                    }
+                }
+                Ok(())
+            }
+            Frame::Heartbeat { .. } => Err(AmqpError::new(
+                error::FRAME_ERROR,
+                "heartbeat on a non-zero channel",
+            )),
+        }
+    }
+
+    fn method(&mut self, ctx: &mut Ctx, method: Method) -> Result<(), AmqpError> {
+        let reply = match method {
+            Method::Publish(p) => return self.basic_publish(ctx, p),
+            Method::Ack {
+                delivery_tag,
+                multiple,
+            } => return self.settle(delivery_tag, multiple, Settle::Ack),
+            Method::Nack {
+                delivery_tag,
+                multiple,
+                requeue,
+            } => {
+                let how = if requeue { Settle::Requeue } else { Settle::Drop };
+                return self.settle(delivery_tag, multiple, how);
+            }
+            Method::Reject {
+                delivery_tag,
+                requeue,
+            } => {
+                let how = if requeue { Settle::Requeue } else { Settle::Drop };
+                return self.settle(delivery_tag, false, how);
+            }
+            Method::Other(m) => self.other(ctx, *m)?,
+        };
+        if let Some(reply) = reply {
+            let id = self.id();
+            ctx.out.write(|b| encode::method(b, id, &reply));
+        }
+        Ok(())
+    }
+
+    fn other(&mut self, ctx: &mut Ctx, m: AMQPClass) -> Result<Option<AMQPClass>, AmqpError> {
+        use AMQPClass as C;
+        match m {
+            C::Channel(channel::AMQPMethod::Flow(f)) => {
+                self.shared.state.lock().paused = !f.active;
+                if f.active {
+                    self.kick_consumers();
+                }
+                ok(C::Channel(channel::AMQPMethod::FlowOk(channel::FlowOk {
+                    active: f.active,
+                })))
+            }
+            C::Channel(channel::AMQPMethod::FlowOk(_)) => Ok(None),
+            C::Exchange(m) => self.exchange_method(ctx, m),
+            C::Queue(m) => self.queue_method(ctx, m),
+            C::Basic(m) => self.basic_method(ctx, m),
+            C::Confirm(confirm::AMQPMethod::Select(s)) => {
+                if self.tx.is_some() {
+                    return Err(AmqpError::precondition("cannot switch from tx to confirm mode"));
+                }
+                self.confirms.get_or_insert_with(Confirms::default);
+                if s.nowait {
+                    Ok(None)
+                } else {
+                    ok(C::Confirm(confirm::AMQPMethod::SelectOk(confirm::SelectOk {})))
+                }
+            }
+            C::Tx(m) => self.tx_method(ctx, m),
+            other => Err(AmqpError::new(
+                error::COMMAND_INVALID,
+                format_args!(
+                    "unexpected method {}.{} on a channel",
+                    other.get_amqp_class_id(),
+                    other.get_amqp_method_id()
+                ),
+            )),
+        }
+    }
+
+    fn exchange_method(
+        &mut self,
+        ctx: &mut Ctx,
+        m: exchange::AMQPMethod,
+    ) -> Result<Option<AMQPClass>, AmqpError> {
+        use exchange::AMQPMethod as E;
+        let vhost = ctx.vhost;
+        let (reply, nowait) = match m {
+            E::Declare(d) => {
+                vhost.declare_exchange(
+                    d.exchange.as_str(),
+                    d.kind.as_str(),
+                    d.passive,
+                    ExchangeOptions {
+                        durable: d.durable,
+                        auto_delete: d.auto_delete,
+                        internal: d.internal,
+                        arguments: d.arguments,
+                    },
+                )?;
+                (E::DeclareOk(exchange::DeclareOk {}), d.nowait)
+            }
+            E::Delete(d) => {
+                vhost.delete_exchange(d.exchange.as_str(), d.if_unused)?;
+                (E::DeleteOk(exchange::DeleteOk {}), d.nowait)
+            }
+            E::Bind(b) => {
+                vhost.bind_exchange(
+                    b.destination.as_str(),
+                    b.source.as_str(),
+                    b.routing_key.as_str(),
+                    b.arguments,
+                )?;
+                (E::BindOk(exchange::BindOk {}), b.nowait)
+            }
+            E::Unbind(b) => {
+                vhost.unbind_exchange(
+                    b.destination.as_str(),
+                    b.source.as_str(),
+                    b.routing_key.as_str(),
+                    &b.arguments,
+                )?;
+                (E::UnbindOk(exchange::UnbindOk {}), b.nowait)
+            }
+            _ => {
+                return Err(AmqpError::command_invalid(
+                    "unexpected exchange method from client",
+                ))
+            }
+        };
+        Ok((!nowait).then_some(AMQPClass::Exchange(reply)))
+    }
+
+    /// `""` names the queue last declared on this channel, as in RabbitMQ.
+    fn queue_name(&self, name: &str) -> Result<String, AmqpError> {
+        if !name.is_empty() {
+            return Ok(name.to_string());
+        }
+        self.last_queue
+            .clone()
+            .ok_or_else(|| AmqpError::not_found("queue", "", "/"))
+    }
+
+    fn queue_method(&mut self, ctx: &mut Ctx, m: queue::AMQPMethod) -> Result<Option<AMQPClass>, AmqpError> {
+        use queue::AMQPMethod as Q;
+        let vhost = ctx.vhost;
+        let (reply, nowait) = match m {
+            Q::Declare(d) => {
+                let name = d.queue.as_str();
+                let name = if d.passive && name.is_empty() {
+                    self.queue_name(name)?
+                } else {
+                    name.to_string()
+                };
+                let declared = vhost.declare_queue(
+                    &name,
+                    d.passive,
+                    QueueOptions {
+                        durable: d.durable,
+                        auto_delete: d.auto_delete,
+                        exclusive_owner: d.exclusive.then_some(ctx.conn_id),
+                        arguments: d.arguments,
+                    },
+                    ctx.conn_id,
+                )?;
+                let q = declared.queue;
+                if declared.created && q.is_exclusive() {
+                    ctx.exclusive_queues.push(q.clone());
+                }
+                self.last_queue = Some(q.name.to_string());
+                (
+                    Q::DeclareOk(queue::DeclareOk {
+                        queue: truncated(&q.name),
+                        message_count: q.message_count(),
+                        consumer_count: q.consumer_count(),
+                    }),
+                    d.nowait,
+                )
+            }
+            Q::Bind(b) => {
+                let name = self.queue_name(b.queue.as_str())?;
+                vhost.bind_queue(
+                    &name,
+                    b.exchange.as_str(),
+                    b.routing_key.as_str(),
+                    b.arguments,
+                    ctx.conn_id,
+                )?;
+                (Q::BindOk(queue::BindOk {}), b.nowait)
+            }
+            Q::Unbind(b) => {
+                let name = self.queue_name(b.queue.as_str())?;
+                vhost.unbind_queue(
+                    &name,
+                    b.exchange.as_str(),
+                    b.routing_key.as_str(),
+                    &b.arguments,
+                    ctx.conn_id,
+                )?;
+                (Q::UnbindOk(queue::UnbindOk {}), false)
+            }
+            Q::Purge(p) => {
+                let name = self.queue_name(p.queue.as_str())?;
+                let n = vhost.find_queue(&name, ctx.conn_id)?.purge();
+                (Q::PurgeOk(queue::PurgeOk { message_count: n }), p.nowait)
+            }
+            Q::Delete(d) => {
+                let name = self.queue_name(d.queue.as_str())?;
+                let n = vhost.delete_queue(&name, d.if_unused, d.if_empty, ctx.conn_id)?;
+                ctx.exclusive_queues.retain(|q| *q.name != *name);
+                (Q::DeleteOk(queue::DeleteOk { message_count: n }), d.nowait)
+            }
+            _ => return Err(AmqpError::command_invalid("unexpected queue method from client")),
+        };
+        Ok((!nowait).then_some(AMQPClass::Queue(reply)))
+    }
+
+    fn basic_method(&mut self, ctx: &mut Ctx, m: basic::AMQPMethod) -> Result<Option<AMQPClass>, AmqpError> {
+        use basic::AMQPMethod as B;
+        match m {
+            B::Qos(q) => {
+                if q.global {
+                    self.shared.state.lock().global_prefetch = u32::from(q.prefetch_count);
+                    self.kick_consumers();
+                } else {
+                    self.prefetch = u32::from(q.prefetch_count);
+                }
+                ok(AMQPClass::Basic(B::QosOk(basic::QosOk {})))
+            }
+            B::Consume(c) => self.basic_consume(ctx, c),
+            B::Cancel(c) => {
+                let tag = c.consumer_tag.as_str();
+                if let Some((q, sink)) = self.consumers.remove(tag) {
+                    sink.cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
+                    if q.remove_consumer(tag, ctx.conn_id) {
+                        ctx.vhost.remove_queue(&q);
+                    }
+                }
+                if c.nowait {
+                    Ok(None)
+                } else {
+                    ok(AMQPClass::Basic(B::CancelOk(basic::CancelOk {
+                        consumer_tag: c.consumer_tag,
+                    })))
+                }
+            }
+            B::Get(g) => {
+                let name = self.queue_name(g.queue.as_str())?;
+                let q = ctx.vhost.find_queue(&name, ctx.conn_id)?;
+                self.basic_get(ctx, q, g.no_ack);
+                Ok(None)
+            }
+            B::Recover(r) => {
+                self.recover();
+                let _ = r.requeue;
+                ok(AMQPClass::Basic(B::RecoverOk(basic::RecoverOk {})))
+            }
+            B::RecoverAsync(_) => {
+                self.recover();
+                Ok(None)
+            }
+            _ => Err(AmqpError::command_invalid("unexpected basic method from client")),
+        }
+    }
+
+    fn basic_consume(&mut self, ctx: &mut Ctx, c: basic::Consume) -> Result<Option<AMQPClass>, AmqpError> {
+        let name = self.queue_name(c.queue.as_str())?;
+        let q = ctx.vhost.find_queue(&name, ctx.conn_id)?;
+        let tag: Arc<str> = if c.consumer_tag.as_str().is_empty() {
+            format!("amq.ctag-{}", random_suffix()).into()
+        } else {
+            c.consumer_tag.as_str().into()
+        };
+        if self.consumers.contains_key(&tag) {
+            return Err(AmqpError::new(
+                error::NOT_ALLOWED,
+                format_args!("attempt to reuse consumer tag '{tag}'"),
+            ));
+        }
+        if (c.exclusive && q.consumer_count() > 0) || q.has_exclusive_consumer() {
+            return Err(AmqpError::access_refused(format_args!(
+                "queue '{name}' in vhost '{}' in exclusive use",
+                ctx.vhost.name
+            )));
+        }
+        let sink = Arc::new(ConsumerSink {
+            tag: tag.clone(),
+            channel: self.shared.clone(),
+            no_ack: c.no_ack,
+            prefetch: self.prefetch,
+            unacked: Arc::new(AtomicU32::new(0)),
+            cancelled: AtomicBool::new(false),
+        });
+        self.consumers.insert(tag.clone(), (q.clone(), sink.clone()));
+        if !c.nowait {
+            let reply = AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(basic::ConsumeOk {
+                consumer_tag: truncated(&tag),
+            }));
+            let id = self.id();
+            ctx.out.write(|b| encode::method(b, id, &reply));
+        }
+        // consume-ok is already in the buffer, so deliveries follow it.
+        q.add_consumer(Arc::new(Consumer {
+            tag,
+            exclusive: c.exclusive,
+            connection: ctx.conn_id,
+            sink,
+        }));
+        Ok(None)
+    }
+
+    fn basic_get(&mut self, ctx: &mut Ctx, q: Arc<Queue>, no_ack: bool) {
+        let id = self.id();
+        let frame_max = ctx.out.frame_max();
+        // The queue's lock is taken before the channel's, as in dispatch.
+        let Some((entry, remaining)) = q.get(!no_ack) else {
+            let empty = AMQPClass::Basic(basic::AMQPMethod::GetEmpty(basic::GetEmpty {}));
+            ctx.out.write(|b| encode::method(b, id, &empty));
+            return;
+        };
+        let mut st = self.shared.state.lock();
+        let tag = st.tag();
+        ctx.out.write(|b| {
+            let m = &entry.msg;
+            encode::get_ok(
+                b,
+                id,
+                tag,
+                entry.redelivered,
+                &m.exchange,
+                &m.routing_key,
+                remaining,
+            );
+            encode::content(b, id, &m.properties, &m.body, frame_max);
+        });
+        if !no_ack {
+            st.unacked.push_back(Unacked {
+                tag,
+                queue: q,
+                entry,
+                consumer: None,
+            });
+        }
+    }
+
+    fn basic_publish(&mut self, ctx: &mut Ctx, p: Publish) -> Result<(), AmqpError> {
+        let name = std::str::from_utf8(&p.exchange)
+            .map_err(|_| AmqpError::not_found("exchange", &utf8(&p.exchange), &ctx.vhost.name))?;
+        let x = ctx.vhost.find_exchange(name)?;
+        if x.options.internal {
+            return Err(AmqpError::access_refused(format_args!(
+                "cannot publish to internal exchange '{name}' in vhost '{}'",
+                ctx.vhost.name
+            )));
+        }
+        if p.immediate {
+            return Err(AmqpError::new(error::NOT_IMPLEMENTED, "immediate=true"));
+        }
+        self.content = Content::Header(p, x);
+        Ok(())
+    }
+
+    fn publish_complete(
+        &mut self,
+        ctx: &mut Ctx,
+        publish: Publish,
+        exchange: Arc<Exchange>,
+        properties: Bytes,
+        props: Properties,
+        body: Bytes,
+    ) {
+        let msg = Arc::new(Message {
+            exchange: publish.exchange,
+            routing_key: publish.routing_key,
+            properties,
+            body,
+            persistent: props.persistent(),
+            priority: props.priority.unwrap_or(0),
+        });
+        let pending = PendingPublish {
+            exchange,
+            msg,
+            props,
+            mandatory: publish.mandatory,
+        };
+        match &mut self.tx {
+            Some(tx) => tx.publishes.push(pending),
+            None => self.enqueue(ctx, pending),
+        }
+    }
+
+    /// Routes a message and appends it to every queue it reaches; an
+    /// unroutable mandatory message goes back with `basic.return`.
+    fn enqueue(&mut self, ctx: &mut Ctx, p: PendingPublish) {
+        let raw = &p.msg.properties;
+        let headers = || p.props.headers(raw);
+        ctx.vhost.route(
+            &p.exchange,
+            &p.msg.routing_key,
+            &headers,
+            &mut self.dests,
+            &mut self.targets,
+        );
+        if self.targets.is_empty() && p.mandatory {
+            let id = self.id();
+            let frame_max = ctx.out.frame_max();
+            ctx.out.write(|b| {
+                encode::basic_return(
+                    b,
+                    id,
+                    error::NO_ROUTE,
+                    "NO_ROUTE",
+                    &p.msg.exchange,
+                    &p.msg.routing_key,
+                );
+                encode::content(b, id, &p.msg.properties, &p.msg.body, frame_max);
+            });
+        }
+        for q in self.targets.drain(..) {
+            q.publish(p.msg.clone());
+        }
+        if let Some(c) = &mut self.confirms {
+            c.published += 1;
+        }
+    }
+
+    /// Sends one confirm for everything published since the last one
+    /// (called after each batch of frames read from the socket).
+    pub fn flush_confirms(&mut self, out: &Outbound) {
+        let Some(c) = &mut self.confirms else { return };
+        if c.published == c.confirmed {
+            return;
+        }
+        let multiple = c.published - c.confirmed > 1;
+        let tag = c.published;
+        c.confirmed = tag;
+        let id = self.shared.id;
+        out.write(|b| encode::ack(b, id, tag, multiple));
+    }
+
+    fn settle(&mut self, tag: u64, multiple: bool, how: Settle) -> Result<(), AmqpError> {
+        if let Some(tx) = &mut self.tx {
+            tx.acks.push(PendingAck {
+                tag,
+                multiple,
+                settle: how,
+            });
+            return Ok(());
+        }
+        self.settle_now(tag, multiple, how)
+    }
+
+    fn settle_now(&mut self, tag: u64, multiple: bool, how: Settle) -> Result<(), AmqpError> {
+        let taken = self
+            .shared
+            .state
+            .lock()
+            .take(tag, multiple)
+            .ok_or_else(|| AmqpError::precondition(format_args!("unknown delivery tag {tag}")))?;
+        self.apply(taken, how);
+        Ok(())
+    }
+
+    /// Acknowledges, requeues or drops settled messages, one queue lock per
+    /// run of messages from the same queue, then lets consumers use the
+    /// credit that came back.
+    fn apply(&mut self, taken: Vec<Unacked>, how: Settle) {
+        let mut queues: Vec<Arc<Queue>> = Vec::new();
+        let mut run: Vec<Unacked> = Vec::new();
+        let mut flush = |run: &mut Vec<Unacked>| {
+            let Some(first) = run.first() else { return };
+            let q = first.queue.clone();
+            match how {
+                Settle::Requeue => q.requeue(run.drain(..).map(|u| u.entry)),
+                Settle::Ack | Settle::Drop => {
+                    q.acked(run.len());
+                    run.clear();
+                }
+            }
+            if !queues.iter().any(|x| Arc::ptr_eq(x, &q)) {
+                queues.push(q);
+            }
+        };
+        for u in taken {
+            if run.first().is_some_and(|f| !Arc::ptr_eq(&f.queue, &u.queue)) {
+                flush(&mut run);
+            }
+            run.push(u);
+        }
+        flush(&mut run);
+        for q in queues {
+            q.dispatch();
+        }
+        if self.shared.state.lock().global_prefetch > 0 {
+            self.kick_consumers();
+        }
+    }
+
+    fn recover(&mut self) {
+        let all = self.shared.state.lock().take_all();
+        self.apply(all, Settle::Requeue);
+    }
+
+    fn kick_consumers(&self) {
+        for (q, _) in self.consumers.values() {
+            q.dispatch();
+        }
+    }
+
+    fn tx_method(&mut self, ctx: &mut Ctx, m: tx::AMQPMethod) -> Result<Option<AMQPClass>, AmqpError> {
+        use tx::AMQPMethod as T;
+        let reply = match m {
+            T::Select(_) => {
+                if self.confirms.is_some() {
+                    return Err(AmqpError::precondition("cannot switch from confirm to tx mode"));
+                }
+                self.tx.get_or_insert_with(Tx::default);
+                T::SelectOk(tx::SelectOk {})
+            }
+            T::Commit(_) => {
+                let tx = self
+                    .tx
+                    .replace(Tx::default())
+                    .ok_or_else(|| AmqpError::precondition("channel is not transactional"))?;
+                for p in tx.publishes {
+                    self.enqueue(ctx, p);
+                }
+                for a in tx.acks {
+                    self.settle_now(a.tag, a.multiple, a.settle)?;
+                }
+                T::CommitOk(tx::CommitOk {})
+            }
+            T::Rollback(_) => {
+                if self.tx.replace(Tx::default()).is_none() {
+                    return Err(AmqpError::precondition("channel is not transactional"));
+                }
+                T::RollbackOk(tx::RollbackOk {})
+            }
+            _ => return Err(AmqpError::command_invalid("unexpected tx method from client")),
+        };
+        ok(AMQPClass::Tx(reply))
+    }
+
+    /// Closes the channel's side: consumers detach, unacked messages go back
+    /// to their queues, marked redelivered.
+    pub fn teardown(&mut self, vhost: &VHost, conn_id: u64) {
+        let unacked = {
+            let mut st = self.shared.state.lock();
+            st.closed = true;
+            st.take_all()
+        };
+        for (tag, (q, sink)) in self.consumers.drain() {
+            sink.cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
+            if q.remove_consumer(&tag, conn_id) {
+                vhost.remove_queue(&q);
+            }
+        }
+        self.content = Content::Idle;
+        self.tx = None;
+        self.apply(unacked, Settle::Requeue);
+    }
+}
+
+pub fn random_suffix() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = rand::thread_rng();
+    (0..22)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}

@@ -1,0 +1,178 @@
+//! Configuration: command-line flags over `WARREN_*` environment variables
+//! over `etc/warren.toml` (or `--config FILE`) over built-in defaults.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Flags; every one may also come from the environment or the config file.
+#[derive(Debug, Default, Parser)]
+#[command(name = "warren", version, about = "Warren: an AMQP 0-9-1 message broker")]
+pub struct Cli {
+    /// Address to listen on for AMQP.
+    #[arg(long, env = "WARREN_BIND")]
+    pub bind: Option<String>,
+    /// AMQP port (0 picks a free one).
+    #[arg(long, env = "WARREN_PORT")]
+    pub port: Option<u16>,
+    /// Where durable data lives.
+    #[arg(long, env = "WARREN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file (TOML). Defaults to etc/warren.toml when present.
+    #[arg(long, env = "WARREN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log filter: error, warn, info, debug, trace (or a tracing directive).
+    #[arg(long, env = "WARREN_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// The user created at first start.
+    #[arg(long, env = "WARREN_DEFAULT_USER")]
+    pub default_user: Option<String>,
+    /// That user's password.
+    #[arg(long, env = "WARREN_DEFAULT_PASS")]
+    pub default_pass: Option<String>,
+    /// Heartbeat interval offered to clients, in seconds (0 disables).
+    #[arg(long, env = "WARREN_HEARTBEAT")]
+    pub heartbeat: Option<u16>,
+    /// Largest frame offered to clients, in bytes.
+    #[arg(long, env = "WARREN_FRAME_MAX")]
+    pub frame_max: Option<u32>,
+    /// Most channels per connection offered to clients.
+    #[arg(long, env = "WARREN_CHANNEL_MAX")]
+    pub channel_max: Option<u16>,
+    /// Most simultaneous client connections.
+    #[arg(long, env = "WARREN_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+}
+
+/// The same settings as read from the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub bind: Option<String>,
+    pub port: Option<u16>,
+    pub data_dir: Option<PathBuf>,
+    pub log_level: Option<String>,
+    pub default_user: Option<String>,
+    pub default_pass: Option<String>,
+    pub heartbeat: Option<u16>,
+    pub frame_max: Option<u32>,
+    pub channel_max: Option<u16>,
+    pub max_connections: Option<usize>,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub log_level: String,
+    pub default_user: String,
+    pub default_pass: String,
+    pub heartbeat: u16,
+    pub frame_max: u32,
+    pub channel_max: u16,
+    pub max_connections: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "0.0.0.0".into(),
+            port: 5672,
+            data_dir: PathBuf::from("data"),
+            log_level: "info".into(),
+            default_user: "guest".into(),
+            default_pass: "guest".into(),
+            heartbeat: 60,
+            frame_max: 131072,
+            channel_max: 2047,
+            max_connections: 65536,
+        }
+    }
+}
+
+impl Config {
+    /// A broker on 127.0.0.1 with a free port, for tests.
+    pub fn ephemeral() -> Config {
+        Config {
+            bind: "127.0.0.1".into(),
+            port: 0,
+            ..Config::default()
+        }
+    }
+
+    /// Merges flags/environment, the config file and the defaults.
+    pub fn resolve(cli: Cli) -> anyhow::Result<Config> {
+        let path = cli.config.clone().or_else(|| {
+            let p = Path::new("etc/warren.toml");
+            p.exists().then(|| p.to_path_buf())
+        });
+        let file: FileConfig = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", p.display()))?;
+                toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let d = Config::default();
+        let c = Config {
+            bind: cli.bind.or(file.bind).unwrap_or(d.bind),
+            port: cli.port.or(file.port).unwrap_or(d.port),
+            data_dir: cli.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+            log_level: cli.log_level.or(file.log_level).unwrap_or(d.log_level),
+            default_user: cli.default_user.or(file.default_user).unwrap_or(d.default_user),
+            default_pass: cli.default_pass.or(file.default_pass).unwrap_or(d.default_pass),
+            heartbeat: cli.heartbeat.or(file.heartbeat).unwrap_or(d.heartbeat),
+            frame_max: cli.frame_max.or(file.frame_max).unwrap_or(d.frame_max),
+            channel_max: cli.channel_max.or(file.channel_max).unwrap_or(d.channel_max),
+            max_connections: cli
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(d.max_connections),
+        };
+        if c.frame_max < warren_codec::FRAME_MIN_SIZE {
+            anyhow::bail!("frame_max must be at least {}", warren_codec::FRAME_MIN_SIZE);
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_which_overrides_defaults() {
+        let dir = std::env::temp_dir().join(format!("warren-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("warren.toml");
+        std::fs::write(&path, "port = 5999\nheartbeat = 10\n").unwrap();
+        let cli = Cli {
+            config: Some(path),
+            heartbeat: Some(20),
+            ..Cli::default()
+        };
+        let c = Config::resolve(cli).unwrap();
+        assert_eq!(c.port, 5999);
+        assert_eq!(c.heartbeat, 20);
+        assert_eq!(c.channel_max, 2047);
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        let dir = std::env::temp_dir().join(format!("warren-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("warren.toml");
+        std::fs::write(&path, "prot = 1\n").unwrap();
+        let err = Config::resolve(Cli {
+            config: Some(path),
+            ..Cli::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("prot"), "{err}");
+    }
+}

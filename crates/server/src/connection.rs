@@ -1,0 +1,516 @@
+//! A client connection: the handshake (`start`, `tune`, `open`), the frame
+//! loop, channel bookkeeping, heartbeats and closing in both directions.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use warren_broker::error::{self, AmqpError};
+use warren_broker::{Queue, VHost};
+use warren_codec::protocol::{channel, connection};
+use warren_codec::shortstr::truncated;
+use warren_codec::{encode, AMQPClass, AMQPValue, FieldTable, Frame, LongString, Method, PROTOCOL_HEADER};
+
+use crate::channel::{Channel, Ctx};
+use crate::outbound::{self, Outbound};
+use crate::Shared;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    AwaitStartOk,
+    AwaitTuneOk,
+    AwaitOpen,
+    Open,
+    /// We sent `connection.close` and wait for `close-ok`.
+    Closing,
+    Done,
+}
+
+struct Connection {
+    id: u64,
+    shared: Arc<Shared>,
+    out: Arc<Outbound>,
+    heartbeat: Arc<AtomicU32>,
+    state: State,
+    vhost: Option<Arc<VHost>>,
+    channels: HashMap<u16, Channel>,
+    channel_max: u16,
+    frame_max: u32,
+    exclusive_queues: Vec<Arc<Queue>>,
+    closing_deadline: Option<Instant>,
+}
+
+/// Serves one accepted socket until it closes.
+pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().ok();
+    let (mut rd, mut wr) = stream.into_split();
+    let mut header = [0u8; 8];
+    match tokio::time::timeout(Duration::from_secs(10), rd.read_exact(&mut header)).await {
+        Ok(Ok(_)) if &header == PROTOCOL_HEADER => {}
+        Ok(Ok(_)) => {
+            // Tell the client which protocol we speak, then hang up.
+            let _ = wr.write_all(PROTOCOL_HEADER).await;
+            let _ = wr.shutdown().await;
+            return;
+        }
+        _ => return,
+    }
+    let id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(id, ?peer, "connection accepted");
+    let out = Outbound::new(shared.config.frame_max);
+    let heartbeat = Arc::new(AtomicU32::new(0));
+    let writer = tokio::spawn(outbound::writer(out.clone(), wr, heartbeat.clone()));
+    let mut conn = Connection {
+        id,
+        shared: shared.clone(),
+        out: out.clone(),
+        heartbeat,
+        state: State::AwaitStartOk,
+        vhost: None,
+        channels: HashMap::new(),
+        channel_max: shared.config.channel_max,
+        frame_max: shared.config.frame_max,
+        exclusive_queues: Vec::new(),
+        closing_deadline: None,
+    };
+    conn.send(0, start_method());
+    conn.run(&mut rd, shutdown).await;
+    conn.cleanup();
+    out.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    tracing::debug!(id, ?peer, "connection closed");
+}
+
+fn start_method() -> AMQPClass {
+    let mut caps = FieldTable::default();
+    for cap in [
+        "publisher_confirms",
+        "exchange_exchange_bindings",
+        "basic.nack",
+        "consumer_cancel_notify",
+        "connection.blocked",
+        "consumer_priorities",
+        "authentication_failure_close",
+        "per_consumer_qos",
+        "direct_reply_to",
+    ] {
+        caps.insert(cap.into(), AMQPValue::Boolean(true));
+    }
+    let mut props = FieldTable::default();
+    let text = |s: &str| AMQPValue::LongString(LongString::from(s.to_string()));
+    props.insert("product".into(), text("Warren"));
+    props.insert("version".into(), text(env!("CARGO_PKG_VERSION")));
+    props.insert("platform".into(), text("Rust"));
+    props.insert("cluster_name".into(), text("warren"));
+    props.insert("copyright".into(), text("The Warren authors"));
+    props.insert(
+        "information".into(),
+        text("Licensed under the MIT or Apache-2.0 licence"),
+    );
+    props.insert("capabilities".into(), AMQPValue::FieldTable(caps));
+    AMQPClass::Connection(connection::AMQPMethod::Start(connection::Start {
+        version_major: 0,
+        version_minor: 9,
+        server_properties: props,
+        mechanisms: LongString::from("PLAIN AMQPLAIN".to_string()),
+        locales: LongString::from("en_US".to_string()),
+    }))
+}
+
+/// Reads `user` and `password` from a SASL response.
+fn credentials(mechanism: &str, response: &[u8]) -> Option<(String, String)> {
+    match mechanism {
+        "PLAIN" => {
+            let mut parts = response.split(|b| *b == 0);
+            let _authzid = parts.next()?;
+            let user = parts.next()?;
+            let pass = parts.next()?;
+            Some((
+                String::from_utf8_lossy(user).into_owned(),
+                String::from_utf8_lossy(pass).into_owned(),
+            ))
+        }
+        "AMQPLAIN" => {
+            // A field table without its length prefix.
+            let mut framed = (response.len() as u32).to_be_bytes().to_vec();
+            framed.extend_from_slice(response);
+            let (_, table) = amq_protocol::types::parsing::parse_field_table(&framed[..]).ok()?;
+            let get = |k: &str| match table.inner().get(k)? {
+                AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+                AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
+                _ => None,
+            };
+            Some((get("LOGIN")?, get("PASSWORD")?))
+        }
+        _ => None,
+    }
+}
+
+impl Connection {
+    fn send(&self, channel: u16, m: AMQPClass) {
+        self.out.write(|b| encode::method(b, channel, &m));
+    }
+
+    async fn run(&mut self, rd: &mut tokio::net::tcp::OwnedReadHalf, shutdown: CancellationToken) {
+        let mut buf = BytesMut::with_capacity(128 * 1024);
+        let mut last_read = Instant::now();
+        let mut shutting_down = false;
+        loop {
+            loop {
+                let frame_max = if self.state == State::Open {
+                    self.frame_max
+                } else {
+                    self.shared.config.frame_max
+                };
+                match warren_codec::decode_frame(&mut buf, frame_max) {
+                    Ok(Some(frame)) => self.frame(frame),
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::info!(id = self.id, "closing connection: {e}");
+                        // The stream cannot be parsed past a framing error.
+                        self.close_with(
+                            AmqpError {
+                                code: e.reply_code(),
+                                text: e.reply_text(),
+                            },
+                            (0, 0),
+                        );
+                        self.state = State::Done;
+                    }
+                }
+                if self.state == State::Done {
+                    return;
+                }
+            }
+            for ch in self.channels.values_mut() {
+                ch.flush_confirms(&self.out);
+            }
+            if self.out.is_closing() {
+                return;
+            }
+            if buf.capacity() - buf.len() < 16 * 1024 {
+                buf.reserve(64 * 1024);
+            }
+            let hb = self.heartbeat.load(Ordering::Relaxed);
+            let mut deadline = if hb > 0 {
+                last_read + Duration::from_secs(u64::from(hb) * 2)
+            } else {
+                Instant::now() + Duration::from_secs(3600)
+            };
+            if let Some(d) = self.closing_deadline {
+                deadline = deadline.min(d);
+            }
+            tokio::select! {
+                r = rd.read_buf(&mut buf) => match r {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => last_read = Instant::now(),
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    if self.closing_deadline.is_some_and(|d| Instant::now() >= d) {
+                        return;
+                    }
+                    if hb > 0 && last_read.elapsed() >= Duration::from_secs(u64::from(hb) * 2) {
+                        tracing::warn!(id = self.id, "missed heartbeats from client, timeout: {hb}s");
+                        return;
+                    }
+                }
+                _ = shutdown.cancelled(), if !shutting_down => {
+                    shutting_down = true;
+                    self.close_with(
+                        AmqpError::new(error::CONNECTION_FORCED, "broker forced connection closure with reason 'shutdown'"),
+                        (0, 0),
+                    );
+                    self.closing_deadline = Some(Instant::now() + Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Sends `connection.close` and waits for `close-ok`.
+    fn close_with(&mut self, e: AmqpError, (class, method): (u16, u16)) {
+        if matches!(self.state, State::Closing | State::Done) {
+            return;
+        }
+        self.send(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::Close(connection::Close {
+                reply_code: e.code,
+                reply_text: truncated(&e.text),
+                class_id: class,
+                method_id: method,
+            })),
+        );
+        self.cleanup();
+        self.state = State::Closing;
+        self.closing_deadline = Some(Instant::now() + Duration::from_secs(3));
+    }
+
+    fn frame(&mut self, frame: Frame) {
+        let ids = match &frame {
+            Frame::Method { method, .. } => method.ids(),
+            _ => (0, 0),
+        };
+        if self.state == State::Closing {
+            // Only the handshake that ends the connection matters now.
+            if let Frame::Method {
+                channel: 0,
+                method: Method::Other(m),
+            } = &frame
+            {
+                match **m {
+                    AMQPClass::Connection(connection::AMQPMethod::CloseOk(_)) => self.state = State::Done,
+                    AMQPClass::Connection(connection::AMQPMethod::Close(_)) => {
+                        self.send(
+                            0,
+                            AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})),
+                        );
+                        self.state = State::Done;
+                    }
+                    _ => {}
+                }
+            }
+            return;
+        }
+        let result = if frame.channel() == 0 {
+            self.connection_frame(frame)
+        } else {
+            self.channel_frame(frame)
+        };
+        if let Err(e) = result {
+            tracing::debug!(id = self.id, "connection error: {}", e.text);
+            self.close_with(e, ids);
+        }
+    }
+
+    fn connection_frame(&mut self, frame: Frame) -> Result<(), AmqpError> {
+        let m = match frame {
+            Frame::Heartbeat { .. } => return Ok(()),
+            Frame::Method {
+                method: Method::Other(m),
+                ..
+            } => *m,
+            _ => {
+                return Err(AmqpError::new(
+                    error::COMMAND_INVALID,
+                    "only connection methods and heartbeats may use channel 0",
+                ))
+            }
+        };
+        use connection::AMQPMethod as C;
+        let AMQPClass::Connection(m) = m else {
+            return Err(AmqpError::new(
+                error::COMMAND_INVALID,
+                "only connection methods and heartbeats may use channel 0",
+            ));
+        };
+        match (self.state, m) {
+            (State::AwaitStartOk, C::StartOk(s)) => {
+                let mech = s.mechanism.as_str();
+                let ok = credentials(mech, s.response.as_bytes())
+                    .is_some_and(|(u, p)| self.shared.authenticate(&u, &p));
+                if !ok {
+                    return Err(AmqpError::access_refused(format_args!(
+                        "Login was refused using authentication mechanism {mech}. For details see the broker logfile."
+                    )));
+                }
+                self.state = State::AwaitTuneOk;
+                let c = &self.shared.config;
+                self.send(
+                    0,
+                    AMQPClass::Connection(C::Tune(connection::Tune {
+                        channel_max: c.channel_max,
+                        frame_max: c.frame_max,
+                        heartbeat: c.heartbeat,
+                    })),
+                );
+                Ok(())
+            }
+            (State::AwaitTuneOk, C::TuneOk(t)) => {
+                let c = &self.shared.config;
+                if t.frame_max != 0 && t.frame_max < warren_codec::FRAME_MIN_SIZE {
+                    return Err(AmqpError::new(
+                        error::NOT_ALLOWED,
+                        format_args!(
+                            "frame_max={} < {} min size",
+                            t.frame_max,
+                            warren_codec::FRAME_MIN_SIZE
+                        ),
+                    ));
+                }
+                if t.frame_max > c.frame_max {
+                    return Err(AmqpError::new(
+                        error::NOT_ALLOWED,
+                        format_args!("frame_max={} > {} max size", t.frame_max, c.frame_max),
+                    ));
+                }
+                if t.channel_max > c.channel_max {
+                    return Err(AmqpError::new(
+                        error::NOT_ALLOWED,
+                        format_args!("channel_max={} > {} max", t.channel_max, c.channel_max),
+                    ));
+                }
+                self.frame_max = if t.frame_max == 0 {
+                    c.frame_max
+                } else {
+                    t.frame_max
+                };
+                self.channel_max = if t.channel_max == 0 {
+                    c.channel_max
+                } else {
+                    t.channel_max
+                };
+                self.out.frame_max.store(self.frame_max, Ordering::Relaxed);
+                self.heartbeat.store(u32::from(t.heartbeat), Ordering::Relaxed);
+                self.state = State::AwaitOpen;
+                Ok(())
+            }
+            (State::AwaitOpen, C::Open(o)) => {
+                let name = o.virtual_host.as_str();
+                let vhost = self.shared.broker.vhost(name).ok_or_else(|| {
+                    AmqpError::new(error::NOT_ALLOWED, format_args!("vhost {name} not found"))
+                })?;
+                self.vhost = Some(vhost);
+                self.state = State::Open;
+                self.send(0, AMQPClass::Connection(C::OpenOk(connection::OpenOk {})));
+                Ok(())
+            }
+            (_, C::Close(_)) => {
+                self.cleanup();
+                self.send(0, AMQPClass::Connection(C::CloseOk(connection::CloseOk {})));
+                self.state = State::Done;
+                Ok(())
+            }
+            (State::Open, C::UpdateSecret(_)) => {
+                self.send(
+                    0,
+                    AMQPClass::Connection(C::UpdateSecretOk(connection::UpdateSecretOk {})),
+                );
+                Ok(())
+            }
+            (State::Open, C::Blocked(_) | C::Unblocked(_) | C::CloseOk(_)) => Ok(()),
+            (state, m) => Err(AmqpError::new(
+                error::COMMAND_INVALID,
+                format_args!("unexpected connection method {m:?} in state {state:?}"),
+            )),
+        }
+    }
+
+    fn channel_frame(&mut self, frame: Frame) -> Result<(), AmqpError> {
+        let id = frame.channel();
+        let Some(vhost) = self.vhost.clone().filter(|_| self.state == State::Open) else {
+            return Err(AmqpError::new(
+                error::CHANNEL_ERROR,
+                "channel used before connection.open",
+            ));
+        };
+        let (is_open, is_close, is_close_ok) = match &frame {
+            Frame::Method {
+                method: Method::Other(m),
+                ..
+            } => (
+                matches!(**m, AMQPClass::Channel(channel::AMQPMethod::Open(_))),
+                matches!(**m, AMQPClass::Channel(channel::AMQPMethod::Close(_))),
+                matches!(**m, AMQPClass::Channel(channel::AMQPMethod::CloseOk(_))),
+            ),
+            _ => (false, false, false),
+        };
+        let Some(ch) = self.channels.get_mut(&id) else {
+            if !is_open {
+                return Err(AmqpError::new(
+                    error::CHANNEL_ERROR,
+                    format_args!("expected 'channel.open' on channel {id}"),
+                ));
+            }
+            if id > self.channel_max {
+                return Err(AmqpError::new(
+                    error::NOT_ALLOWED,
+                    format_args!("channel id {id} exceeds channel_max {}", self.channel_max),
+                ));
+            }
+            self.channels.insert(id, Channel::new(id, self.out.clone()));
+            self.send(
+                id,
+                AMQPClass::Channel(channel::AMQPMethod::OpenOk(channel::OpenOk {})),
+            );
+            return Ok(());
+        };
+        if ch.closing {
+            // After we closed the channel, only its close handshake counts.
+            if is_close_ok || is_close {
+                if is_close {
+                    self.send(
+                        id,
+                        AMQPClass::Channel(channel::AMQPMethod::CloseOk(channel::CloseOk {})),
+                    );
+                }
+                self.channels.remove(&id);
+            }
+            return Ok(());
+        }
+        if is_open {
+            return Err(AmqpError::new(error::CHANNEL_ERROR, "second 'channel.open' seen"));
+        }
+        if is_close {
+            ch.teardown(&vhost, self.id);
+            self.channels.remove(&id);
+            self.send(
+                id,
+                AMQPClass::Channel(channel::AMQPMethod::CloseOk(channel::CloseOk {})),
+            );
+            return Ok(());
+        }
+        if is_close_ok {
+            return Ok(());
+        }
+        let ids = match &frame {
+            Frame::Method { method, .. } => method.ids(),
+            _ => (0, 0),
+        };
+        let mut ctx = Ctx {
+            vhost: &vhost,
+            conn_id: self.id,
+            out: &self.out,
+            exclusive_queues: &mut self.exclusive_queues,
+        };
+        match ch.handle(&mut ctx, frame) {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_connection_error() => Err(e),
+            Err(e) => {
+                tracing::debug!(conn = self.id, channel = id, "channel error: {}", e.text);
+                ch.flush_confirms(&self.out);
+                ch.teardown(&vhost, self.id);
+                ch.closing = true;
+                self.send(
+                    id,
+                    AMQPClass::Channel(channel::AMQPMethod::Close(channel::Close {
+                        reply_code: e.code,
+                        reply_text: truncated(&e.text),
+                        class_id: ids.0,
+                        method_id: ids.1,
+                    })),
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Releases everything the connection holds: consumers detach, unacked
+    /// messages are requeued, exclusive queues are deleted.
+    fn cleanup(&mut self) {
+        let Some(vhost) = self.vhost.clone() else { return };
+        for ch in self.channels.values_mut() {
+            ch.teardown(&vhost, self.id);
+        }
+        self.channels.clear();
+        for q in self.exclusive_queues.drain(..) {
+            vhost.remove_queue(&q);
+        }
+    }
+}

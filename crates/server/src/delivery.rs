@@ -1,0 +1,195 @@
+//! The part of a channel that other connections touch: delivery tags, the
+//! unacknowledged messages and prefetch credit. Publishers deliver to a
+//! consumer by calling its [`ConsumerSink`] under the queue's lock; the
+//! sink takes this channel's lock, then the outgoing buffer's.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use warren_broker::queue::Taken;
+use warren_broker::{DeliverySink, Entry, Queue};
+use warren_codec::encode;
+
+use crate::outbound::{Outbound, HIGH_WATER};
+
+/// A delivered message the client has not acknowledged yet.
+pub struct Unacked {
+    pub tag: u64,
+    pub queue: Arc<Queue>,
+    pub entry: Entry,
+    /// The unacked counter of the consumer whose credit it holds; `None`
+    /// for `basic.get`.
+    pub consumer: Option<Arc<AtomicU32>>,
+}
+
+#[derive(Default)]
+pub struct DeliveryState {
+    pub next_tag: u64,
+    /// Ordered by delivery tag.
+    pub unacked: VecDeque<Unacked>,
+    /// `basic.qos global=true`: limit for the whole channel (0 = none).
+    pub global_prefetch: u32,
+    /// Unacked messages counted against the global limit.
+    pub global_unacked: u32,
+    /// `channel.flow active=false` pauses deliveries.
+    pub paused: bool,
+    pub closed: bool,
+}
+
+pub struct ChannelShared {
+    pub id: u16,
+    pub out: Arc<Outbound>,
+    pub state: Mutex<DeliveryState>,
+}
+
+impl ChannelShared {
+    pub fn new(id: u16, out: Arc<Outbound>) -> Arc<ChannelShared> {
+        Arc::new(ChannelShared {
+            id,
+            out,
+            state: Mutex::new(DeliveryState {
+                next_tag: 1,
+                ..Default::default()
+            }),
+        })
+    }
+}
+
+impl DeliveryState {
+    /// Allocates the next delivery tag.
+    pub fn tag(&mut self) -> u64 {
+        let t = self.next_tag;
+        self.next_tag += 1;
+        t
+    }
+
+    /// Removes the unacked messages an ack/nack/reject names: one tag, or
+    /// every tag up to it with `multiple` (0 with `multiple` means all).
+    /// `None` when the tag is unknown.
+    pub fn take(&mut self, tag: u64, multiple: bool) -> Option<Vec<Unacked>> {
+        let taken: Vec<Unacked> = if multiple {
+            let end = if tag == 0 {
+                self.unacked.len()
+            } else {
+                self.unacked.partition_point(|u| u.tag <= tag)
+            };
+            if end == 0 && tag != 0 {
+                return None;
+            }
+            self.unacked.drain(..end).collect()
+        } else {
+            let i = self.unacked.binary_search_by_key(&tag, |u| u.tag).ok()?;
+            vec![self.unacked.remove(i)?]
+        };
+        self.release_credit(&taken);
+        Some(taken)
+    }
+
+    pub fn take_all(&mut self) -> Vec<Unacked> {
+        let all: Vec<Unacked> = self.unacked.drain(..).collect();
+        self.release_credit(&all);
+        all
+    }
+
+    fn release_credit(&mut self, taken: &[Unacked]) {
+        for u in taken {
+            if let Some(c) = &u.consumer {
+                c.fetch_sub(1, Ordering::Relaxed);
+                self.global_unacked = self.global_unacked.saturating_sub(1);
+            }
+        }
+    }
+}
+
+/// A consumer as its queue sees it.
+pub struct ConsumerSink {
+    pub tag: Arc<str>,
+    pub channel: Arc<ChannelShared>,
+    pub no_ack: bool,
+    /// Per-consumer prefetch from `basic.qos global=false` (0 = none).
+    pub prefetch: u32,
+    pub unacked: Arc<AtomicU32>,
+    pub cancelled: AtomicBool,
+}
+
+impl DeliverySink for ConsumerSink {
+    fn deliver(&self, queue: &Arc<Queue>, ready: &mut VecDeque<Entry>, max: usize) -> Taken {
+        let mut st = self.channel.state.lock();
+        if st.closed || st.paused || self.cancelled.load(Ordering::Relaxed) {
+            return Taken::default();
+        }
+        let mut credit = max;
+        if !self.no_ack {
+            if self.prefetch > 0 {
+                let used = self.unacked.load(Ordering::Relaxed);
+                credit = credit.min(self.prefetch.saturating_sub(used) as usize);
+            }
+            if st.global_prefetch > 0 {
+                credit = credit.min(st.global_prefetch.saturating_sub(st.global_unacked) as usize);
+            }
+        }
+        if credit == 0 {
+            return Taken::default();
+        }
+        let frame_max = self.channel.out.frame_max();
+        let mut out = self.channel.out.lock();
+        let mut count = 0;
+        while count < credit {
+            if out.len() >= HIGH_WATER {
+                self.channel.out.starve(queue);
+                break;
+            }
+            let Some(entry) = ready.pop_front() else { break };
+            let tag = st.tag();
+            let m = &entry.msg;
+            encode::deliver(
+                &mut out,
+                self.channel.id,
+                self.tag.as_bytes(),
+                tag,
+                entry.redelivered,
+                &m.exchange,
+                &m.routing_key,
+            );
+            encode::content(&mut out, self.channel.id, &m.properties, &m.body, frame_max);
+            if !self.no_ack {
+                st.unacked.push_back(Unacked {
+                    tag,
+                    queue: queue.clone(),
+                    entry,
+                    consumer: Some(self.unacked.clone()),
+                });
+            }
+            count += 1;
+        }
+        drop(out);
+        if count > 0 {
+            if !self.no_ack {
+                self.unacked.fetch_add(count as u32, Ordering::Relaxed);
+                st.global_unacked += count as u32;
+            }
+            self.channel.out.wake();
+        }
+        Taken {
+            count,
+            needs_ack: !self.no_ack,
+        }
+    }
+
+    fn cancelled(&self, _queue: &Arc<Queue>) {
+        if self.cancelled.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let cancel = warren_codec::AMQPClass::Basic(warren_codec::protocol::basic::AMQPMethod::Cancel(
+            warren_codec::protocol::basic::Cancel {
+                consumer_tag: warren_codec::shortstr::truncated(&self.tag),
+                nowait: true,
+            },
+        ));
+        self.channel
+            .out
+            .write(|b| encode::method(b, self.channel.id, &cancel));
+    }
+}

@@ -1,0 +1,112 @@
+//! Warren's AMQP server: the listener, connections and channels, wired to
+//! the broker model. [`start`] runs a broker inside the caller's runtime
+//! (tests use port 0); the `warren` binary wraps it with configuration,
+//! logging and signal handling.
+
+pub mod channel;
+pub mod config;
+pub mod connection;
+pub mod delivery;
+pub mod outbound;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use warren_broker::Broker;
+
+pub use config::Config;
+
+/// State every connection shares.
+pub struct Shared {
+    pub broker: Arc<Broker>,
+    pub config: Config,
+    pub next_connection_id: AtomicU64,
+}
+
+impl Shared {
+    pub fn authenticate(&self, user: &str, pass: &str) -> bool {
+        user == self.config.default_user && pass == self.config.default_pass
+    }
+}
+
+/// A running broker.
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+    pub broker: Arc<Broker>,
+}
+
+impl Server {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `amqp://guest:guest@127.0.0.1:PORT/%2f` for the default user.
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.addr.port())
+    }
+
+    /// Closes every connection with 320 CONNECTION_FORCED and waits for them.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// Binds the listener and starts accepting connections.
+pub async fn start(config: Config) -> std::io::Result<Server> {
+    let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
+    let addr = listener.local_addr()?;
+    let broker = Arc::new(Broker::default());
+    let shared = Arc::new(Shared {
+        broker: broker.clone(),
+        config,
+        next_connection_id: AtomicU64::new(1),
+    });
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
+    tracing::info!("listening for AMQP on {addr}");
+    Ok(Server {
+        addr,
+        shutdown,
+        task,
+        broker,
+    })
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let limit = Arc::new(Semaphore::new(shared.config.max_connections));
+    let tracker = TaskTracker::new();
+    loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.cancelled() => break,
+        };
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            connection::serve(stream, shared, shutdown).await;
+            drop(permit);
+        });
+    }
+    tracker.close();
+    tracker.wait().await;
+}
