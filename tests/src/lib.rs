@@ -5,8 +5,12 @@ use std::time::Duration;
 
 use futures_lite::StreamExt;
 use lapin::message::Delivery;
-use lapin::{Channel, Connection, ConnectionProperties, Consumer};
+use lapin::options::{BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
 pub use warren_server::{Config, Server};
+
+pub mod raw;
 
 /// Starts a broker on 127.0.0.1 with a free port.
 pub async fn start() -> Server {
@@ -58,4 +62,47 @@ pub async fn next(consumer: &mut Consumer) -> Delivery {
 pub async fn assert_quiet(consumer: &mut Consumer) {
     let r = tokio::time::timeout(Duration::from_millis(200), consumer.next()).await;
     assert!(r.is_err(), "expected no delivery, got one");
+}
+
+/// Declares a plain (non-durable, non-exclusive) queue.
+pub async fn declare(ch: &Channel, name: &str) -> lapin::Result<lapin::Queue> {
+    ch.queue_declare(name.into(), QueueDeclareOptions::default(), FieldTable::default())
+        .await
+}
+
+/// Publishes `body` through `exchange` with `routing_key`.
+pub async fn publish(ch: &Channel, exchange: &str, routing_key: &str, body: &[u8]) {
+    ch.basic_publish(
+        exchange.into(),
+        routing_key.into(),
+        BasicPublishOptions::default(),
+        body,
+        BasicProperties::default(),
+    )
+    .await
+    .expect("publish");
+}
+
+/// Consumes `queue` with an automatic tag and manual acks.
+pub async fn consume(ch: &Channel, queue: &str, no_ack: bool) -> Consumer {
+    ch.basic_consume(
+        queue.into(),
+        "".into(),
+        BasicConsumeOptions {
+            no_ack,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .expect("consume")
+}
+
+/// Drains `count` deliveries and returns their bodies as strings.
+pub async fn bodies(consumer: &mut Consumer, count: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..count {
+        out.push(String::from_utf8_lossy(&next(consumer).await.data).into_owned());
+    }
+    out
 }

@@ -2,20 +2,7 @@
 
 use lapin::options::*;
 use lapin::types::FieldTable;
-use lapin::BasicProperties;
 use warren_tests::*;
-
-async fn publish(ch: &lapin::Channel, q: &str, body: &[u8]) {
-    ch.basic_publish(
-        "".into(),
-        q.into(),
-        BasicPublishOptions::default(),
-        body,
-        BasicProperties::default(),
-    )
-    .await
-    .unwrap();
-}
 
 #[tokio::test]
 async fn messages_arrive_in_order_and_acks_remove_them() {
@@ -28,7 +15,7 @@ async fn messages_arrive_in_order_and_acks_remove_them() {
     .await
     .unwrap();
     for i in 0..100 {
-        publish(&ch, "work", format!("m{i}").as_bytes()).await;
+        publish(&ch, "", "work", format!("m{i}").as_bytes()).await;
     }
     let mut consumer = ch
         .basic_consume(
@@ -94,7 +81,7 @@ async fn prefetch_limits_unacked_and_dispatch_is_fair() {
         .await
         .unwrap();
     for i in 0..4 {
-        publish(&ch1, "fair", format!("{i}").as_bytes()).await;
+        publish(&ch1, "", "fair", format!("{i}").as_bytes()).await;
     }
     // Each consumer holds one unacked message; no more until it acks.
     let da = next(&mut a).await;
@@ -123,7 +110,7 @@ async fn nack_with_requeue_redelivers_at_the_original_position() {
         .await
         .unwrap();
     for i in 0..3 {
-        publish(&ch, "rq", format!("{i}").as_bytes()).await;
+        publish(&ch, "", "rq", format!("{i}").as_bytes()).await;
     }
     ch.basic_qos(2, BasicQosOptions::default()).await.unwrap();
     let mut consumer = ch
@@ -167,7 +154,7 @@ async fn closing_a_channel_requeues_its_unacked_messages() {
     ch.queue_declare("cq".into(), QueueDeclareOptions::default(), FieldTable::default())
         .await
         .unwrap();
-    publish(&ch, "cq", b"x").await;
+    publish(&ch, "", "cq", b"x").await;
     let c2 = connect(&s).await;
     let ch2 = c2.create_channel().await.unwrap();
     let mut consumer = ch2

@@ -24,9 +24,11 @@ impl HeadersMatcher {
             "any" => (true, false),
             "all-with-x" => (false, true),
             "any-with-x" => (true, true),
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "Invalid x-match field value <<\"{other}\">>; expected all, any, all-with-x, or any-with-x"
-            )),
+            ))
+            }
         };
         let pairs = args
             .inner()

@@ -368,6 +368,8 @@ impl Connection {
                 };
                 self.out.frame_max.store(self.frame_max, Ordering::Relaxed);
                 self.heartbeat.store(u32::from(t.heartbeat), Ordering::Relaxed);
+                // The writer picks up the interval when it next wakes.
+                self.out.wake();
                 self.state = State::AwaitOpen;
                 Ok(())
             }

@@ -1,0 +1,159 @@
+//! A hand-driven AMQP client for protocol edge cases lapin will not produce.
+
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use warren_codec::protocol::{channel, connection};
+use warren_codec::{decode_frame, encode, AMQPClass, FieldTable, Frame, LongString, Method};
+
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: BytesMut,
+}
+
+/// A method frame's bytes, from its payload (class, method, arguments).
+pub fn method_frame(channel: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![1u8];
+    f.extend_from_slice(&channel.to_be_bytes());
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    f.extend_from_slice(payload);
+    f.push(0xCE);
+    f
+}
+
+impl Raw {
+    /// Opens a socket and completes the handshake up to `open-ok`.
+    pub async fn connect(addr: std::net::SocketAddr) -> Raw {
+        let mut raw = Raw::socket(addr).await;
+        raw.send_bytes(warren_codec::PROTOCOL_HEADER).await;
+        let start = raw.recv().await.expect("connection.start");
+        assert!(matches!(start, Frame::Method { channel: 0, .. }), "{start:?}");
+        raw.send(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::StartOk(connection::StartOk {
+                client_properties: FieldTable::default(),
+                mechanism: "PLAIN".into(),
+                response: LongString::from(b"\0guest\0guest".to_vec()),
+                locale: "en_US".into(),
+            })),
+        )
+        .await;
+        let tune = raw.recv().await.expect("connection.tune");
+        let Frame::Method {
+            method: Method::Other(m),
+            ..
+        } = tune
+        else {
+            panic!("expected tune, got {tune:?}")
+        };
+        let AMQPClass::Connection(connection::AMQPMethod::Tune(t)) = *m else {
+            panic!("expected tune, got {m:?}")
+        };
+        raw.send(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::TuneOk(connection::TuneOk {
+                channel_max: t.channel_max,
+                frame_max: t.frame_max,
+                heartbeat: 0,
+            })),
+        )
+        .await;
+        raw.send(
+            0,
+            AMQPClass::Connection(connection::AMQPMethod::Open(connection::Open {
+                virtual_host: "/".into(),
+            })),
+        )
+        .await;
+        let ok = raw.recv().await.expect("open-ok");
+        assert!(matches!(ok, Frame::Method { channel: 0, .. }), "{ok:?}");
+        raw
+    }
+
+    pub async fn socket(addr: std::net::SocketAddr) -> Raw {
+        Raw {
+            stream: TcpStream::connect(addr).await.expect("connect"),
+            buf: BytesMut::with_capacity(64 * 1024),
+        }
+    }
+
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    pub async fn send(&mut self, channel: u16, m: AMQPClass) {
+        let mut b = BytesMut::new();
+        encode::method(&mut b, channel, &m);
+        self.send_bytes(&b).await;
+    }
+
+    pub async fn open_channel(&mut self, id: u16) {
+        self.send(
+            id,
+            AMQPClass::Channel(channel::AMQPMethod::Open(channel::Open {})),
+        )
+        .await;
+        let ok = self.recv().await.expect("channel.open-ok");
+        assert!(matches!(ok, Frame::Method { .. }), "{ok:?}");
+    }
+
+    /// The next frame, or `None` when the server closed the socket.
+    pub async fn recv(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(f) = decode_frame(&mut self.buf, 0).expect("server frames decode") {
+                return Some(f);
+            }
+            self.buf.reserve(4096);
+            let n = tokio::time::timeout(Duration::from_secs(5), self.stream.read_buf(&mut self.buf))
+                .await
+                .expect("server answers within 5s")
+                .ok()?;
+            if n == 0 {
+                return None;
+            }
+        }
+    }
+
+    /// Reads until `connection.close`, answers `close-ok`, and returns its code and text.
+    pub async fn expect_connection_close(&mut self) -> (u16, String) {
+        while let Some(f) = self.recv().await {
+            if let Frame::Method {
+                method: Method::Other(m),
+                ..
+            } = f
+            {
+                if let AMQPClass::Connection(connection::AMQPMethod::Close(c)) = *m {
+                    self.send(
+                        0,
+                        AMQPClass::Connection(connection::AMQPMethod::CloseOk(connection::CloseOk {})),
+                    )
+                    .await;
+                    return (c.reply_code, c.reply_text.to_string());
+                }
+            }
+        }
+        panic!("socket closed without connection.close");
+    }
+
+    /// Reads raw bytes until the server closes the socket.
+    pub async fn read_to_end(&mut self) -> Vec<u8> {
+        let mut out = self.buf.to_vec();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.stream.read_to_end(&mut out)).await;
+        out
+    }
+}
+
+/// `queue.declare` payload with a raw (possibly malformed) arguments table.
+pub fn queue_declare_payload(name: &str, table: &[u8]) -> Vec<u8> {
+    let mut p = BytesMut::new();
+    p.put_u16(50);
+    p.put_u16(10);
+    p.put_u16(0);
+    p.put_u8(name.len() as u8);
+    p.put_slice(name.as_bytes());
+    p.put_u8(0);
+    p.put_slice(table);
+    p.to_vec()
+}
