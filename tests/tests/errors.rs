@@ -306,8 +306,7 @@ async fn reusing_a_consumer_tag_is_530() {
             FieldTable::default(),
         )
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
     assert_eq!(reply_code(&err), Some(530), "{err}");
     assert_eq!(
         reply_text(&err),
@@ -321,14 +320,12 @@ async fn an_unknown_vhost_is_530_and_bad_credentials_are_403() {
     let url = format!("amqp://guest:guest@127.0.0.1:{}/nowhere", s.addr().port());
     let err = lapin::Connection::connect(&url, ConnectionProperties::default())
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
     assert_eq!(reply_code(&err), Some(530), "{err}");
     assert_eq!(reply_text(&err), "NOT_ALLOWED - vhost nowhere not found");
     let url = format!("amqp://guest:wrong@127.0.0.1:{}/%2f", s.addr().port());
     let err = lapin::Connection::connect(&url, ConnectionProperties::default())
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
     assert_eq!(reply_code(&err), Some(403), "{err}");
 }

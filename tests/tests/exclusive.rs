@@ -49,8 +49,7 @@ async fn consume_err(ch: &lapin::Channel, q: &str) -> lapin::Error {
         FieldTable::default(),
     )
     .await
-    .err()
-    .expect("consume refused")
+    .expect_err("consume refused")
 }
 
 #[tokio::test]
