@@ -85,6 +85,17 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
     conn.cleanup();
     out.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // The client may still be writing frames it queued before our close-ok;
+    // read them until it hangs up so they do not meet a TCP reset.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let mut sink = [0u8; 4096];
+        while let Ok(n) = rd.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
     tracing::debug!(id, ?peer, "connection closed");
 }
 

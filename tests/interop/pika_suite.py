@@ -1,0 +1,153 @@
+"""pika against Warren: publish/consume/ack, confirms, topic routing,
+basic.get, nack with requeue, transactions, and a channel error."""
+import os
+import sys
+import uuid
+
+import pika
+
+PORT = int(os.environ["WARREN_PORT_UNDER_TEST"])
+failures = []
+
+
+def connect():
+    return pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", PORT))
+
+
+def check(name, fn):
+    try:
+        fn()
+        print(f"ok   {name}")
+    except Exception as e:  # report every case, then fail the run
+        failures.append(name)
+        print(f"FAIL {name}: {e!r}")
+
+
+def name(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def publish_consume_ack():
+    conn = connect()
+    ch = conn.channel()
+    q = name("pika.work")
+    ch.queue_declare(q)
+    for i in range(50):
+        ch.basic_publish("", q, f"m{i}".encode())
+    got = []
+    for method, _props, body in ch.consume(q, inactivity_timeout=5):
+        assert method is not None, "timed out waiting for deliveries"
+        got.append(body.decode())
+        ch.basic_ack(method.delivery_tag)
+        if len(got) == 50:
+            break
+    ch.cancel()
+    assert got == [f"m{i}" for i in range(50)], got
+    assert ch.queue_declare(q, passive=True).method.message_count == 0
+    conn.close()
+
+
+def confirms():
+    conn = connect()
+    ch = conn.channel()
+    ch.confirm_delivery()
+    q = name("pika.confirm")
+    ch.queue_declare(q)
+    for i in range(100):
+        ch.basic_publish("", q, b"x", mandatory=True)
+    try:
+        ch.basic_publish("amq.direct", "nobody", b"x", mandatory=True)
+        raise AssertionError("unroutable mandatory message was not returned")
+    except pika.exceptions.UnroutableError:
+        pass
+    assert ch.queue_declare(q, passive=True).method.message_count == 100
+    conn.close()
+
+
+def topic_routing():
+    conn = connect()
+    ch = conn.channel()
+    x = name("pika.topic")
+    ch.exchange_declare(x, "topic")
+    queues = {"kern": "kern.*", "crit": "*.critical", "all": "#"}
+    names = {}
+    for k, pattern in queues.items():
+        names[k] = name(f"pika.{k}")
+        ch.queue_declare(names[k])
+        ch.queue_bind(names[k], x, pattern)
+    for key in ["kern.critical", "kern.info", "app.critical", "app.info.x"]:
+        ch.basic_publish(x, key, key.encode())
+    counts = {k: ch.queue_declare(n, passive=True).method.message_count for k, n in names.items()}
+    assert counts == {"kern": 2, "crit": 2, "all": 4}, counts
+    conn.close()
+
+
+def basic_get():
+    conn = connect()
+    ch = conn.channel()
+    q = name("pika.get")
+    ch.queue_declare(q)
+    assert ch.basic_get(q) == (None, None, None)
+    ch.basic_publish("", q, b"one", pika.BasicProperties(content_type="text/plain", headers={"k": "v"}))
+    ch.basic_publish("", q, b"two")
+    method, props, body = ch.basic_get(q, auto_ack=True)
+    assert body == b"one" and method.message_count == 1, (body, method)
+    assert props.content_type == "text/plain" and props.headers == {"k": "v"}, props
+    conn.close()
+
+
+def nack_requeue():
+    conn = connect()
+    ch = conn.channel()
+    q = name("pika.nack")
+    ch.queue_declare(q)
+    ch.basic_publish("", q, b"a")
+    ch.basic_publish("", q, b"b")
+    m1, _, b1 = ch.basic_get(q)
+    assert b1 == b"a" and not m1.redelivered
+    ch.basic_nack(m1.delivery_tag, requeue=True)
+    m2, _, b2 = ch.basic_get(q)
+    assert b2 == b"a" and m2.redelivered, (b2, m2)
+    ch.basic_reject(m2.delivery_tag, requeue=False)
+    m3, _, b3 = ch.basic_get(q, auto_ack=True)
+    assert b3 == b"b" and m3.message_count == 0
+    conn.close()
+
+
+def transactions():
+    conn = connect()
+    ch = conn.channel()
+    q = name("pika.tx")
+    ch.queue_declare(q)
+    ch.tx_select()
+    ch.basic_publish("", q, b"1")
+    assert ch.queue_declare(q, passive=True).method.message_count == 0
+    ch.tx_commit()
+    assert ch.queue_declare(q, passive=True).method.message_count == 1
+    ch.basic_publish("", q, b"2")
+    ch.tx_rollback()
+    assert ch.queue_declare(q, passive=True).method.message_count == 1
+    conn.close()
+
+
+def channel_error():
+    conn = connect()
+    ch = conn.channel()
+    try:
+        ch.queue_declare(name("pika.missing"), passive=True)
+        raise AssertionError("passive declare of a missing queue succeeded")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        assert e.reply_code == 404, e
+        assert e.reply_text.startswith("NOT_FOUND - no queue"), e
+    ch2 = conn.channel()
+    ch2.queue_declare(name("pika.after"))
+    conn.close()
+
+
+for case in [publish_consume_ack, confirms, topic_routing, basic_get, nack_requeue, transactions, channel_error]:
+    check(case.__name__, case)
+
+if failures:
+    print(f"{len(failures)} pika case(s) failed: {failures}")
+    sys.exit(1)
+print("pika suite passed")
