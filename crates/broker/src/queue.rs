@@ -5,7 +5,7 @@
 //! requeued message goes back to its original position.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use amq_protocol::types::FieldTable;
@@ -64,7 +64,25 @@ pub struct Queue {
     inner: Mutex<QueueState>,
     deleted: AtomicBool,
     pub stats: QueueStats,
+    /// Publishers held back by [`Queue::congested`] wait here.
+    drained: tokio::sync::Notify,
+    /// Ready messages, readable without the lock.
+    ready_len: AtomicUsize,
+    has_consumers: AtomicBool,
+    /// A publisher is waiting in [`Queue::wait_relieved`].
+    paused: AtomicBool,
+    /// The delivery count when a pause last timed out: consumers made no
+    /// progress, so publishers are not held back until they do.
+    stalled_at: AtomicU64,
 }
+
+/// Flow control: a queue with consumers whose backlog passes `CONGESTED`
+/// asks its publishers to pause until it is back under `RELIEVED`, so that
+/// a fast publisher cannot starve the consumers of CPU and grow the queue
+/// without bound. A queue without consumers never pushes back (a backlog
+/// is then what the user asked for).
+const CONGESTED: usize = 16_384;
+const RELIEVED: usize = CONGESTED / 2;
 
 /// Counters read by management without taking the queue's lock.
 #[derive(Debug, Default)]
@@ -97,6 +115,11 @@ impl Queue {
             inner: Mutex::new(QueueState::default()),
             deleted: AtomicBool::new(false),
             stats: QueueStats::default(),
+            drained: tokio::sync::Notify::new(),
+            ready_len: AtomicUsize::new(0),
+            has_consumers: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            stalled_at: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -129,12 +152,49 @@ impl Queue {
         if !st.consumers.is_empty() {
             self.dispatch_locked(&mut st);
         }
+        self.ready_len.store(st.ready.len(), Ordering::Relaxed);
+    }
+
+    /// Whether publishers should pause before sending more to this queue.
+    pub fn congested(&self) -> bool {
+        self.has_consumers.load(Ordering::Relaxed)
+            && self.ready_len.load(Ordering::SeqCst) > CONGESTED
+            && self.stalled_at.load(Ordering::Relaxed) != self.stats.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the queue is no longer congested. If its consumers make
+    /// no progress within `limit`, they are stuck (prefetch full, nothing
+    /// acked): publishers then go on unhindered until deliveries resume.
+    pub async fn wait_relieved(&self, limit: std::time::Duration) {
+        let notified = self.drained.notified();
+        self.paused.store(true, Ordering::SeqCst);
+        if !self.congested() {
+            return;
+        }
+        let delivered = self.stats.delivered.load(Ordering::Relaxed);
+        if tokio::time::timeout(limit, notified).await.is_err()
+            && self.stats.delivered.load(Ordering::Relaxed) == delivered
+        {
+            self.stalled_at.store(delivered, Ordering::Relaxed);
+        }
+    }
+
+    /// Records the backlog after a change and releases paused publishers.
+    fn settled(&self, st: &QueueState) {
+        let n = st.ready.len();
+        self.ready_len.store(n, Ordering::SeqCst);
+        self.has_consumers
+            .store(!st.consumers.is_empty(), Ordering::Relaxed);
+        if (n <= RELIEVED || st.consumers.is_empty()) && self.paused.swap(false, Ordering::SeqCst) {
+            self.drained.notify_waiters();
+        }
     }
 
     /// Offers ready messages to consumers (after credit came back).
     pub fn dispatch(self: &Arc<Self>) {
         let mut st = self.inner.lock();
         self.dispatch_locked(&mut st);
+        self.settled(&st);
     }
 
     fn dispatch_locked(self: &Arc<Self>, st: &mut QueueState) {
@@ -177,6 +237,7 @@ impl Queue {
             st.unacked += 1;
         }
         self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+        self.settled(&st);
         Some((entry, st.ready.len() as u32))
     }
 
@@ -203,6 +264,7 @@ impl Queue {
         }
         st.unacked = st.unacked.saturating_sub(n);
         self.dispatch_locked(&mut st);
+        self.settled(&st);
     }
 
     pub fn add_consumer(self: &Arc<Self>, consumer: Arc<Consumer>) {
@@ -210,6 +272,7 @@ impl Queue {
         st.consumers.push(consumer);
         st.had_consumer = true;
         self.dispatch_locked(&mut st);
+        self.settled(&st);
     }
 
     /// Whether a consumer holds exclusive access.
@@ -243,6 +306,7 @@ impl Queue {
         let mut st = self.inner.lock();
         let n = st.ready.len();
         st.ready.clear();
+        self.settled(&st);
         n as u32
     }
 
@@ -254,7 +318,9 @@ impl Queue {
             let mut st = self.inner.lock();
             let n = st.ready.len() as u32;
             st.ready.clear();
-            (n, std::mem::take(&mut st.consumers))
+            let consumers = std::mem::take(&mut st.consumers);
+            self.settled(&st);
+            (n, consumers)
         };
         for c in consumers {
             c.sink.cancelled(self);

@@ -118,6 +118,8 @@ pub struct Channel {
     pub closing: bool,
     dests: Vec<Dest>,
     targets: Vec<Arc<Queue>>,
+    /// A queue this channel published to that asked publishers to pause.
+    pub congested: Option<Arc<Queue>>,
 }
 
 fn ok(m: AMQPClass) -> Result<Option<AMQPClass>, AmqpError> {
@@ -141,6 +143,7 @@ impl Channel {
             closing: false,
             dests: Vec::new(),
             targets: Vec::new(),
+            congested: None,
         }
     }
 
@@ -642,6 +645,9 @@ impl Channel {
         }
         for q in self.targets.drain(..) {
             q.publish(p.msg.clone());
+            if self.congested.is_none() && q.congested() {
+                self.congested = Some(q);
+            }
         }
         if let Some(c) = &mut self.confirms {
             c.published += 1;

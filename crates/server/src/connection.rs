@@ -200,8 +200,15 @@ impl Connection {
                     return;
                 }
             }
+            let mut congested = None;
             for ch in self.channels.values_mut() {
                 ch.flush_confirms(&self.out);
+                congested = congested.or(ch.congested.take());
+            }
+            if let Some(q) = congested {
+                // Flow control: stop reading this publisher until the queue's
+                // consumers catch up (see Queue::congested).
+                q.wait_relieved(Duration::from_millis(100)).await;
             }
             if self.out.is_closing() {
                 return;
