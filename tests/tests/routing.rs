@@ -144,3 +144,29 @@ async fn invalid_x_match_is_refused_with_406() {
         .unwrap_err();
     assert_eq!(reply_code(&err), Some(406), "{err}");
 }
+
+#[tokio::test]
+async fn headers_with_x_variants_compare_x_keys_too() {
+    let (_s, _c, ch) = setup().await;
+    declare(&ch, "hwx").await.unwrap();
+    bind(
+        &ch,
+        "hwx",
+        "amq.headers",
+        "",
+        table(&[("x-match", "all-with-x"), ("x-tenant", "a")]),
+    )
+    .await;
+    for (tenant, n) in [("a", 1), ("b", 1)] {
+        ch.basic_publish(
+            "amq.headers".into(),
+            "".into(),
+            BasicPublishOptions::default(),
+            b"m",
+            BasicProperties::default().with_headers(table(&[("x-tenant", tenant)])),
+        )
+        .await
+        .unwrap();
+        assert_eq!(count(&ch, "hwx").await, n);
+    }
+}

@@ -4,13 +4,14 @@
 //! of routing keys (direct), a plain list (fanout), a trie plus a result
 //! cache (topic) or compiled matchers (headers).
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use amq_protocol::types::FieldTable;
 use parking_lot::{Mutex, RwLock};
 
 use crate::headers::HeadersMatcher;
+use crate::message::Message;
 use crate::queue::Queue;
 use crate::topic::TopicTrie;
 
@@ -67,6 +68,34 @@ impl Dest {
     }
 }
 
+/// A message held by a delayed-message exchange.
+pub struct Delayed {
+    pub due: u64,
+    seq: u64,
+    pub msg: Arc<Message>,
+}
+
+impl PartialEq for Delayed {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+
+impl Eq for Delayed {}
+
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Delayed {
+    /// Reversed, so the max-heap pops the earliest due time first.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.due, other.seq).cmp(&(self.due, self.seq))
+    }
+}
+
 #[derive(Clone)]
 pub struct Binding {
     pub dest: Dest,
@@ -92,8 +121,11 @@ pub struct ExchangeOptions {
 
 pub struct Exchange {
     pub name: Arc<str>,
+    /// How bindings route; for `x-delayed-message`, its `x-delayed-type`.
     pub kind: ExchangeKind,
     pub options: ExchangeOptions,
+    /// `x-delayed-message`: messages waiting for their `x-delay`.
+    pub delayed: Option<Mutex<BinaryHeap<Delayed>>>,
     bindings: RwLock<Bindings>,
     /// Topic results by routing key; cleared whenever a binding changes.
     topic_cache: Mutex<TopicCache>,
@@ -110,9 +142,52 @@ impl Exchange {
             name: name.into(),
             kind,
             options,
+            delayed: None,
             bindings: RwLock::new(Bindings::default()),
             topic_cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// An `x-delayed-message` exchange routing like `kind` once a message's
+    /// `x-delay` has passed.
+    pub fn new_delayed(name: &str, kind: ExchangeKind, options: ExchangeOptions) -> Arc<Exchange> {
+        let mut x = Exchange::new(name, kind, options);
+        if let Some(x) = Arc::get_mut(&mut x) {
+            x.delayed = Some(Mutex::new(BinaryHeap::new()));
+        }
+        x
+    }
+
+    /// The type name clients declared (`x-delayed-message` for delayed ones).
+    pub fn type_name(&self) -> &'static str {
+        if self.delayed.is_some() {
+            "x-delayed-message"
+        } else {
+            self.kind.as_str()
+        }
+    }
+
+    /// Holds a message until clock time `due`.
+    pub fn delay(&self, msg: Arc<Message>, due: u64) {
+        if let Some(d) = &self.delayed {
+            // Equal due times keep publish order.
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let seq = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            d.lock().push(Delayed { due, seq, msg });
+        }
+    }
+
+    /// Takes the delayed messages whose time has come, earliest first.
+    pub fn due(&self, now: u64) -> Vec<Arc<Message>> {
+        let Some(d) = &self.delayed else { return Vec::new() };
+        let mut heap = d.lock();
+        let mut out = Vec::new();
+        while heap.peek().is_some_and(|x| x.due <= now) {
+            if let Some(x) = heap.pop() {
+                out.push(x.msg);
+            }
+        }
+        out
     }
 
     /// Adds a binding; binding twice is a no-op. Returns an error text when

@@ -9,14 +9,19 @@
 //! * [`queue`] is a FIFO of shared messages with requeue to the original
 //!   position, and dispatch to consumers as their credit allows.
 
+pub mod args;
+pub mod clock;
+pub mod dead_letter;
 pub mod error;
 pub mod exchange;
 pub mod headers;
 pub mod message;
 pub mod queue;
+pub mod ready;
 pub mod topic;
 pub mod vhost;
 
+pub use clock::Clock;
 pub use error::AmqpError;
 pub use exchange::{Exchange, ExchangeKind};
 pub use message::Message;
@@ -28,14 +33,16 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-/// Every virtual host of one broker.
+/// Every virtual host of one broker, and the clock they share.
 pub struct Broker {
+    pub clock: Arc<Clock>,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
 }
 
 impl Default for Broker {
     fn default() -> Self {
         let broker = Broker {
+            clock: Arc::new(Clock::default()),
             vhosts: RwLock::new(HashMap::new()),
         };
         broker.add_vhost("/");
@@ -52,7 +59,19 @@ impl Broker {
         self.vhosts
             .write()
             .entry(name.to_string())
-            .or_insert_with(|| Arc::new(VHost::new(name)))
+            .or_insert_with(|| Arc::new_cyclic(|me| VHost::new(name, me.clone(), self.clock.clone())))
             .clone()
+    }
+
+    pub fn vhosts(&self) -> Vec<Arc<VHost>> {
+        self.vhosts.read().values().cloned().collect()
+    }
+
+    /// Time-driven work in every vhost (TTL, `x-expires`, delayed messages).
+    /// The server runs it periodically; tests call it after moving the clock.
+    pub fn sweep(&self) {
+        for v in self.vhosts() {
+            v.sweep();
+        }
     }
 }

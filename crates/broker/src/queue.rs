@@ -1,17 +1,23 @@
-//! A queue: a FIFO of shared messages, the consumers attached to it, and the
-//! count of messages delivered but not yet acknowledged.
+//! A queue: ready messages (by priority, then sequence), the consumers
+//! attached to it, and the count of messages delivered but not yet
+//! acknowledged. Applies TTL, length limits and the dead-letter hand-off.
 //!
 //! Every entry carries a sequence number fixed when it was enqueued, so a
-//! requeued message goes back to its original position.
+//! requeued message goes back to its original position. Dead letters are
+//! collected under the queue's lock and handed to the vhost after it is
+//! released, so dead-lettering into another queue (or this one) never nests
+//! queue locks.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use amq_protocol::types::FieldTable;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
+use crate::args::{Overflow, QueueArgs};
+use crate::clock::Clock;
 use crate::message::Message;
+use crate::ready::Ready;
 
 /// One message in one queue.
 #[derive(Debug, Clone)]
@@ -19,6 +25,35 @@ pub struct Entry {
     pub seq: u64,
     pub msg: Arc<Message>,
     pub redelivered: bool,
+    /// Clock time after which the message has expired (`u64::MAX`: never).
+    pub expires_at: u64,
+    /// Times the message came back unacknowledged (quorum delivery limit).
+    pub returned: u32,
+}
+
+/// Why a message left its queue for the dead-letter exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeathReason {
+    Rejected,
+    Expired,
+    Maxlen,
+    DeliveryLimit,
+}
+
+impl DeathReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeathReason::Rejected => "rejected",
+            DeathReason::Expired => "expired",
+            DeathReason::Maxlen => "maxlen",
+            DeathReason::DeliveryLimit => "delivery_limit",
+        }
+    }
+}
+
+/// Where a queue's dead letters go (the vhost, which routes them).
+pub trait DeadLetters: Send + Sync {
+    fn dead_letter(&self, queue: &Queue, dead: Vec<(Entry, DeathReason)>);
 }
 
 /// What a consumer's channel did with the messages it was offered.
@@ -29,11 +64,34 @@ pub struct Taken {
     pub needs_ack: bool,
 }
 
+/// The messages a consumer may take: the queue's ready messages with the
+/// expired ones set aside as they come up.
+pub struct Source<'a> {
+    ready: &'a mut Ready,
+    now: u64,
+    dead: &'a mut Vec<(Entry, DeathReason)>,
+}
+
+impl Source<'_> {
+    /// The next live message, or `None` when none is ready.
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Option<Entry> {
+        loop {
+            let e = self.ready.pop()?;
+            if self.now > e.expires_at {
+                self.dead.push((e, DeathReason::Expired));
+                continue;
+            }
+            return Some(e);
+        }
+    }
+}
+
 /// The server side of a consumer: a channel that can take messages.
 pub trait DeliverySink: Send + Sync {
-    /// Takes up to `max` messages from the front of `ready`, as the
-    /// consumer's credit allows, and sends them to the client.
-    fn deliver(&self, queue: &Arc<Queue>, ready: &mut VecDeque<Entry>, max: usize) -> Taken;
+    /// Takes up to `max` messages from `source`, as the consumer's credit
+    /// allows, and sends them to the client.
+    fn deliver(&self, queue: &Arc<Queue>, source: &mut Source, max: usize) -> Taken;
     /// The queue was deleted under the consumer (`basic.cancel` from the server).
     fn cancelled(&self, queue: &Arc<Queue>);
 }
@@ -42,6 +100,8 @@ pub trait DeliverySink: Send + Sync {
 pub struct Consumer {
     pub tag: Arc<str>,
     pub exclusive: bool,
+    /// `x-priority`: higher-priority consumers get messages first.
+    pub priority: i32,
     /// The connection owning the consumer (for exclusivity and cleanup).
     pub connection: u64,
     pub sink: Arc<dyn DeliverySink>,
@@ -57,13 +117,45 @@ pub struct QueueOptions {
     pub arguments: FieldTable,
 }
 
+/// What a queue needs from its surroundings.
+#[derive(Clone)]
+pub struct QueueEnv {
+    pub clock: Arc<Clock>,
+    pub dead_letters: Weak<dyn DeadLetters>,
+}
+
+impl Default for QueueEnv {
+    fn default() -> Self {
+        struct Nowhere;
+        impl DeadLetters for Nowhere {
+            fn dead_letter(&self, _: &Queue, _: Vec<(Entry, DeathReason)>) {}
+        }
+        QueueEnv {
+            clock: Arc::new(Clock::default()),
+            dead_letters: Weak::<Nowhere>::new(),
+        }
+    }
+}
+
+/// The result of offering a message to a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    Yes,
+    /// Refused by `x-overflow: reject-publish(-dlx)`; the publisher gets a nack.
+    Rejected,
+}
+
 pub struct Queue {
     pub name: Arc<str>,
     pub vhost: Arc<str>,
     pub options: QueueOptions,
+    pub args: QueueArgs,
+    env: QueueEnv,
     inner: Mutex<QueueState>,
     deleted: AtomicBool,
     pub stats: QueueStats,
+    /// Clock time of the last use, for `x-expires`.
+    last_used: AtomicU64,
     /// Publishers held back by [`Queue::congested`] wait here.
     drained: tokio::sync::Notify,
     /// Ready messages, readable without the lock.
@@ -92,14 +184,15 @@ pub struct QueueStats {
     pub acked: AtomicU64,
 }
 
-#[derive(Default)]
 struct QueueState {
-    ready: VecDeque<Entry>,
+    ready: Ready,
     next_seq: u64,
+    /// In the order they subscribed.
     consumers: Vec<Arc<Consumer>>,
     next_consumer: usize,
     unacked: usize,
     had_consumer: bool,
+    dead: Vec<(Entry, DeathReason)>,
 }
 
 /// At most this many messages go to one consumer per turn when it is the
@@ -107,14 +200,26 @@ struct QueueState {
 const BATCH: usize = 256;
 
 impl Queue {
-    pub fn new(name: &str, vhost: &str, options: QueueOptions) -> Arc<Queue> {
+    pub fn new(name: &str, vhost: &str, options: QueueOptions, args: QueueArgs, env: QueueEnv) -> Arc<Queue> {
+        let now = env.clock.now_ms();
         Arc::new(Queue {
             name: name.into(),
             vhost: vhost.into(),
             options,
-            inner: Mutex::new(QueueState::default()),
+            inner: Mutex::new(QueueState {
+                ready: Ready::new(args.max_priority),
+                next_seq: 0,
+                consumers: Vec::new(),
+                next_consumer: 0,
+                unacked: 0,
+                had_consumer: false,
+                dead: Vec::new(),
+            }),
+            args,
+            env,
             deleted: AtomicBool::new(false),
             stats: QueueStats::default(),
+            last_used: AtomicU64::new(now),
             drained: tokio::sync::Notify::new(),
             ready_len: AtomicUsize::new(0),
             has_consumers: AtomicBool::new(false),
@@ -138,21 +243,84 @@ impl Queue {
             .is_none_or(|owner| owner == connection)
     }
 
-    /// Appends messages and hands them to consumers with credit.
-    pub fn publish(self: &Arc<Self>, msg: Arc<Message>) {
+    /// Marks the queue used now (declare, get), for `x-expires`.
+    pub fn touch(&self) {
+        self.last_used.store(self.env.clock.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Releases the lock, then hands any dead letters to the vhost.
+    fn finish(&self, mut st: MutexGuard<'_, QueueState>) {
+        self.settled(&st);
+        let dead = std::mem::take(&mut st.dead);
+        drop(st);
+        if !dead.is_empty() {
+            if let Some(dl) = self.env.dead_letters.upgrade() {
+                dl.dead_letter(self, dead);
+            }
+        }
+    }
+
+    /// When a message published now expires: the lower of the queue's
+    /// `x-message-ttl` and the message's own `expiration`.
+    fn expiry(&self, msg: &Message, now: u64) -> u64 {
+        match (self.args.message_ttl, msg.expiration_ms) {
+            (None, None) => u64::MAX,
+            (a, b) => now.saturating_add(a.unwrap_or(u64::MAX).min(b.unwrap_or(u64::MAX))),
+        }
+    }
+
+    /// Appends a message and hands it to consumers with credit.
+    pub fn publish(self: &Arc<Self>, msg: Arc<Message>) -> Enqueued {
+        let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
+        let expires_at = self.expiry(&msg, now);
+        let size = msg.size() as u64;
+        let full = |st: &QueueState, extra_len: usize, extra_bytes: u64| {
+            self.args
+                .max_length
+                .is_some_and(|m| (st.ready.len() + extra_len) as u64 > m)
+                || self
+                    .args
+                    .max_length_bytes
+                    .is_some_and(|m| st.ready.bytes() + extra_bytes > m)
+        };
         let seq = st.next_seq;
         st.next_seq += 1;
-        st.ready.push_back(Entry {
+        let entry = Entry {
             seq,
             msg,
             redelivered: false,
-        });
+            expires_at,
+            returned: 0,
+        };
+        if self.args.overflow != Overflow::DropHead && full(&st, 1, size) {
+            if self.args.overflow == Overflow::RejectPublishDlx {
+                st.dead.push((entry, DeathReason::Maxlen));
+            }
+            self.finish(st);
+            return Enqueued::Rejected;
+        }
+        st.ready.push(entry);
         self.stats.published.fetch_add(1, Ordering::Relaxed);
         if !st.consumers.is_empty() {
-            self.dispatch_locked(&mut st);
+            self.dispatch_locked(&mut st, now);
         }
-        self.ready_len.store(st.ready.len(), Ordering::Relaxed);
+        if expires_at == now {
+            // TTL 0: delivered at once or never.
+            if let Some(e) = st.ready.pop_back_if(seq) {
+                st.dead.push((e, DeathReason::Expired));
+            }
+        }
+        while full(&st, 0, 0) {
+            let Some(e) = st.ready.pop() else { break };
+            st.dead.push((e, DeathReason::Maxlen));
+        }
+        if st.dead.is_empty() {
+            self.ready_len.store(st.ready.len(), Ordering::Relaxed);
+        } else {
+            self.finish(st);
+        }
+        Enqueued::Yes
     }
 
     /// Whether publishers should pause before sending more to this queue.
@@ -193,52 +361,94 @@ impl Queue {
     /// Offers ready messages to consumers (after credit came back).
     pub fn dispatch(self: &Arc<Self>) {
         let mut st = self.inner.lock();
-        self.dispatch_locked(&mut st);
-        self.settled(&st);
+        let now = self.env.clock.now_ms();
+        self.dispatch_locked(&mut st, now);
+        self.finish(st);
     }
 
-    fn dispatch_locked(self: &Arc<Self>, st: &mut QueueState) {
-        let n = st.consumers.len();
-        if n == 0 {
+    /// Consumers by descending `x-priority`, starting each priority at the
+    /// round-robin position (the sort is stable).
+    fn eligible(consumers: &[Arc<Consumer>], next: usize) -> Vec<Arc<Consumer>> {
+        let n = consumers.len();
+        let mut order: Vec<Arc<Consumer>> = (0..n).map(|i| consumers[(next + i) % n].clone()).collect();
+        order.sort_by_key(|c| std::cmp::Reverse(c.priority));
+        order
+    }
+
+    fn dispatch_locked(self: &Arc<Self>, st: &mut QueueState, now: u64) {
+        if st.consumers.is_empty() || st.ready.is_empty() {
             return;
         }
-        let max = if n == 1 { BATCH } else { 1 };
-        while !st.ready.is_empty() {
-            let mut progressed = false;
-            for _ in 0..n {
-                if st.ready.is_empty() {
+        let QueueState {
+            ready,
+            consumers,
+            next_consumer,
+            unacked,
+            dead,
+            ..
+        } = st;
+        if consumers.len() == 1 || self.args.single_active_consumer {
+            // One consumer, or the single active one: the first subscribed.
+            let c = consumers[0].clone();
+            while !ready.is_empty() {
+                let mut source = Source { ready, now, dead };
+                let taken = c.sink.deliver(self, &mut source, BATCH);
+                if taken.count == 0 {
                     break;
                 }
-                let i = st.next_consumer % n;
-                st.next_consumer = (i + 1) % n;
-                let consumer = st.consumers[i].clone();
-                let taken = consumer.sink.deliver(self, &mut st.ready, max);
+                self.count_delivered(unacked, taken);
+            }
+            return;
+        }
+        let order = Self::eligible(consumers, *next_consumer);
+        'outer: while !ready.is_empty() {
+            // The highest priority with credit takes one message; equal
+            // priorities take turns.
+            for c in &order {
+                let mut source = Source { ready, now, dead };
+                let taken = c.sink.deliver(self, &mut source, 1);
                 if taken.count > 0 {
-                    progressed = true;
-                    if taken.needs_ack {
-                        st.unacked += taken.count;
+                    self.count_delivered(unacked, taken);
+                    if let Some(i) = consumers.iter().position(|x| Arc::ptr_eq(x, c)) {
+                        *next_consumer = i + 1;
                     }
-                    self.stats
-                        .delivered
-                        .fetch_add(taken.count as u64, Ordering::Relaxed);
+                    if order.iter().all(|o| o.priority == c.priority) {
+                        continue;
+                    }
+                    continue 'outer;
                 }
             }
-            if !progressed {
-                break;
-            }
+            break;
         }
+    }
+
+    fn count_delivered(&self, unacked: &mut usize, taken: Taken) {
+        if taken.needs_ack {
+            *unacked += taken.count;
+        }
+        self.stats
+            .delivered
+            .fetch_add(taken.count as u64, Ordering::Relaxed);
     }
 
     /// `basic.get`: the head message and how many remain ready after it.
     pub fn get(&self, needs_ack: bool) -> Option<(Entry, u32)> {
+        self.touch();
+        let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
-        let entry = st.ready.pop_front()?;
+        let QueueState { ready, dead, .. } = &mut *st;
+        let entry = Source { ready, now, dead }.next();
+        let Some(entry) = entry else {
+            self.finish(st);
+            return None;
+        };
         if needs_ack {
             st.unacked += 1;
         }
         self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-        self.settled(&st);
-        Some((entry, st.ready.len() as u32))
+        let left = st.ready.len() as u32;
+        self.finish(st);
+        Some((entry, left))
     }
 
     /// Acknowledged messages leave the queue for good.
@@ -248,9 +458,23 @@ impl Queue {
         self.stats.acked.fetch_add(count as u64, Ordering::Relaxed);
     }
 
+    /// Rejected without requeue: the messages go to the dead-letter exchange.
+    pub fn discard(self: &Arc<Self>, entries: impl IntoIterator<Item = Entry>) {
+        let mut st = self.inner.lock();
+        let mut n = 0;
+        for e in entries {
+            n += 1;
+            st.dead.push((e, DeathReason::Rejected));
+        }
+        st.unacked = st.unacked.saturating_sub(n);
+        self.finish(st);
+    }
+
     /// Puts unacknowledged messages back at their original positions, marked
-    /// redelivered, and offers them to consumers again.
+    /// redelivered, and offers them to consumers again. With a delivery
+    /// limit, a message returned more often than allowed is dead-lettered.
     pub fn requeue(self: &Arc<Self>, entries: impl IntoIterator<Item = Entry>) {
+        let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
         let mut n = 0;
         for mut e in entries {
@@ -259,20 +483,28 @@ impl Queue {
             if self.is_deleted() {
                 continue;
             }
-            let at = st.ready.partition_point(|x| x.seq < e.seq);
-            st.ready.insert(at, e);
+            if let Some(limit) = self.args.delivery_limit {
+                e.returned += 1;
+                if u64::from(e.returned) > limit {
+                    st.dead.push((e, DeathReason::DeliveryLimit));
+                    continue;
+                }
+                e.msg = Arc::new(e.msg.with_delivery_count(e.returned));
+            }
+            st.ready.insert_by_seq(e);
         }
         st.unacked = st.unacked.saturating_sub(n);
-        self.dispatch_locked(&mut st);
-        self.settled(&st);
+        self.dispatch_locked(&mut st, now);
+        self.finish(st);
     }
 
     pub fn add_consumer(self: &Arc<Self>, consumer: Arc<Consumer>) {
+        let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
         st.consumers.push(consumer);
         st.had_consumer = true;
-        self.dispatch_locked(&mut st);
-        self.settled(&st);
+        self.dispatch_locked(&mut st, now);
+        self.finish(st);
     }
 
     /// Whether a consumer holds exclusive access.
@@ -281,12 +513,21 @@ impl Queue {
     }
 
     /// Detaches a consumer. Returns true when an auto-delete queue just lost
-    /// its last consumer and should be deleted.
-    pub fn remove_consumer(&self, tag: &str, connection: u64) -> bool {
+    /// its last consumer and should be deleted. With single active consumer,
+    /// the next one in line takes over.
+    pub fn remove_consumer(self: &Arc<Self>, tag: &str, connection: u64) -> bool {
+        self.touch();
+        let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
         st.consumers
             .retain(|c| !(c.connection == connection && &*c.tag == tag));
-        self.options.auto_delete && st.had_consumer && st.consumers.is_empty()
+        if st.next_consumer >= st.consumers.len() {
+            st.next_consumer = 0;
+        }
+        self.dispatch_locked(&mut st, now);
+        let delete = self.options.auto_delete && st.had_consumer && st.consumers.is_empty();
+        self.finish(st);
+        delete
     }
 
     pub fn message_count(&self) -> u32 {
@@ -304,10 +545,26 @@ impl Queue {
     /// Drops every ready message; returns how many.
     pub fn purge(&self) -> u32 {
         let mut st = self.inner.lock();
-        let n = st.ready.len();
-        st.ready.clear();
-        self.settled(&st);
+        let n = st.ready.take_all().len();
+        self.finish(st);
         n as u32
+    }
+
+    /// Expires messages at the head and reports whether the queue itself
+    /// has been unused for longer than `x-expires`.
+    pub fn sweep(&self) -> bool {
+        let now = self.env.clock.now_ms();
+        let mut st = self.inner.lock();
+        while st.ready.peek().is_some_and(|e| now > e.expires_at) {
+            if let Some(e) = st.ready.pop() {
+                st.dead.push((e, DeathReason::Expired));
+            }
+        }
+        let unused = self.args.expires.is_some_and(|ttl| {
+            st.consumers.is_empty() && now.saturating_sub(self.last_used.load(Ordering::Relaxed)) >= ttl
+        });
+        self.finish(st);
+        unused
     }
 
     /// Marks the queue deleted, drops its messages and tells its consumers.
@@ -316,8 +573,7 @@ impl Queue {
         self.deleted.store(true, Ordering::Release);
         let (n, consumers) = {
             let mut st = self.inner.lock();
-            let n = st.ready.len() as u32;
-            st.ready.clear();
+            let n = st.ready.take_all().len() as u32;
             let consumers = std::mem::take(&mut st.consumers);
             self.settled(&st);
             (n, consumers)

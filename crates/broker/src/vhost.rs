@@ -2,21 +2,50 @@
 //! declaring, binding and deleting them.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use amq_protocol::types::{AMQPValue, FieldTable};
 use parking_lot::RwLock;
 use rand::Rng;
 
+use crate::args::QueueArgs;
+use crate::clock::Clock;
 use crate::error::AmqpError;
 use crate::exchange::{Binding, Dest, Exchange, ExchangeKind, ExchangeOptions};
-use crate::queue::{Queue, QueueOptions};
+use crate::message::Message;
+use crate::queue::{DeadLetters, Enqueued, Queue, QueueEnv, QueueOptions};
 
 pub struct VHost {
     pub name: Arc<str>,
+    pub clock: Arc<Clock>,
+    /// This vhost, for the queues' dead-letter hand-off.
+    me: Weak<VHost>,
     exchanges: RwLock<HashMap<String, Arc<Exchange>>>,
     queues: RwLock<HashMap<String, Arc<Queue>>>,
+    /// Direct reply-to pseudo-queues (`amq.rabbitmq.reply-to.*`), not listed.
+    reply_queues: RwLock<HashMap<String, Arc<Queue>>>,
 }
+
+/// Buffers reused across publishes so routing allocates nothing.
+#[derive(Default)]
+pub struct RouteScratch {
+    dests: Vec<Dest>,
+    queues: Vec<Arc<Queue>>,
+}
+
+/// What became of a published message.
+#[derive(Default)]
+pub struct Routed {
+    /// Queues it reached (a delayed message counts as routed).
+    pub queues: usize,
+    /// Some queue refused it (`x-overflow: reject-publish`).
+    pub rejected: bool,
+    /// A queue it reached asks publishers to pause (see `Queue::congested`).
+    pub congested: Option<Arc<Queue>>,
+}
+
+/// The prefix of direct reply-to.
+pub const REPLY_TO: &str = "amq.rabbitmq.reply-to";
 
 /// What `queue.declare` found or made.
 pub struct Declared {
@@ -24,28 +53,17 @@ pub struct Declared {
     pub created: bool,
 }
 
-fn describe(v: &AMQPValue) -> String {
-    match v {
-        AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-        AMQPValue::ShortString(s) => s.as_str().to_string(),
-        AMQPValue::Boolean(b) => b.to_string(),
-        AMQPValue::ShortShortInt(n) => n.to_string(),
-        AMQPValue::ShortShortUInt(n) => n.to_string(),
-        AMQPValue::ShortInt(n) => n.to_string(),
-        AMQPValue::ShortUInt(n) => n.to_string(),
-        AMQPValue::LongInt(n) => n.to_string(),
-        AMQPValue::LongUInt(n) => n.to_string(),
-        AMQPValue::LongLongInt(n) => n.to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
 impl VHost {
-    pub fn new(name: &str) -> VHost {
+    /// A vhost with the standard exchanges. Build it with `Arc::new_cyclic`
+    /// so `me` points at it.
+    pub fn new(name: &str, me: Weak<VHost>, clock: Arc<Clock>) -> VHost {
         let v = VHost {
             name: name.into(),
+            clock,
+            me,
             exchanges: RwLock::new(HashMap::new()),
             queues: RwLock::new(HashMap::new()),
+            reply_queues: RwLock::new(HashMap::new()),
         };
         let durable = ExchangeOptions {
             durable: true,
@@ -116,13 +134,29 @@ impl VHost {
         options: ExchangeOptions,
     ) -> Result<Arc<Exchange>, AmqpError> {
         if passive {
-            if name.is_empty() {
-                return self.find_exchange(name);
-            }
             return self.find_exchange(name);
         }
-        let kind = ExchangeKind::parse(kind)
-            .ok_or_else(|| AmqpError::command_invalid(format_args!("invalid exchange type '{kind}'")))?;
+        let invalid = || AmqpError::command_invalid(format_args!("invalid exchange type '{kind}'"));
+        let (routing_kind, delayed) = if kind == "x-delayed-message" {
+            let inner = options
+                .arguments
+                .inner()
+                .get("x-delayed-type")
+                .and_then(crate::args::string)
+                .ok_or_else(|| {
+                    AmqpError::precondition(
+                        "Invalid argument, 'x-delayed-type' must be an existing exchange type",
+                    )
+                })?;
+            let k = ExchangeKind::parse(&inner).ok_or_else(|| {
+                AmqpError::precondition(
+                    "Invalid argument, 'x-delayed-type' must be an existing exchange type",
+                )
+            })?;
+            (k, true)
+        } else {
+            (ExchangeKind::parse(kind).ok_or_else(invalid)?, false)
+        };
         if name.is_empty() {
             return Err(AmqpError::default_exchange());
         }
@@ -134,8 +168,8 @@ impl VHost {
                     self.name
                 ))
             };
-            if x.kind != kind {
-                return Err(ineq("type", &kind.as_str(), &x.kind.as_str()));
+            if x.type_name() != kind {
+                return Err(ineq("type", &kind, &x.type_name()));
             }
             if x.options.durable != options.durable {
                 return Err(ineq("durable", &options.durable, &x.options.durable));
@@ -146,9 +180,11 @@ impl VHost {
             if x.options.internal != options.internal {
                 return Err(ineq("internal", &options.internal, &x.options.internal));
             }
-            if let Some(e) = inequivalent_args(&x.options.arguments, &options.arguments) {
+            if let Some((key, detail)) =
+                crate::args::inequivalent(&x.options.arguments, &options.arguments, &["alternate-exchange"])
+            {
                 return Err(AmqpError::precondition(format_args!(
-                    "inequivalent arg '{e}' for exchange '{name}' in vhost '{}'",
+                    "inequivalent arg '{key}' for exchange '{name}' in vhost '{}': {detail}",
                     self.name
                 )));
             }
@@ -159,7 +195,11 @@ impl VHost {
                 "exchange name '{name}' contains reserved prefix 'amq.*'"
             )));
         }
-        let x = Exchange::new(name, kind, options);
+        let x = if delayed {
+            Exchange::new_delayed(name, routing_kind, options)
+        } else {
+            Exchange::new(name, routing_kind, options)
+        };
         map.insert(name.to_string(), x.clone());
         Ok(x)
     }
@@ -235,6 +275,13 @@ impl VHost {
         } else {
             name.to_string()
         };
+        let args = QueueArgs::parse(
+            &options.arguments,
+            &name,
+            &self.name,
+            options.durable,
+            options.exclusive_owner.is_some(),
+        )?;
         let mut map = self.queues.write();
         if let Some(q) = map.get(&name) {
             if !q.accessible_by(connection) || q.is_exclusive() != options.exclusive_owner.is_some() {
@@ -252,12 +299,17 @@ impl VHost {
             if q.options.auto_delete != options.auto_delete {
                 return Err(ineq("auto_delete", options.auto_delete, q.options.auto_delete));
             }
-            if let Some(e) = inequivalent_args(&q.options.arguments, &options.arguments) {
+            if let Some((key, detail)) = crate::args::inequivalent(
+                &q.options.arguments,
+                &options.arguments,
+                crate::args::EQUIVALENCE_KEYS,
+            ) {
                 return Err(AmqpError::precondition(format_args!(
-                    "inequivalent arg '{e}' for queue '{name}' in vhost '{}'",
+                    "inequivalent arg '{key}' for queue '{name}' in vhost '{}': {detail}",
                     self.name
                 )));
             }
+            q.touch();
             return Ok(Declared {
                 queue: q.clone(),
                 created: false,
@@ -268,7 +320,7 @@ impl VHost {
                 "queue name '{name}' contains reserved prefix 'amq.*'"
             )));
         }
-        let q = Queue::new(&name, &self.name, options);
+        let q = Queue::new(&name, &self.name, options, args, self.queue_env());
         map.insert(name, q.clone());
         Ok(Declared {
             queue: q,
@@ -397,7 +449,8 @@ impl VHost {
     }
 
     /// Finds the queues a message reaches from `exchange`, following
-    /// exchange-to-exchange bindings once each. `out` holds each queue once.
+    /// exchange-to-exchange bindings once each, then the alternate exchange
+    /// if nothing matched. `out` holds each queue once.
     pub fn route(
         &self,
         exchange: &Arc<Exchange>,
@@ -407,11 +460,47 @@ impl VHost {
         out: &mut Vec<Arc<Queue>>,
     ) {
         out.clear();
+        let mut from = exchange.clone();
+        let mut tried: Vec<*const Exchange> = Vec::new();
+        loop {
+            self.route_once(&from, routing_key, headers, scratch, out);
+            if !out.is_empty() {
+                return;
+            }
+            tried.push(Arc::as_ptr(&from));
+            let Some(ae) = from
+                .options
+                .arguments
+                .inner()
+                .get("alternate-exchange")
+                .and_then(crate::args::string)
+                .and_then(|n| self.exchange(&n))
+            else {
+                return;
+            };
+            if tried.contains(&Arc::as_ptr(&ae)) {
+                return;
+            }
+            from = ae;
+        }
+    }
+
+    fn route_once(
+        &self,
+        exchange: &Arc<Exchange>,
+        routing_key: &[u8],
+        headers: &dyn Fn() -> Option<FieldTable>,
+        scratch: &mut Vec<Dest>,
+        out: &mut Vec<Arc<Queue>>,
+    ) {
         if exchange.name.is_empty() {
             if let Ok(key) = std::str::from_utf8(routing_key) {
-                if let Some(q) = self.queues.read().get(key) {
-                    out.push(q.clone());
-                }
+                let found = if key.starts_with(REPLY_TO) {
+                    self.reply_queues.read().get(key).cloned()
+                } else {
+                    self.queues.read().get(key).cloned()
+                };
+                out.extend(found);
             }
             return;
         }
@@ -435,35 +524,148 @@ impl VHost {
             out.dedup_by(|a, b| Arc::ptr_eq(a, b));
         }
     }
-}
 
-/// Names the first argument that differs between two declarations.
-fn inequivalent_args(current: &FieldTable, received: &FieldTable) -> Option<String> {
-    let (c, r) = (current.inner(), received.inner());
-    for (k, v) in r {
-        match c.get(k) {
-            Some(cv) if cv == v => {}
-            Some(cv) => {
-                return Some(format!(
-                    "{k}' received '{}' but current is '{}",
-                    describe(v),
-                    describe(cv)
-                ))
+    /// Routes a message and appends it to every queue it reaches. Handles
+    /// the delayed-message exchange (`x-delay`), sender-selected
+    /// distribution (`CC` and `BCC` headers; `BCC` is removed) and the
+    /// alternate exchange.
+    pub fn publish(&self, exchange: &Arc<Exchange>, msg: Arc<Message>, scratch: &mut RouteScratch) -> Routed {
+        let headers = if msg.has_headers { msg.headers() } else { None };
+        if exchange.delayed.is_some() {
+            let delay = headers
+                .as_ref()
+                .and_then(|h| h.inner().get("x-delay"))
+                .and_then(crate::args::int)
+                .unwrap_or(0);
+            if delay > 0 {
+                exchange.delay(msg, self.clock.now_ms().saturating_add(delay as u64));
+                return Routed {
+                    queues: 1,
+                    ..Routed::default()
+                };
             }
-            None => return Some(format!("{k}' received '{}' but current is 'none", describe(v))),
+        }
+        let mut extra: Vec<String> = Vec::new();
+        let mut msg = msg;
+        if let Some(h) = &headers {
+            for key in ["CC", "BCC"] {
+                if let Some(AMQPValue::FieldArray(a)) = h.inner().get(key) {
+                    extra.extend(a.as_slice().iter().filter_map(crate::args::string));
+                }
+            }
+            if h.inner().contains_key("BCC") {
+                let stripped: FieldTable = h
+                    .inner()
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "BCC")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<std::collections::BTreeMap<_, _>>()
+                    .into();
+                msg = Arc::new(msg.with_properties(|p| *p = p.clone().with_headers(stripped)));
+            }
+        }
+        let hdrs = || headers.clone();
+        let RouteScratch { dests, queues } = scratch;
+        self.route(exchange, &msg.routing_key, &hdrs, dests, queues);
+        if !extra.is_empty() {
+            let mut more = Vec::new();
+            for key in &extra {
+                self.route(exchange, key.as_bytes(), &hdrs, dests, &mut more);
+                for q in more.drain(..) {
+                    if !queues.iter().any(|x| Arc::ptr_eq(x, &q)) {
+                        queues.push(q);
+                    }
+                }
+            }
+        }
+        let mut routed = Routed {
+            queues: queues.len(),
+            ..Routed::default()
+        };
+        for q in queues.drain(..) {
+            if q.publish(msg.clone()) == Enqueued::Rejected {
+                routed.rejected = true;
+            }
+            if routed.congested.is_none() && q.congested() {
+                routed.congested = Some(q);
+            }
+        }
+        routed
+    }
+
+    /// Registers a direct reply-to pseudo-queue for one consumer.
+    pub fn add_reply_queue(&self, connection: u64) -> Arc<Queue> {
+        let name = format!("{REPLY_TO}.{}", random_token());
+        let q = Queue::new(
+            &name,
+            &self.name,
+            QueueOptions {
+                exclusive_owner: Some(connection),
+                auto_delete: true,
+                ..Default::default()
+            },
+            QueueArgs::default(),
+            self.queue_env(),
+        );
+        self.reply_queues.write().insert(name, q.clone());
+        q
+    }
+
+    pub fn remove_reply_queue(&self, q: &Arc<Queue>) {
+        self.reply_queues.write().remove(&*q.name);
+        q.delete();
+    }
+
+    fn queue_env(&self) -> QueueEnv {
+        let dead_letters: Weak<dyn DeadLetters> = self.me.clone();
+        QueueEnv {
+            clock: self.clock.clone(),
+            dead_letters,
         }
     }
-    c.keys()
-        .find(|k| !r.contains_key(*k))
-        .map(|k| format!("{k}' received 'none' but current is '{}", describe(&c[k])))
+
+    /// Time-driven work: expired messages at queue heads, queues unused past
+    /// `x-expires`, delayed messages whose time has come.
+    pub fn sweep(&self) {
+        for q in self.queues() {
+            if (q.args.message_ttl.is_some() || q.args.expires.is_some() || q.message_count() > 0)
+                && q.sweep()
+            {
+                tracing::debug!(queue = %q.name, "deleting queue unused for its x-expires");
+                self.remove_queue(&q);
+            }
+        }
+        let now = self.clock.now_ms();
+        let mut scratch = RouteScratch::default();
+        for x in self.exchanges() {
+            for msg in x.due(now) {
+                self.publish_undelayed(&x, msg, &mut scratch);
+            }
+        }
+    }
+
+    /// Routes a message released by a delayed exchange (never delayed again).
+    fn publish_undelayed(&self, x: &Arc<Exchange>, msg: Arc<Message>, scratch: &mut RouteScratch) {
+        let headers = msg.headers();
+        let hdrs = || headers.clone();
+        let RouteScratch { dests, queues } = scratch;
+        self.route(x, &msg.routing_key, &hdrs, dests, queues);
+        for q in queues.drain(..) {
+            q.publish(msg.clone());
+        }
+    }
 }
 
-/// `amq.gen-` and 22 URL-safe characters, as RabbitMQ names queues.
-fn server_named() -> String {
+/// 22 random URL-safe characters, as RabbitMQ's generated names have.
+pub fn random_token() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut rng = rand::thread_rng();
-    let suffix: String = (0..22)
+    (0..22)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect();
-    format!("amq.gen-{suffix}")
+        .collect()
+}
+
+/// `amq.gen-` and a random token, as RabbitMQ names queues.
+fn server_named() -> String {
+    format!("amq.gen-{}", random_token())
 }

@@ -6,6 +6,8 @@
 
 use std::ops::Range;
 
+use amq_protocol::frame::WriteContext;
+use amq_protocol::protocol::basic::{gen_properties, parse_properties, AMQPProperties};
 use amq_protocol::types::{parsing::parse_field_table, FieldTable};
 
 const CONTENT_TYPE: u16 = 0x8000;
@@ -112,6 +114,10 @@ impl Properties {
         Ok(p)
     }
 
+    pub fn has_headers(&self) -> bool {
+        self.headers.is_some()
+    }
+
     /// Persistent messages have delivery mode 2.
     pub fn persistent(&self) -> bool {
         self.delivery_mode == 2
@@ -130,4 +136,43 @@ impl Properties {
     pub fn expiration<'a>(&self, raw: &'a [u8]) -> Option<&'a [u8]> {
         self.expiration.clone().map(|r| &raw[r])
     }
+}
+
+/// Decodes a raw property block, lets `edit` change it, and encodes it
+/// again. Only the slow paths use this (dead-lettering, delivery counts,
+/// `BCC` removal); `None` if the block does not decode.
+pub fn rewrite(raw: &[u8], edit: impl FnOnce(&mut AMQPProperties)) -> Option<bytes::Bytes> {
+    let (_, mut props) = parse_properties(raw).ok()?;
+    edit(&mut props);
+    let written = gen_properties(&props)(WriteContext::from(Vec::with_capacity(raw.len() + 128)));
+    written.ok().map(|ctx| bytes::Bytes::from(ctx.into_inner().0))
+}
+
+/// A copy of `p` without its `expiration` (amq-protocol can set but not
+/// clear a property, so the others are copied over).
+pub fn without_expiration(p: &AMQPProperties) -> AMQPProperties {
+    let mut out = AMQPProperties::default();
+    macro_rules! copy {
+        ($($get:ident => $set:ident),*) => {
+            $(if let Some(v) = p.$get().clone() {
+                out = out.$set(v);
+            })*
+        };
+    }
+    copy!(
+        content_type => with_content_type,
+        content_encoding => with_content_encoding,
+        headers => with_headers,
+        delivery_mode => with_delivery_mode,
+        priority => with_priority,
+        correlation_id => with_correlation_id,
+        reply_to => with_reply_to,
+        message_id => with_message_id,
+        timestamp => with_timestamp,
+        kind => with_type,
+        user_id => with_user_id,
+        app_id => with_app_id,
+        cluster_id => with_cluster_id
+    );
+    out
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use warren_broker::error::{self, AmqpError};
-use warren_broker::exchange::{Dest, ExchangeOptions};
+use warren_broker::exchange::ExchangeOptions;
 use warren_broker::queue::QueueOptions;
+use warren_broker::vhost::{RouteScratch, REPLY_TO};
 use warren_broker::{Consumer, Exchange, Message, Queue, VHost};
 use warren_codec::protocol::{basic, channel, confirm, exchange, queue, tx};
 use warren_codec::shortstr::truncated;
@@ -76,7 +77,6 @@ impl Body {
 struct PendingPublish {
     exchange: Arc<Exchange>,
     msg: Arc<Message>,
-    props: Properties,
     mandatory: bool,
 }
 
@@ -99,11 +99,13 @@ struct Tx {
     acks: Vec<PendingAck>,
 }
 
-/// Publisher confirms: sequence numbers assigned and confirmed so far.
+/// Publisher confirms: sequence numbers assigned and confirmed so far, and
+/// those to be nacked (a queue refused them).
 #[derive(Default)]
 struct Confirms {
     published: u64,
     confirmed: u64,
+    nacks: Vec<u64>,
 }
 
 pub struct Channel {
@@ -116,10 +118,11 @@ pub struct Channel {
     tx: Option<Tx>,
     /// The server sent `channel.close` and waits for `close-ok`.
     pub closing: bool,
-    dests: Vec<Dest>,
-    targets: Vec<Arc<Queue>>,
+    scratch: RouteScratch,
     /// A queue this channel published to that asked publishers to pause.
     pub congested: Option<Arc<Queue>>,
+    /// The direct reply-to pseudo-queue this channel consumes from.
+    reply_queue: Option<Arc<Queue>>,
 }
 
 fn ok(m: AMQPClass) -> Result<Option<AMQPClass>, AmqpError> {
@@ -141,9 +144,9 @@ impl Channel {
             confirms: None,
             tx: None,
             closing: false,
-            dests: Vec::new(),
-            targets: Vec::new(),
+            scratch: RouteScratch::default(),
             congested: None,
+            reply_queue: None,
         }
     }
 
@@ -185,7 +188,7 @@ impl Channel {
                 let props = Properties::parse(&properties)
                     .map_err(|_| AmqpError::new(error::FRAME_ERROR, "malformed content properties"))?;
                 if body_size == 0 {
-                    self.publish_complete(ctx, publish, exchange, properties, props, Bytes::new());
+                    self.publish_complete(ctx, publish, exchange, properties, props, Bytes::new())?;
                 } else {
                     self.content = Content::Body {
                         publish,
@@ -223,7 +226,7 @@ impl Channel {
                         ..
                     } = std::mem::replace(&mut self.content, Content::Idle)
                     {
-                        self.publish_complete(ctx, publish, exchange, properties, props, body.into_bytes());
+                        self.publish_complete(ctx, publish, exchange, properties, props, body.into_bytes())?;
                     }
                 }
                 Ok(())
@@ -459,9 +462,7 @@ impl Channel {
                 let tag = c.consumer_tag.as_str();
                 if let Some((q, sink)) = self.consumers.remove(tag) {
                     sink.cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
-                    if q.remove_consumer(tag, ctx.conn_id) {
-                        ctx.vhost.remove_queue(&q);
-                    }
+                    self.detach(ctx.vhost, &q, tag, ctx.conn_id);
                 }
                 if c.nowait {
                     Ok(None)
@@ -491,10 +492,22 @@ impl Channel {
     }
 
     fn basic_consume(&mut self, ctx: &mut Ctx, c: basic::Consume) -> Result<Option<AMQPClass>, AmqpError> {
-        let name = self.queue_name(c.queue.as_str())?;
-        let q = ctx.vhost.find_queue(&name, ctx.conn_id)?;
+        let q = if c.queue.as_str() == REPLY_TO {
+            if !c.no_ack {
+                return Err(AmqpError::precondition("reply consumer cannot acknowledge"));
+            }
+            if self.reply_queue.is_some() {
+                return Err(AmqpError::precondition("reply consumer already set"));
+            }
+            let q = ctx.vhost.add_reply_queue(ctx.conn_id);
+            self.reply_queue = Some(q.clone());
+            q
+        } else {
+            let name = self.queue_name(c.queue.as_str())?;
+            ctx.vhost.find_queue(&name, ctx.conn_id)?
+        };
         let tag: Arc<str> = if c.consumer_tag.as_str().is_empty() {
-            format!("amq.ctag-{}", random_suffix()).into()
+            format!("amq.ctag-{}", warren_broker::vhost::random_token()).into()
         } else {
             c.consumer_tag.as_str().into()
         };
@@ -506,10 +519,21 @@ impl Channel {
         }
         if (c.exclusive && q.consumer_count() > 0) || q.has_exclusive_consumer() {
             return Err(AmqpError::access_refused(format_args!(
-                "queue '{name}' in vhost '{}' in exclusive use",
-                ctx.vhost.name
+                "queue '{}' in vhost '{}' in exclusive use",
+                q.name, ctx.vhost.name
             )));
         }
+        let priority = match c.arguments.inner().get("x-priority") {
+            None => 0,
+            Some(v) => warren_broker::args::int(v)
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(|| {
+                    AmqpError::precondition(format_args!(
+                        "invalid arg 'x-priority' for consumer '{tag}': {{unacceptable_type,{}}}",
+                        warren_broker::args::type_name(v)
+                    ))
+                })?,
+        };
         let sink = Arc::new(ConsumerSink {
             tag: tag.clone(),
             channel: self.shared.clone(),
@@ -530,6 +554,7 @@ impl Channel {
         q.add_consumer(Arc::new(Consumer {
             tag,
             exclusive: c.exclusive,
+            priority,
             connection: ctx.conn_id,
             sink,
         }));
@@ -592,10 +617,28 @@ impl Channel {
         ctx: &mut Ctx,
         publish: Publish,
         exchange: Arc<Exchange>,
-        properties: Bytes,
+        mut properties: Bytes,
         props: Properties,
         body: Bytes,
-    ) {
+    ) -> Result<(), AmqpError> {
+        let expiration_ms = props
+            .expiration(&properties)
+            .map(warren_broker::message::parse_expiration)
+            .transpose()
+            .map_err(AmqpError::precondition)?;
+        if props.reply_to(&properties) == Some(REPLY_TO.as_bytes()) {
+            // Direct reply-to: name this channel's pseudo-queue instead.
+            let q = self
+                .reply_queue
+                .as_ref()
+                .ok_or_else(|| AmqpError::precondition("fast reply consumer does not exist"))?;
+            let name = q.name.to_string();
+            if let Some(b) = warren_codec::properties::rewrite(&properties, |p| {
+                *p = p.clone().with_reply_to(name.as_str().into());
+            }) {
+                properties = b;
+            }
+        }
         let msg = Arc::new(Message {
             exchange: publish.exchange,
             routing_key: publish.routing_key,
@@ -603,32 +646,26 @@ impl Channel {
             body,
             persistent: props.persistent(),
             priority: props.priority.unwrap_or(0),
+            expiration_ms,
+            has_headers: props.has_headers(),
         });
         let pending = PendingPublish {
             exchange,
             msg,
-            props,
             mandatory: publish.mandatory,
         };
         match &mut self.tx {
             Some(tx) => tx.publishes.push(pending),
             None => self.enqueue(ctx, pending),
         }
+        Ok(())
     }
 
     /// Routes a message and appends it to every queue it reaches; an
     /// unroutable mandatory message goes back with `basic.return`.
     fn enqueue(&mut self, ctx: &mut Ctx, p: PendingPublish) {
-        let raw = &p.msg.properties;
-        let headers = || p.props.headers(raw);
-        ctx.vhost.route(
-            &p.exchange,
-            &p.msg.routing_key,
-            &headers,
-            &mut self.dests,
-            &mut self.targets,
-        );
-        if self.targets.is_empty() && p.mandatory {
+        let routed = ctx.vhost.publish(&p.exchange, p.msg.clone(), &mut self.scratch);
+        if routed.queues == 0 && p.mandatory {
             let id = self.id();
             let frame_max = ctx.out.frame_max();
             ctx.out.write(|b| {
@@ -643,14 +680,14 @@ impl Channel {
                 encode::content(b, id, &p.msg.properties, &p.msg.body, frame_max);
             });
         }
-        for q in self.targets.drain(..) {
-            q.publish(p.msg.clone());
-            if self.congested.is_none() && q.congested() {
-                self.congested = Some(q);
-            }
-        }
         if let Some(c) = &mut self.confirms {
             c.published += 1;
+            if routed.rejected {
+                c.nacks.push(c.published);
+            }
+        }
+        if self.congested.is_none() {
+            self.congested = routed.congested;
         }
     }
 
@@ -661,11 +698,24 @@ impl Channel {
         if c.published == c.confirmed {
             return;
         }
-        let multiple = c.published - c.confirmed > 1;
-        let tag = c.published;
-        c.confirmed = tag;
         let id = self.shared.id;
-        out.write(|b| encode::ack(b, id, tag, multiple));
+        let nacks = std::mem::take(&mut c.nacks);
+        let (from, to) = (c.confirmed, c.published);
+        c.confirmed = to;
+        out.write(|b| {
+            // Acks for the runs between nacks, each run with one frame.
+            let mut done = from;
+            for n in nacks {
+                if n > done + 1 {
+                    encode::ack(b, id, n - 1, n - 1 - done > 1);
+                }
+                encode::nack(b, id, n, false);
+                done = n;
+            }
+            if to > done {
+                encode::ack(b, id, to, to - done > 1);
+            }
+        });
     }
 
     fn settle(&mut self, tag: u64, multiple: bool, how: Settle) -> Result<(), AmqpError> {
@@ -702,7 +752,8 @@ impl Channel {
             let q = first.queue.clone();
             match how {
                 Settle::Requeue => q.requeue(run.drain(..).map(|u| u.entry)),
-                Settle::Ack | Settle::Drop => {
+                Settle::Drop => q.discard(run.drain(..).map(|u| u.entry)),
+                Settle::Ack => {
                     q.acked(run.len());
                     run.clear();
                 }
@@ -771,6 +822,18 @@ impl Channel {
         ok(AMQPClass::Tx(reply))
     }
 
+    /// Takes a consumer off its queue; deletes an auto-delete queue that
+    /// lost its last consumer, and the direct reply-to pseudo-queue.
+    fn detach(&mut self, vhost: &VHost, q: &Arc<Queue>, tag: &str, conn_id: u64) {
+        let last = q.remove_consumer(tag, conn_id);
+        if self.reply_queue.as_ref().is_some_and(|r| Arc::ptr_eq(r, q)) {
+            self.reply_queue = None;
+            vhost.remove_reply_queue(q);
+        } else if last {
+            vhost.remove_queue(q);
+        }
+    }
+
     /// Closes the channel's side: consumers detach, unacked messages go back
     /// to their queues, marked redelivered.
     pub fn teardown(&mut self, vhost: &VHost, conn_id: u64) {
@@ -779,23 +842,13 @@ impl Channel {
             st.closed = true;
             st.take_all()
         };
-        for (tag, (q, sink)) in self.consumers.drain() {
+        let consumers: Vec<_> = self.consumers.drain().collect();
+        for (tag, (q, sink)) in consumers {
             sink.cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
-            if q.remove_consumer(&tag, conn_id) {
-                vhost.remove_queue(&q);
-            }
+            self.detach(vhost, &q, &tag, conn_id);
         }
         self.content = Content::Idle;
         self.tx = None;
         self.apply(unacked, Settle::Requeue);
     }
-}
-
-pub fn random_suffix() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut rng = rand::thread_rng();
-    (0..22)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
 }

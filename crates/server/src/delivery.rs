@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use warren_broker::queue::Taken;
+use warren_broker::queue::{Source, Taken};
 use warren_broker::{DeliverySink, Entry, Queue};
 use warren_codec::encode;
 
@@ -115,7 +115,7 @@ pub struct ConsumerSink {
 }
 
 impl DeliverySink for ConsumerSink {
-    fn deliver(&self, queue: &Arc<Queue>, ready: &mut VecDeque<Entry>, max: usize) -> Taken {
+    fn deliver(&self, queue: &Arc<Queue>, source: &mut Source, max: usize) -> Taken {
         let mut st = self.channel.state.lock();
         if st.closed || st.paused || self.cancelled.load(Ordering::Relaxed) {
             return Taken::default();
@@ -141,7 +141,7 @@ impl DeliverySink for ConsumerSink {
                 self.channel.out.starve(queue);
                 break;
             }
-            let Some(entry) = ready.pop_front() else { break };
+            let Some(entry) = source.next() else { break };
             let tag = st.tag();
             let m = &entry.msg;
             encode::deliver(

@@ -71,6 +71,7 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         next_connection_id: AtomicU64::new(1),
     });
     let shutdown = CancellationToken::new();
+    tokio::spawn(sweeper(broker.clone(), shutdown.clone()));
     let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
     tracing::info!("listening for AMQP on {addr}");
     Ok(Server {
@@ -79,6 +80,21 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         task,
         broker,
     })
+}
+
+/// How often time-driven work runs: message TTL at queue heads, queue
+/// `x-expires`, delayed messages. One pass over the queues, no timer per message.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
+async fn sweeper(broker: Arc<Broker>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => broker.sweep(),
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {

@@ -1,0 +1,41 @@
+//! The broker's clock. Everything time-based (TTL, queue expiry, delayed
+//! messages) reads it, so tests can move time forward instead of sleeping.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug)]
+pub struct Clock {
+    start: Instant,
+    offset_ms: AtomicU64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            start: Instant::now(),
+            offset_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Clock {
+    /// Milliseconds on a monotonic scale (not wall time).
+    pub fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64 + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Wall-clock seconds since the epoch, shifted like `now_ms`.
+    pub fn unix_secs(&self) -> u64 {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        wall + self.offset_ms.load(Ordering::Relaxed) / 1000
+    }
+
+    /// Moves time forward (tests).
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms.fetch_add(by.as_millis() as u64, Ordering::Relaxed);
+    }
+}
