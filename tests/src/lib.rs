@@ -106,3 +106,88 @@ pub async fn bodies(consumer: &mut Consumer, count: usize) -> Vec<String> {
     }
     out
 }
+
+/// Queue arguments from `(name, value)` pairs.
+pub fn args(pairs: &[(&str, lapin::types::AMQPValue)]) -> FieldTable {
+    let mut t = FieldTable::default();
+    for (k, v) in pairs {
+        t.insert((*k).into(), v.clone());
+    }
+    t
+}
+
+/// A long string argument value.
+pub fn text(s: &str) -> lapin::types::AMQPValue {
+    lapin::types::AMQPValue::LongString(s.into())
+}
+
+/// Declares a queue with arguments.
+pub async fn declare_with(ch: &Channel, name: &str, arguments: FieldTable) -> lapin::Result<lapin::Queue> {
+    ch.queue_declare(name.into(), QueueDeclareOptions::default(), arguments)
+        .await
+}
+
+/// Ready messages in a queue (passive declare).
+pub async fn count(ch: &Channel, name: &str) -> u32 {
+    ch.queue_declare(
+        name.into(),
+        QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .expect("queue exists")
+    .message_count()
+}
+
+/// Publishes with properties.
+pub async fn publish_props(
+    ch: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    props: BasicProperties,
+) {
+    ch.basic_publish(
+        exchange.into(),
+        routing_key.into(),
+        BasicPublishOptions::default(),
+        body,
+        props,
+    )
+    .await
+    .expect("publish");
+}
+
+/// `basic.get` with no-ack: the body, or `None` when the queue is empty.
+pub async fn get(ch: &Channel, queue: &str) -> Option<lapin::message::BasicGetMessage> {
+    ch.basic_get(queue.into(), lapin::options::BasicGetOptions { no_ack: true })
+        .await
+        .expect("basic.get")
+}
+
+/// Waits until the broker has handled everything sent on `ch` so far
+/// (a passive declare is answered in order).
+pub async fn sync(ch: &Channel) {
+    ch.exchange_declare(
+        "amq.direct".into(),
+        lapin::ExchangeKind::Direct,
+        lapin::options::ExchangeDeclareOptions {
+            passive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .expect("passive declare of amq.direct");
+}
+
+/// Moves the broker's clock forward, once everything sent on `ch` has been
+/// handled, and runs the broker's time-driven work.
+pub async fn advance(server: &Server, ch: &Channel, by: Duration) {
+    sync(ch).await;
+    server.broker.clock.advance(by);
+    server.broker.sweep();
+}

@@ -404,21 +404,24 @@ impl Queue {
         'outer: while !ready.is_empty() {
             // The highest priority with credit takes one message; equal
             // priorities take turns.
+            let mut progressed = false;
             for c in &order {
                 let mut source = Source { ready, now, dead };
                 let taken = c.sink.deliver(self, &mut source, 1);
                 if taken.count > 0 {
+                    progressed = true;
                     self.count_delivered(unacked, taken);
                     if let Some(i) = consumers.iter().position(|x| Arc::ptr_eq(x, c)) {
                         *next_consumer = i + 1;
                     }
-                    if order.iter().all(|o| o.priority == c.priority) {
-                        continue;
+                    if order.iter().any(|o| o.priority != c.priority) {
+                        continue 'outer;
                     }
-                    continue 'outer;
                 }
             }
-            break;
+            if !progressed {
+                break;
+            }
         }
     }
 

@@ -478,10 +478,15 @@ impl Channel {
                 self.basic_get(ctx, q, g.no_ack);
                 Ok(None)
             }
-            B::Recover(r) => {
+            B::Recover(_) => {
+                // recover-ok goes out before the redeliveries, as clients
+                // (lapin) expect. Unacked messages are always requeued:
+                // RabbitMQ treats requeue=false the same way.
+                let id = self.id();
+                let reply = AMQPClass::Basic(B::RecoverOk(basic::RecoverOk {}));
+                ctx.out.write(|b| encode::method(b, id, &reply));
                 self.recover();
-                let _ = r.requeue;
-                ok(AMQPClass::Basic(B::RecoverOk(basic::RecoverOk {})))
+                Ok(None)
             }
             B::RecoverAsync(_) => {
                 self.recover();
