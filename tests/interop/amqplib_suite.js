@@ -115,8 +115,59 @@ async function channelError() {
   await conn.close();
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function ttlAndDeadLetters() {
+  const conn = await amqp.connect(url);
+  const ch = await conn.createChannel();
+  const dead = unique('node.dead');
+  await ch.assertQueue(dead);
+  const q = unique('node.ttl');
+  await ch.assertQueue(q, { messageTtl: 200, deadLetterExchange: '', deadLetterRoutingKey: dead });
+  ch.sendToQueue(q, Buffer.from('expiring'), { expiration: '100' });
+  await ch.checkQueue(q);
+  await sleep(600);
+  const m = await ch.get(dead, { noAck: true });
+  assert(m && m.content.toString() === 'expiring', 'dead-lettered');
+  const death = m.properties.headers['x-death'][0];
+  assert(death.reason === 'expired' && death.queue === q, JSON.stringify(death));
+  assert(death['original-expiration'] === '100', 'original-expiration');
+  assert(m.properties.expiration === undefined, 'expiration removed');
+  await conn.close();
+}
+
+async function priorities() {
+  const conn = await amqp.connect(url);
+  const ch = await conn.createChannel();
+  const q = unique('node.prio');
+  await ch.assertQueue(q, { maxPriority: 10 });
+  for (const [body, priority] of [['low', 1], ['high', 9], ['mid', 5]]) {
+    ch.sendToQueue(q, Buffer.from(body), { priority });
+  }
+  await ch.checkQueue(q);
+  const order = [];
+  for (let i = 0; i < 3; i++) order.push((await ch.get(q, { noAck: true })).content.toString());
+  assert(order.join() === 'high,mid,low', order.join());
+  await conn.close();
+}
+
+async function maxLengthRejectPublish() {
+  const conn = await amqp.connect(url);
+  const ch = await conn.createConfirmChannel();
+  const q = unique('node.maxlen');
+  await ch.assertQueue(q, { maxLength: 1, arguments: { 'x-overflow': 'reject-publish' } });
+  const results = await Promise.all(['1', '2'].map((b) => new Promise((resolve) => {
+    ch.sendToQueue(q, Buffer.from(b), {}, (err) => resolve(err ? 'nack' : 'ack'));
+  })));
+  assert(results.join() === 'ack,nack', results.join());
+  await conn.close();
+}
+
 (async () => {
-  const cases = { publishConsumeAck, confirms, topicRouting, basicGetAndNack, transactions, channelError };
+  const cases = {
+    publishConsumeAck, confirms, topicRouting, basicGetAndNack, transactions, channelError,
+    ttlAndDeadLetters, priorities, maxLengthRejectPublish,
+  };
   for (const [name, fn] of Object.entries(cases)) {
     try {
       await fn();

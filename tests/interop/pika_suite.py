@@ -2,6 +2,7 @@
 basic.get, nack with requeue, transactions, and a channel error."""
 import os
 import sys
+import time
 import uuid
 
 import pika
@@ -144,7 +145,61 @@ def channel_error():
     conn.close()
 
 
-for case in [publish_consume_ack, confirms, topic_routing, basic_get, nack_requeue, transactions, channel_error]:
+def ttl_and_dead_letters():
+    conn = connect()
+    ch = conn.channel()
+    dead = name("pika.dead")
+    ch.queue_declare(dead)
+    q = name("pika.ttl")
+    # pika sends small integers as short-short or long-long: both accepted.
+    ch.queue_declare(q, arguments={"x-message-ttl": 200, "x-dead-letter-exchange": "",
+                                   "x-dead-letter-routing-key": dead})
+    ch.basic_publish("", q, b"expiring")
+    ch.basic_publish("", q, b"rejected")
+    method, _, body = ch.basic_get(q)
+    assert body == b"expiring"
+    ch.basic_reject(method.delivery_tag, requeue=False)
+    time.sleep(0.6)
+    first = ch.basic_get(dead, auto_ack=True)
+    second = ch.basic_get(dead, auto_ack=True)
+    reasons = sorted(m[1].headers["x-death"][0]["reason"] for m in (first, second))
+    assert reasons == ["expired", "rejected"], reasons
+    death = first[1].headers["x-death"][0]
+    assert death["queue"] == q and death["count"] == 1, death
+    conn.close()
+
+
+def priorities():
+    conn = connect()
+    ch = conn.channel()
+    q = name("pika.prio")
+    ch.queue_declare(q, arguments={"x-max-priority": 10})
+    for body, p in [(b"low", 1), (b"high", 9), (b"mid", 5)]:
+        ch.basic_publish("", q, body, pika.BasicProperties(priority=p))
+    order = [ch.basic_get(q, auto_ack=True)[2] for _ in range(3)]
+    assert order == [b"high", b"mid", b"low"], order
+    conn.close()
+
+
+def max_length_reject_publish():
+    conn = connect()
+    ch = conn.channel()
+    ch.confirm_delivery()
+    q = name("pika.maxlen")
+    ch.queue_declare(q, arguments={"x-max-length": 2, "x-overflow": "reject-publish"})
+    ch.basic_publish("", q, b"1")
+    ch.basic_publish("", q, b"2")
+    try:
+        ch.basic_publish("", q, b"3")
+        raise AssertionError("publish over x-max-length was confirmed")
+    except pika.exceptions.NackError:
+        pass
+    assert ch.queue_declare(q, passive=True).method.message_count == 2
+    conn.close()
+
+
+for case in [publish_consume_ack, confirms, topic_routing, basic_get, nack_requeue, transactions, channel_error,
+             ttl_and_dead_letters, priorities, max_length_reject_publish]:
     check(case.__name__, case)
 
 if failures:

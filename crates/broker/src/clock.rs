@@ -6,23 +6,33 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug)]
 pub struct Clock {
-    start: Instant,
+    /// `None`: a frozen clock that moves only by `advance` (model tests).
+    start: Option<Instant>,
     offset_ms: AtomicU64,
 }
 
 impl Default for Clock {
     fn default() -> Self {
         Clock {
-            start: Instant::now(),
+            start: Some(Instant::now()),
             offset_ms: AtomicU64::new(0),
         }
     }
 }
 
 impl Clock {
+    /// A clock that stands still until advanced.
+    pub fn frozen() -> Clock {
+        Clock {
+            start: None,
+            offset_ms: AtomicU64::new(0),
+        }
+    }
+
     /// Milliseconds on a monotonic scale (not wall time).
     pub fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64 + self.offset_ms.load(Ordering::Relaxed)
+        let real = self.start.map_or(0, |s| s.elapsed().as_millis() as u64);
+        real + self.offset_ms.load(Ordering::Relaxed)
     }
 
     /// Wall-clock seconds since the epoch, shifted like `now_ms`.
