@@ -129,17 +129,7 @@ pub async fn declare_with(ch: &Channel, name: &str, arguments: FieldTable) -> la
 
 /// Ready messages in a queue (passive declare).
 pub async fn count(ch: &Channel, name: &str) -> u32 {
-    ch.queue_declare(
-        name.into(),
-        QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .expect("queue exists")
-    .message_count()
+    passive(ch, name).await.expect("queue exists").message_count()
 }
 
 /// Publishes with properties.
@@ -190,4 +180,40 @@ pub async fn advance(server: &Server, ch: &Channel, by: Duration) {
     sync(ch).await;
     server.broker.clock.advance(by);
     server.broker.sweep();
+}
+
+/// Publishes on a confirm channel and returns the channel error the
+/// publish causes (the channel must already be in confirm mode).
+pub async fn publish_error(
+    ch: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    props: BasicProperties,
+) -> lapin::Error {
+    let res = ch
+        .basic_publish(
+            exchange.into(),
+            routing_key.into(),
+            BasicPublishOptions::default(),
+            b"x",
+            props,
+        )
+        .await;
+    match res {
+        Ok(confirm) => confirm.await.expect_err("the publish fails"),
+        Err(e) => e,
+    }
+}
+
+/// A passive `queue.declare`: the queue's counts, or the error when it is gone.
+pub async fn passive(ch: &Channel, name: &str) -> lapin::Result<lapin::Queue> {
+    ch.queue_declare(
+        name.into(),
+        QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
 }

@@ -24,8 +24,8 @@ pub fn method_frame(channel: u16, payload: &[u8]) -> Vec<u8> {
 }
 
 impl Raw {
-    /// Opens a socket and completes the handshake up to `open-ok`.
-    pub async fn connect(addr: std::net::SocketAddr) -> Raw {
+    /// Opens a socket, logs in as guest and returns the server's `tune`.
+    pub async fn login(addr: std::net::SocketAddr) -> (Raw, connection::Tune) {
         let mut raw = Raw::socket(addr).await;
         raw.send_bytes(warren_codec::PROTOCOL_HEADER).await;
         let start = raw.recv().await.expect("connection.start");
@@ -51,15 +51,26 @@ impl Raw {
         let AMQPClass::Connection(connection::AMQPMethod::Tune(t)) = *m else {
             panic!("expected tune, got {m:?}")
         };
-        raw.send(
+        (raw, t)
+    }
+
+    /// Sends `tune-ok` with these values.
+    pub async fn tune_ok(&mut self, channel_max: u16, frame_max: u32, heartbeat: u16) {
+        self.send(
             0,
             AMQPClass::Connection(connection::AMQPMethod::TuneOk(connection::TuneOk {
-                channel_max: t.channel_max,
-                frame_max: t.frame_max,
-                heartbeat: 0,
+                channel_max,
+                frame_max,
+                heartbeat,
             })),
         )
         .await;
+    }
+
+    /// Opens a socket and completes the handshake up to `open-ok`.
+    pub async fn connect(addr: std::net::SocketAddr) -> Raw {
+        let (mut raw, t) = Raw::login(addr).await;
+        raw.tune_ok(t.channel_max, t.frame_max, 0).await;
         raw.send(
             0,
             AMQPClass::Connection(connection::AMQPMethod::Open(connection::Open {

@@ -39,32 +39,12 @@ async fn auto_delete_queue_is_deleted_after_its_last_consumer_cancels() {
     ch.basic_cancel("c1".into(), BasicCancelOptions::default())
         .await
         .unwrap();
-    let q = ch
-        .queue_declare(
-            "ad".into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let q = passive(&ch, "ad").await.unwrap();
     assert_eq!(q.consumer_count(), 1);
     ch.basic_cancel("c2".into(), BasicCancelOptions::default())
         .await
         .unwrap();
-    let err = ch
-        .queue_declare(
-            "ad".into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = passive(&ch, "ad").await.unwrap_err();
     assert_eq!(reply_code(&err), Some(404));
 }
 

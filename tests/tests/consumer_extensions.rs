@@ -135,18 +135,12 @@ async fn direct_reply_to_requires_no_ack_and_a_consumer() {
     assert_eq!(reply_code(&err), Some(406));
     let ch = conn.create_channel().await.unwrap();
     ch.confirm_select(Default::default()).await.unwrap();
-    let res = ch
-        .basic_publish(
-            "".into(),
-            "x".into(),
-            Default::default(),
-            b"x",
-            BasicProperties::default().with_reply_to("amq.rabbitmq.reply-to".into()),
-        )
-        .await;
-    let err = match res {
-        Ok(c) => c.await.unwrap_err(),
-        Err(e) => e,
-    };
+    let err = publish_error(
+        &ch,
+        "",
+        "x",
+        BasicProperties::default().with_reply_to("amq.rabbitmq.reply-to".into()),
+    )
+    .await;
     assert_eq!(reply_code(&err), Some(406), "{err}");
 }

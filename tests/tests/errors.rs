@@ -9,17 +9,7 @@ use warren_tests::*;
 #[tokio::test]
 async fn passive_declare_of_a_missing_queue_is_404_and_closes_only_the_channel() {
     let (_s, conn, ch) = setup().await;
-    let err = ch
-        .queue_declare(
-            "missing".into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = passive(&ch, "missing").await.unwrap_err();
     assert_eq!(reply_code(&err), Some(404));
     assert_eq!(reply_text(&err), "NOT_FOUND - no queue 'missing' in vhost '/'");
     // The connection survives a channel error.
@@ -31,19 +21,7 @@ async fn passive_declare_of_a_missing_queue_is_404_and_closes_only_the_channel()
 async fn publishing_to_a_missing_exchange_is_404() {
     let (_s, _conn, ch) = setup().await;
     ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
-    let res = ch
-        .basic_publish(
-            "no-such-x".into(),
-            "k".into(),
-            BasicPublishOptions::default(),
-            b"x",
-            BasicProperties::default(),
-        )
-        .await;
-    let err = match res {
-        Ok(confirm) => confirm.await.unwrap_err(),
-        Err(e) => e,
-    };
+    let err = publish_error(&ch, "no-such-x", "k", BasicProperties::default()).await;
     assert_eq!(reply_code(&err), Some(404), "{err}");
     assert_eq!(
         reply_text(&err),
@@ -118,19 +96,7 @@ async fn publishing_to_an_internal_exchange_is_403() {
     .await
     .unwrap();
     ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
-    let res = ch
-        .basic_publish(
-            "inner".into(),
-            "".into(),
-            BasicPublishOptions::default(),
-            b"x",
-            BasicProperties::default(),
-        )
-        .await;
-    let err = match res {
-        Ok(c) => c.await.unwrap_err(),
-        Err(e) => e,
-    };
+    let err = publish_error(&ch, "inner", "", BasicProperties::default()).await;
     assert_eq!(reply_code(&err), Some(403), "{err}");
 }
 

@@ -27,17 +27,7 @@ async fn other_connections_get_405_and_the_queue_dies_with_its_owner() {
         .starts_with("RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'mine'"));
     owner.close(200, "bye".into()).await.unwrap();
     let ch = other.create_channel().await.unwrap();
-    let err = ch
-        .queue_declare(
-            "mine".into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = passive(&ch, "mine").await.unwrap_err();
     assert_eq!(reply_code(&err), Some(404), "{err}");
 }
 

@@ -2,7 +2,7 @@
 
 use lapin::ConnectionProperties;
 use warren_codec::protocol::connection;
-use warren_codec::{AMQPClass, AMQPValue, FieldTable, Frame, Method};
+use warren_codec::{AMQPClass, AMQPValue, Frame, Method};
 use warren_tests::raw::Raw;
 use warren_tests::*;
 
@@ -64,29 +64,8 @@ async fn amqplain_logs_in_too() {
 #[tokio::test]
 async fn tune_ok_above_the_offered_frame_max_is_530() {
     let s = start().await;
-    let mut raw = Raw::socket(s.addr()).await;
-    raw.send_bytes(warren_codec::PROTOCOL_HEADER).await;
-    raw.recv().await.unwrap();
-    raw.send(
-        0,
-        AMQPClass::Connection(connection::AMQPMethod::StartOk(connection::StartOk {
-            client_properties: FieldTable::default(),
-            mechanism: "PLAIN".into(),
-            response: b"\0guest\0guest".to_vec().into(),
-            locale: "en_US".into(),
-        })),
-    )
-    .await;
-    raw.recv().await.unwrap();
-    raw.send(
-        0,
-        AMQPClass::Connection(connection::AMQPMethod::TuneOk(connection::TuneOk {
-            channel_max: 10,
-            frame_max: 1 << 24,
-            heartbeat: 0,
-        })),
-    )
-    .await;
+    let (mut raw, _tune) = Raw::login(s.addr()).await;
+    raw.tune_ok(10, 1 << 24, 0).await;
     let (code, text) = raw.expect_connection_close().await;
     assert_eq!(code, 530, "{text}");
 }

@@ -120,16 +120,6 @@ async fn a_queue_bound_twice_gets_one_copy() {
     .await
     .unwrap();
     publish(&ch, "amq.topic", "a", b"one").await;
-    let q = ch
-        .queue_declare(
-            "twice".into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let q = passive(&ch, "twice").await.unwrap();
     assert_eq!(q.message_count(), 1);
 }

@@ -193,33 +193,11 @@ async fn acking_an_unknown_delivery_tag_is_406() {
 
 #[tokio::test]
 async fn a_silent_client_is_disconnected_after_two_missed_heartbeats() {
-    use warren_codec::protocol::connection;
     let mut config = Config::ephemeral();
     config.heartbeat = 1;
     let s = warren_server::start(config).await.unwrap();
-    let mut raw = Raw::socket(s.addr()).await;
-    raw.send_bytes(warren_codec::PROTOCOL_HEADER).await;
-    raw.recv().await.unwrap();
-    raw.send(
-        0,
-        AMQPClass::Connection(connection::AMQPMethod::StartOk(connection::StartOk {
-            client_properties: FieldTable::default(),
-            mechanism: "PLAIN".into(),
-            response: b"\0guest\0guest".to_vec().into(),
-            locale: "en_US".into(),
-        })),
-    )
-    .await;
-    raw.recv().await.unwrap();
-    raw.send(
-        0,
-        AMQPClass::Connection(connection::AMQPMethod::TuneOk(connection::TuneOk {
-            channel_max: 10,
-            frame_max: 131072,
-            heartbeat: 1,
-        })),
-    )
-    .await;
+    let (mut raw, _tune) = Raw::login(s.addr()).await;
+    raw.tune_ok(10, 131072, 1).await;
     // The server sends heartbeats, then hangs up on a client that sends none.
     let started = std::time::Instant::now();
     let mut heartbeats = 0;

@@ -106,19 +106,13 @@ async fn an_invalid_expiration_is_406() {
     let (_s, _c, ch) = setup().await;
     declare(&ch, "badexp").await.unwrap();
     ch.confirm_select(Default::default()).await.unwrap();
-    let res = ch
-        .basic_publish(
-            "".into(),
-            "badexp".into(),
-            Default::default(),
-            b"x",
-            BasicProperties::default().with_expiration("soon".into()),
-        )
-        .await;
-    let err = match res {
-        Ok(c) => c.await.unwrap_err(),
-        Err(e) => e,
-    };
+    let err = publish_error(
+        &ch,
+        "",
+        "badexp",
+        BasicProperties::default().with_expiration("soon".into()),
+    )
+    .await;
     assert_eq!(reply_code(&err), Some(406), "{err}");
 }
 
@@ -134,17 +128,7 @@ async fn an_unused_queue_is_deleted_after_x_expires() {
     advance(&s, &ch, Duration::from_millis(700)).await;
     assert_eq!(count(&ch, "exp").await, 0);
     advance(&s, &ch, Duration::from_millis(400)).await;
-    let err = ch
-        .queue_declare(
-            "exp".into(),
-            lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            Default::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = passive(&ch, "exp").await.unwrap_err();
     assert_eq!(reply_code(&err), Some(404));
 }
 

@@ -33,17 +33,7 @@ async fn messages_arrive_in_order_and_acks_remove_them() {
         d.ack(BasicAckOptions::default()).await.unwrap();
     }
     assert_quiet(&mut consumer).await;
-    let q = ch
-        .queue_declare(
-            "work".into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let q = passive(&ch, "work").await.unwrap();
     assert_eq!(q.message_count(), 0);
     assert_eq!(q.consumer_count(), 1);
 }

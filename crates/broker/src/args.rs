@@ -236,6 +236,7 @@ impl QueueArgs {
         vhost: &str,
         durable: bool,
         exclusive: bool,
+        auto_delete: bool,
     ) -> Result<QueueArgs, AmqpError> {
         let map = table.inner();
         for (key, check) in CHECKS {
@@ -268,6 +269,17 @@ impl QueueArgs {
             if exclusive {
                 return Err(AmqpError::precondition(format_args!(
                     "invalid property 'exclusive-owner' for queue '{queue}' in vhost '{vhost}'"
+                )));
+            }
+            if auto_delete {
+                return Err(AmqpError::precondition(format_args!(
+                    "invalid property 'auto-delete' for queue '{queue}' in vhost '{vhost}'"
+                )));
+            }
+            if text("x-overflow").as_deref() == Some("reject-publish-dlx") {
+                return Err(AmqpError::precondition(format_args!(
+                    "invalid arg 'x-overflow' for queue '{queue}' in vhost '{vhost}' of queue type \
+                     rabbit_quorum_queue: {{unsupported_value,<<\"reject-publish-dlx\">>}}"
                 )));
             }
             for key in QUORUM_REFUSED {

@@ -281,6 +281,7 @@ impl VHost {
             &self.name,
             options.durable,
             options.exclusive_owner.is_some(),
+            options.auto_delete,
         )?;
         let mut map = self.queues.write();
         if let Some(q) = map.get(&name) {
