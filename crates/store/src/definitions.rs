@@ -1,0 +1,241 @@
+//! Durable definitions in sled: one tree per kind, keyed by vhost and name,
+//! values as JSON. Written when they change, read back at start. A schema
+//! version key guards against opening a store written by a newer Warren.
+
+use std::path::Path;
+
+use amq_protocol::types::FieldTable;
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreError;
+
+/// The schema this code writes and understands.
+pub const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_KEY: &[u8] = b"schema_version";
+const NEXT_QUEUE_ID: &[u8] = b"next_queue_id";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExchangeDef {
+    pub vhost: String,
+    pub name: String,
+    /// The declared type name (`direct`, ..., `x-delayed-message`).
+    pub kind: String,
+    pub durable: bool,
+    pub auto_delete: bool,
+    pub internal: bool,
+    pub arguments: FieldTable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueDef {
+    pub vhost: String,
+    pub name: String,
+    /// The id the message log knows the queue by.
+    pub id: u32,
+    pub auto_delete: bool,
+    pub arguments: FieldTable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BindingDef {
+    pub vhost: String,
+    pub source: String,
+    /// `queue` or `exchange`.
+    pub destination_kind: String,
+    pub destination: String,
+    pub routing_key: String,
+    pub arguments: FieldTable,
+}
+
+pub struct Definitions {
+    db: sled::Db,
+    meta: sled::Tree,
+    vhosts: sled::Tree,
+    exchanges: sled::Tree,
+    queues: sled::Tree,
+    bindings: sled::Tree,
+}
+
+fn key(parts: &[&str]) -> Vec<u8> {
+    parts.join("\u{0}").into_bytes()
+}
+
+fn json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+fn all<T: for<'de> Deserialize<'de>>(tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
+    tree.iter()
+        .map(|kv| {
+            let (k, v) = kv?;
+            serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+impl Definitions {
+    pub fn open(dir: &Path) -> Result<Definitions, StoreError> {
+        let db = sled::open(dir)?;
+        let meta = db.open_tree("meta")?;
+        match meta.get(SCHEMA_KEY)? {
+            Some(v) => {
+                let found = u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0xff; 4]));
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            }
+        }
+        Ok(Definitions {
+            vhosts: db.open_tree("vhosts")?,
+            exchanges: db.open_tree("exchanges")?,
+            queues: db.open_tree("queues")?,
+            bindings: db.open_tree("bindings")?,
+            meta,
+            db,
+        })
+    }
+
+    /// Makes the changes so far durable.
+    pub fn flush(&self) {
+        if let Err(e) = self.db.flush() {
+            tracing::error!("cannot flush definitions: {e}");
+        }
+    }
+
+    fn write(&self, tree: &sled::Tree, k: Vec<u8>, v: Option<Vec<u8>>) {
+        let r = match v {
+            Some(v) => tree.insert(k, v).map(drop),
+            None => tree.remove(k).map(drop),
+        };
+        if let Err(e) = r {
+            tracing::error!("cannot write definition: {e}");
+        }
+        self.flush();
+    }
+
+    pub fn put_vhost(&self, name: &str) {
+        self.write(&self.vhosts, key(&[name]), Some(json(&name)));
+    }
+
+    pub fn vhosts(&self) -> Result<Vec<String>, StoreError> {
+        all(&self.vhosts)
+    }
+
+    pub fn put_exchange(&self, x: &ExchangeDef) {
+        self.write(&self.exchanges, key(&[&x.vhost, &x.name]), Some(json(x)));
+    }
+
+    pub fn delete_exchange(&self, vhost: &str, name: &str) {
+        self.write(&self.exchanges, key(&[vhost, name]), None);
+    }
+
+    pub fn exchanges(&self) -> Result<Vec<ExchangeDef>, StoreError> {
+        all(&self.exchanges)
+    }
+
+    /// A fresh id for a new durable queue.
+    pub fn next_queue_id(&self) -> u32 {
+        let next = self
+            .meta
+            .update_and_fetch(NEXT_QUEUE_ID, |old| {
+                let n = old.map_or(0, |v| u32::from_be_bytes(v.try_into().unwrap_or([0; 4])));
+                Some((n + 1).to_be_bytes().to_vec())
+            })
+            .ok()
+            .flatten();
+        next.map_or(1, |v| u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 4])))
+    }
+
+    pub fn put_queue(&self, q: &QueueDef) {
+        self.write(&self.queues, key(&[&q.vhost, &q.name]), Some(json(q)));
+    }
+
+    pub fn delete_queue(&self, vhost: &str, name: &str) {
+        self.write(&self.queues, key(&[vhost, name]), None);
+    }
+
+    pub fn queues(&self) -> Result<Vec<QueueDef>, StoreError> {
+        all(&self.queues)
+    }
+
+    fn binding_key(b: &BindingDef) -> Vec<u8> {
+        let args = String::from_utf8(json(&b.arguments)).unwrap_or_default();
+        key(&[
+            &b.vhost,
+            &b.source,
+            &b.destination_kind,
+            &b.destination,
+            &b.routing_key,
+            &args,
+        ])
+    }
+
+    pub fn put_binding(&self, b: &BindingDef) {
+        self.write(&self.bindings, Self::binding_key(b), Some(json(b)));
+    }
+
+    pub fn delete_binding(&self, b: &BindingDef) {
+        self.write(&self.bindings, Self::binding_key(b), None);
+    }
+
+    pub fn bindings(&self) -> Result<Vec<BindingDef>, StoreError> {
+        all(&self.bindings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use amq_protocol::types::AMQPValue;
+
+    #[test]
+    fn definitions_survive_reopening_and_newer_schemas_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = FieldTable::default();
+        args.insert("x-max-length".into(), AMQPValue::LongInt(5));
+        {
+            let d = Definitions::open(dir.path()).unwrap();
+            let id = d.next_queue_id();
+            assert_eq!(d.next_queue_id(), id + 1);
+            d.put_queue(&QueueDef {
+                vhost: "/".into(),
+                name: "q".into(),
+                id,
+                auto_delete: false,
+                arguments: args.clone(),
+            });
+            d.put_exchange(&ExchangeDef {
+                vhost: "/".into(),
+                name: "x".into(),
+                kind: "topic".into(),
+                durable: true,
+                auto_delete: false,
+                internal: false,
+                arguments: FieldTable::default(),
+            });
+            d.delete_exchange("/", "x");
+        }
+        {
+            let d = Definitions::open(dir.path()).unwrap();
+            let qs = d.queues().unwrap();
+            assert_eq!(qs.len(), 1);
+            assert_eq!(qs[0].arguments, args);
+            assert!(d.exchanges().unwrap().is_empty());
+            d.meta
+                .insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes())
+                .unwrap();
+            d.flush();
+        }
+        let err = Definitions::open(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("refusing to start"), "{err}");
+    }
+}

@@ -1,0 +1,478 @@
+//! The message log: pre-allocated segment files written by one persister
+//! thread. Publishers append records to a pending buffer under a short lock
+//! (the record's position, and so the message id, is known at once); the
+//! persister writes the pending bytes, runs `fdatasync` once for all dirty
+//! segments when somebody waits for durability, and then announces the
+//! highest ticket that is on disk.
+//!
+//! Segments are deleted oldest first, once no queue holds a message in them.
+//! Deleting only the oldest keeps recovery correct: an ack record always
+//! follows its message, so a deleted segment's acks only name messages in
+//! segments deleted before it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::Read as _;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::StoreError;
+use crate::record::{self, MessageParts, Read, Record, HEADER, KIND_ACK, KIND_DELIVERED, MARK_LEN};
+
+/// Appends are numbered; a confirm waits until its ticket is synced.
+pub type Ticket = u64;
+
+/// A message id: its segment in the high 32 bits, its offset in the low.
+pub fn segment_of(id: u64) -> u32 {
+    (id >> 32) as u32
+}
+
+struct Chunk {
+    segment: u32,
+    offset: u32,
+    data: Vec<u8>,
+}
+
+struct Appender {
+    segment: u32,
+    offset: u32,
+    chunks: Vec<Chunk>,
+    ticket: Ticket,
+    /// The highest ticket somebody waits to see synced.
+    sync_wanted: Ticket,
+    /// Segments to remove (no live messages left).
+    doomed: Vec<u32>,
+    stop: bool,
+}
+
+struct Shared {
+    dir: PathBuf,
+    segment_size: u32,
+    appender: Mutex<Appender>,
+    wake: Condvar,
+    synced: AtomicU64,
+    synced_notify: tokio::sync::Notify,
+    /// Live (message, queue) references per segment.
+    refs: Mutex<BTreeMap<u32, u64>>,
+}
+
+pub struct MessageLog {
+    shared: Arc<Shared>,
+    persister: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// One message as recovered for one queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredMessage {
+    pub id: u64,
+    pub exchange: Bytes,
+    pub routing_key: Bytes,
+    pub properties: Bytes,
+    pub body: Bytes,
+    /// It was delivered before the restart: redeliver it marked so.
+    pub delivered: bool,
+}
+
+/// Every queue's messages, in log order.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    pub queues: HashMap<u32, Vec<RecoveredMessage>>,
+    /// Bytes cut off a torn record at the tail, if any.
+    pub torn: Option<(u32, u32)>,
+}
+
+fn segment_path(dir: &Path, segment: u32) -> PathBuf {
+    dir.join(format!("{segment:010}.seg"))
+}
+
+impl MessageLog {
+    /// Opens the log in `dir`, recovering what it holds for the queues
+    /// `live` names (messages of other queues are forgotten), and starts
+    /// the persister.
+    pub fn open(
+        dir: &Path,
+        segment_size: u32,
+        live: &dyn Fn(u32) -> bool,
+    ) -> Result<(MessageLog, Recovered), StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        let mut segments: Vec<u32> = std::fs::read_dir(dir)
+            .map_err(|e| StoreError::io(dir, e))?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".seg")?.parse().ok())
+            .collect();
+        segments.sort_unstable();
+        let (recovered, refs, tail) = recover(dir, &segments, live)?;
+        let (segment, offset) = tail.unwrap_or((segments.last().map_or(0, |s| s + 1), 0));
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            segment_size,
+            appender: Mutex::new(Appender {
+                segment,
+                offset,
+                chunks: Vec::new(),
+                ticket: 0,
+                sync_wanted: 0,
+                doomed: Vec::new(),
+                stop: false,
+            }),
+            wake: Condvar::new(),
+            synced: AtomicU64::new(0),
+            synced_notify: tokio::sync::Notify::new(),
+            refs: Mutex::new(refs),
+        });
+        let log = MessageLog {
+            persister: Mutex::new(None),
+            shared: shared.clone(),
+        };
+        // Segments recovery found empty go now (the tail segment stays).
+        log.collect();
+        let handle = std::thread::Builder::new()
+            .name("warren-persister".into())
+            .spawn(move || persister(shared))
+            .map_err(|e| StoreError::io(dir, e))?;
+        *log.persister.lock() = Some(handle);
+        Ok((log, recovered))
+    }
+
+    /// Appends a record of `len` payload bytes that `write` produces.
+    fn append(&self, len: usize, write: impl FnOnce(&mut Vec<u8>)) -> (u64, Ticket) {
+        let total = (HEADER + len) as u32;
+        let mut a = self.shared.appender.lock();
+        if a.offset > 0 && a.offset.saturating_add(total) > self.shared.segment_size {
+            a.segment += 1;
+            a.offset = 0;
+        }
+        let (segment, offset) = (a.segment, a.offset);
+        let start_new_chunk = a.chunks.last().is_none_or(|c| c.segment != segment);
+        if start_new_chunk {
+            a.chunks.push(Chunk {
+                segment,
+                offset,
+                data: Vec::with_capacity(64 * 1024),
+            });
+        }
+        if let Some(chunk) = a.chunks.last_mut() {
+            let start = chunk.data.len();
+            chunk.data.resize(start + HEADER, 0);
+            write(&mut chunk.data);
+            debug_assert_eq!(chunk.data.len() - start, total as usize);
+            record::seal(&mut chunk.data, start);
+        }
+        a.offset += total;
+        a.ticket += 1;
+        let ticket = a.ticket;
+        drop(a);
+        self.shared.wake.notify_one();
+        ((u64::from(segment) << 32) | u64::from(offset), ticket)
+    }
+
+    /// Appends a message for the durable queues `parts.queues`; returns its
+    /// id and the ticket that says when it is on disk.
+    pub fn append_message(&self, parts: &MessageParts) -> (u64, Ticket) {
+        let (id, ticket) = self.append(parts.payload_len(), |out| parts.encode(out));
+        *self.shared.refs.lock().entry(segment_of(id)).or_insert(0) += parts.queues.len() as u64;
+        (id, ticket)
+    }
+
+    /// Records that `message` left `queue` (acked, dropped, dead-lettered).
+    pub fn ack(&self, message: u64, queue: u32) {
+        self.append(MARK_LEN, |out| record::encode_mark(KIND_ACK, message, queue, out));
+        let seg = segment_of(message);
+        let empty = {
+            let mut refs = self.shared.refs.lock();
+            match refs.get_mut(&seg) {
+                Some(n) => {
+                    *n = n.saturating_sub(1);
+                    *n == 0
+                }
+                None => false,
+            }
+        };
+        if empty {
+            self.collect();
+        }
+    }
+
+    /// Records the first delivery of `message` from `queue`.
+    pub fn delivered(&self, message: u64, queue: u32) {
+        self.append(MARK_LEN, |out| {
+            record::encode_mark(KIND_DELIVERED, message, queue, out)
+        });
+    }
+
+    /// Deletes the oldest segments while they hold no live message and are
+    /// not the one being written.
+    fn collect(&self) {
+        let current = self.shared.appender.lock().segment;
+        let mut doomed = Vec::new();
+        {
+            let mut refs = self.shared.refs.lock();
+            while let Some((&seg, &n)) = refs.iter().next() {
+                if n > 0 || seg >= current {
+                    break;
+                }
+                refs.remove(&seg);
+                doomed.push(seg);
+            }
+        }
+        if !doomed.is_empty() {
+            self.shared.appender.lock().doomed.extend(doomed);
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// The highest ticket known to be on disk.
+    pub fn synced(&self) -> Ticket {
+        self.shared.synced.load(Ordering::Acquire)
+    }
+
+    /// Asks the persister to make everything up to `ticket` durable.
+    pub fn request_sync(&self, ticket: Ticket) {
+        if self.synced() >= ticket {
+            return;
+        }
+        let mut a = self.shared.appender.lock();
+        if a.sync_wanted < ticket {
+            a.sync_wanted = ticket;
+            drop(a);
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// Waits until `ticket` is durable.
+    pub async fn wait_synced(&self, ticket: Ticket) {
+        loop {
+            let notified = self.shared.synced_notify.notified();
+            if self.synced() >= ticket {
+                return;
+            }
+            self.request_sync(ticket);
+            notified.await;
+        }
+    }
+
+    /// Resolves after the next sync announcement (for loops that wait on
+    /// several tickets).
+    pub fn synced_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.shared.synced_notify.notified()
+    }
+
+    /// Writes and syncs everything pending, then stops the persister.
+    pub fn close(&self) {
+        {
+            let mut a = self.shared.appender.lock();
+            a.sync_wanted = a.ticket;
+            a.stop = true;
+        }
+        self.shared.wake.notify_one();
+        if let Some(h) = self.persister.lock().take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Bytes of segment files on disk (for tests and metrics).
+    pub fn segment_count(&self) -> usize {
+        std::fs::read_dir(&self.shared.dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for MessageLog {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn open_segment(dir: &Path, segment: u32, size: u32) -> std::io::Result<File> {
+    let path = segment_path(dir, segment);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)?;
+    if file.metadata()?.len() < u64::from(size) {
+        // Allocate the blocks now, so that appends never change the file's
+        // size and fdatasync has no metadata to flush.
+        rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, u64::from(size))?;
+    }
+    Ok(file)
+}
+
+fn persister(shared: Arc<Shared>) {
+    let mut files: HashMap<u32, File> = HashMap::new();
+    let mut dirty: Vec<u32> = Vec::new();
+    loop {
+        let (chunks, ticket, want, doomed, stop) = {
+            let mut a = shared.appender.lock();
+            loop {
+                let sync_due = a.sync_wanted > shared.synced.load(Ordering::Acquire);
+                if !a.chunks.is_empty() || sync_due || !a.doomed.is_empty() || a.stop {
+                    break;
+                }
+                shared.wake.wait(&mut a);
+            }
+            (
+                std::mem::take(&mut a.chunks),
+                a.ticket,
+                a.sync_wanted,
+                std::mem::take(&mut a.doomed),
+                a.stop,
+            )
+        };
+        for c in &chunks {
+            let size = shared.segment_size.max(c.offset + c.data.len() as u32);
+            let file = match files.entry(c.segment) {
+                std::collections::hash_map::Entry::Occupied(f) => f.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    match open_segment(&shared.dir, c.segment, size) {
+                        Ok(f) => v.insert(f),
+                        Err(e) => {
+                            tracing::error!("cannot open segment {}: {e}", c.segment);
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Err(e) = file.write_all_at(&c.data, u64::from(c.offset)) {
+                tracing::error!("cannot write segment {}: {e}", c.segment);
+                continue;
+            }
+            if !dirty.contains(&c.segment) {
+                dirty.push(c.segment);
+            }
+        }
+        for seg in doomed {
+            files.remove(&seg);
+            dirty.retain(|s| *s != seg);
+            let _ = std::fs::remove_file(segment_path(&shared.dir, seg));
+        }
+        if want > shared.synced.load(Ordering::Acquire) || stop {
+            for seg in dirty.drain(..) {
+                if let Some(f) = files.get(&seg) {
+                    if let Err(e) = f.sync_data() {
+                        tracing::error!("fdatasync of segment {seg} failed: {e}");
+                    }
+                }
+            }
+            shared.synced.store(ticket, Ordering::Release);
+            shared.synced_notify.notify_waiters();
+        }
+        if stop && chunks.is_empty() {
+            return;
+        }
+    }
+}
+
+type Recovery = (Recovered, BTreeMap<u32, u64>, Option<(u32, u32)>);
+
+/// Reads every segment in order and replays its records. Returns the
+/// recovered queues, the live references per segment, and where appends
+/// continue (the end of the last segment's valid records).
+fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<Recovery, StoreError> {
+    struct Slot {
+        msg: RecoveredMessage,
+    }
+    let mut queues: HashMap<u32, BTreeMap<u64, Slot>> = HashMap::new();
+    let mut torn = None;
+    let mut tail = None;
+    for (i, &seg) in segments.iter().enumerate() {
+        let path = segment_path(dir, seg);
+        let mut data = Vec::new();
+        File::open(&path)
+            .and_then(|mut f| f.read_to_end(&mut data))
+            .map_err(|e| StoreError::io(&path, e))?;
+        let data = Bytes::from(data);
+        let mut offset = 0usize;
+        loop {
+            match record::read(&data.slice(offset..)) {
+                Read::Record(r, used) => {
+                    let id = (u64::from(seg) << 32) | offset as u64;
+                    match r {
+                        Record::Message {
+                            queues: qs,
+                            exchange,
+                            routing_key,
+                            properties,
+                            body,
+                        } => {
+                            for q in qs.into_iter().filter(|q| live(*q)) {
+                                queues.entry(q).or_default().insert(
+                                    id,
+                                    Slot {
+                                        msg: RecoveredMessage {
+                                            id,
+                                            exchange: exchange.clone(),
+                                            routing_key: routing_key.clone(),
+                                            properties: properties.clone(),
+                                            body: body.clone(),
+                                            delivered: false,
+                                        },
+                                    },
+                                );
+                            }
+                        }
+                        Record::Ack { message, queue } => {
+                            if let Some(q) = queues.get_mut(&queue) {
+                                q.remove(&message);
+                            }
+                        }
+                        Record::Delivered { message, queue } => {
+                            if let Some(s) = queues.get_mut(&queue).and_then(|q| q.get_mut(&message)) {
+                                s.msg.delivered = true;
+                            }
+                        }
+                    }
+                    offset += used;
+                }
+                Read::End => break,
+                Read::Torn => {
+                    let last = i + 1 == segments.len();
+                    let cut = data.len() - offset;
+                    tracing::warn!(
+                        "segment {} has a torn record at offset {offset}{}; cutting it off",
+                        path.display(),
+                        if last {
+                            " (crash during a write)"
+                        } else {
+                            " (not the last segment)"
+                        }
+                    );
+                    torn = Some((seg, offset as u32));
+                    // Zero the rest so the next recovery does not trip on it.
+                    if let Ok(f) = OpenOptions::new().write(true).open(&path) {
+                        let _ = f.write_all_at(&vec![0u8; cut], offset as u64);
+                        let _ = f.sync_data();
+                    }
+                    break;
+                }
+            }
+        }
+        if i + 1 == segments.len() {
+            tail = Some((seg, offset as u32));
+        }
+    }
+    let mut refs: BTreeMap<u32, u64> = segments.iter().map(|s| (*s, 0)).collect();
+    let mut out = Recovered {
+        queues: HashMap::new(),
+        torn,
+    };
+    for (q, msgs) in queues {
+        for id in msgs.keys() {
+            *refs.entry(segment_of(*id)).or_insert(0) += 1;
+        }
+        out.queues.insert(q, msgs.into_values().map(|s| s.msg).collect());
+    }
+    Ok((out, refs, tail))
+}

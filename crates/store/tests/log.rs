@@ -1,0 +1,116 @@
+//! The message log: what is appended comes back after reopening, acks remove,
+//! deliveries mark, a torn tail is cut, empty segments are deleted.
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::FileExt;
+
+use warren_store::record::MessageParts;
+use warren_store::MessageLog;
+
+fn parts<'a>(queues: &'a [u32], body: &'a [u8]) -> MessageParts<'a> {
+    MessageParts {
+        queues,
+        exchange: b"",
+        routing_key: b"q",
+        properties: &[0x10, 0, 2],
+        body,
+    }
+}
+
+fn bodies(r: &warren_store::Recovered, q: u32) -> Vec<Vec<u8>> {
+    r.queues
+        .get(&q)
+        .map(|v| v.iter().map(|m| m.body.to_vec()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn appended_messages_come_back_in_order_minus_acks() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = {
+        let (log, rec) = MessageLog::open(dir.path(), 1 << 20, &|_| true).unwrap();
+        assert!(rec.queues.is_empty());
+        let mut ids = Vec::new();
+        let mut last = 0;
+        for i in 0..10u8 {
+            let (id, t) = log.append_message(&parts(&[1, 2], &[i]));
+            ids.push(id);
+            last = t;
+        }
+        log.ack(ids[0], 1);
+        log.ack(ids[1], 2);
+        log.delivered(ids[2], 1);
+        log.wait_synced(last).await;
+        assert!(log.synced() >= last);
+        ids
+    };
+    let (_log, rec) = MessageLog::open(dir.path(), 1 << 20, &|q| q != 3).unwrap();
+    assert_eq!(bodies(&rec, 1), (1..10u8).map(|i| vec![i]).collect::<Vec<_>>());
+    assert_eq!(
+        bodies(&rec, 2),
+        [0u8, 2, 3, 4, 5, 6, 7, 8, 9]
+            .iter()
+            .map(|i| vec![*i])
+            .collect::<Vec<_>>()
+    );
+    let q1 = &rec.queues[&1];
+    assert_eq!(q1[0].id, ids[1]);
+    assert!(q1[1].delivered && !q1[0].delivered);
+}
+
+#[tokio::test]
+async fn a_torn_tail_is_cut_and_earlier_records_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let last_id = {
+        let (log, _) = MessageLog::open(dir.path(), 1 << 20, &|_| true).unwrap();
+        let mut last = (0, 0);
+        for i in 0..5u8 {
+            last = log.append_message(&parts(&[1], &[i; 100]));
+        }
+        log.wait_synced(last.1).await;
+        last.0
+    };
+    // Cut the last record in half, as a crash mid-write would.
+    let seg = dir.path().join(format!("{:010}.seg", last_id >> 32));
+    let f = OpenOptions::new().write(true).open(&seg).unwrap();
+    let offset = last_id & 0xffff_ffff;
+    f.write_all_at(&[0xAB; 40], offset + 60).unwrap();
+    let (log, rec) = MessageLog::open(dir.path(), 1 << 20, &|_| true).unwrap();
+    assert_eq!(rec.torn, Some(((last_id >> 32) as u32, offset as u32)));
+    assert_eq!(bodies(&rec, 1).len(), 4);
+    // Appends continue where the valid records end.
+    let (id, t) = log.append_message(&parts(&[1], b"after"));
+    assert_eq!(id, last_id);
+    log.wait_synced(t).await;
+    drop(log);
+    let (_log, rec) = MessageLog::open(dir.path(), 1 << 20, &|_| true).unwrap();
+    assert_eq!(rec.torn, None);
+    assert_eq!(bodies(&rec, 1).last().unwrap(), b"after");
+}
+
+#[tokio::test]
+async fn segments_go_once_every_message_in_them_is_acked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = MessageLog::open(dir.path(), 4096, &|_| true).unwrap();
+    let mut ids = Vec::new();
+    let mut last = 0;
+    for _ in 0..40 {
+        let (id, t) = log.append_message(&parts(&[1], &[7; 500]));
+        ids.push(id);
+        last = t;
+    }
+    log.wait_synced(last).await;
+    let before = log.segment_count();
+    assert!(before >= 5, "{before} segments");
+    for id in &ids[..30] {
+        log.ack(*id, 1);
+    }
+    // Let the persister remove them.
+    let (_, t) = log.append_message(&parts(&[1], b"x"));
+    log.wait_synced(t).await;
+    let after = log.segment_count();
+    assert!(after < before, "{before} -> {after}");
+    drop(log);
+    let (_log, rec) = MessageLog::open(dir.path(), 4096, &|_| true).unwrap();
+    assert_eq!(bodies(&rec, 1).len(), 11);
+}
