@@ -19,6 +19,13 @@ pub async fn start() -> Server {
         .expect("broker starts")
 }
 
+/// Starts a broker on a free port whose data lives in `dir`.
+pub async fn start_in(dir: &std::path::Path) -> Server {
+    let mut config = Config::ephemeral();
+    config.data_dir = dir.to_path_buf();
+    warren_server::start(config).await.expect("broker starts")
+}
+
 pub async fn connect(server: &Server) -> Connection {
     Connection::connect(&server.url(), ConnectionProperties::default())
         .await

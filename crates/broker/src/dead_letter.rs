@@ -109,6 +109,7 @@ pub fn mark(
     marked.exchange = Bytes::from(dlx.to_string());
     marked.routing_key = Bytes::from(routing_key.to_string());
     marked.expiration_ms = None;
+    marked.store_id = 0;
     marked
 }
 
@@ -158,13 +159,14 @@ impl DeadLetters for VHost {
                     }
                 }
             }
-            for q in all {
-                if reason != DeathReason::Rejected && is_cycle(&q.name, &marked_headers) {
+            all.retain(|q| {
+                let cycle = reason != DeathReason::Rejected && is_cycle(&q.name, &marked_headers);
+                if cycle {
                     tracing::debug!(queue = %q.name, "dead-letter cycle; message dropped");
-                    continue;
                 }
-                q.publish(msg.clone());
-            }
+                !cycle
+            });
+            self.deliver_to(&mut all, msg);
         }
     }
 }

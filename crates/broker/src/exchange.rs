@@ -268,7 +268,7 @@ impl Exchange {
     }
 
     /// Removes every binding to `dest` (it is being deleted).
-    pub fn unbind_all(&self, dest: &Dest) -> usize {
+    pub fn unbind_all(&self, dest: &Dest) -> Vec<Binding> {
         let doomed: Vec<Binding> = self
             .bindings
             .read()
@@ -280,7 +280,7 @@ impl Exchange {
         for b in &doomed {
             self.unbind(&b.dest, &b.routing_key, &b.arguments);
         }
-        doomed.len()
+        doomed
     }
 
     pub fn bindings(&self) -> Vec<Binding> {

@@ -18,6 +18,8 @@ pub struct Message {
     pub expiration_ms: Option<u64>,
     /// The properties carry a `headers` table.
     pub has_headers: bool,
+    /// Its id in the message log (0: not stored).
+    pub store_id: u64,
 }
 
 impl Message {

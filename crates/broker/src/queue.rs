@@ -17,6 +17,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::args::{Overflow, QueueArgs};
 use crate::clock::Clock;
 use crate::message::Message;
+use crate::persist::Persistence;
 use crate::ready::Ready;
 
 /// One message in one queue.
@@ -70,10 +71,13 @@ pub struct Source<'a> {
     ready: &'a mut Ready,
     now: u64,
     dead: &'a mut Vec<(Entry, DeathReason)>,
+    store: Option<&'a (Arc<Persistence>, u32)>,
 }
 
 impl Source<'_> {
-    /// The next live message, or `None` when none is ready.
+    /// The next live message, or `None` when none is ready. The first
+    /// delivery of a stored message is recorded, so that after a crash it
+    /// comes back marked redelivered.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Entry> {
         loop {
@@ -81,6 +85,11 @@ impl Source<'_> {
             if self.now > e.expires_at {
                 self.dead.push((e, DeathReason::Expired));
                 continue;
+            }
+            if let Some((p, q)) = self.store {
+                if !e.redelivered && e.msg.store_id != 0 {
+                    p.log.delivered(e.msg.store_id, *q);
+                }
             }
             return Some(e);
         }
@@ -122,6 +131,8 @@ pub struct QueueOptions {
 pub struct QueueEnv {
     pub clock: Arc<Clock>,
     pub dead_letters: Weak<dyn DeadLetters>,
+    /// For a durable queue: the log and the queue's id in it.
+    pub store: Option<(Arc<Persistence>, u32)>,
 }
 
 impl Default for QueueEnv {
@@ -133,6 +144,7 @@ impl Default for QueueEnv {
         QueueEnv {
             clock: Arc::new(Clock::default()),
             dead_letters: Weak::<Nowhere>::new(),
+            store: None,
         }
     }
 }
@@ -243,6 +255,41 @@ impl Queue {
             .is_none_or(|owner| owner == connection)
     }
 
+    /// The queue's id in the message log, if it is durable.
+    pub fn store_id(&self) -> Option<u32> {
+        self.env.store.as_ref().map(|(_, id)| *id)
+    }
+
+    /// Records in the log that these messages left the queue for good.
+    fn forget<'a>(&self, entries: impl IntoIterator<Item = &'a Entry>) {
+        if let Some((p, q)) = &self.env.store {
+            for e in entries {
+                if e.msg.store_id != 0 {
+                    p.log.ack(e.msg.store_id, *q);
+                }
+            }
+        }
+    }
+
+    /// Puts messages recovered from the log back, in order.
+    pub fn restore(&self, messages: impl IntoIterator<Item = (Message, bool)>) {
+        let now = self.env.clock.now_ms();
+        let mut st = self.inner.lock();
+        for (msg, delivered) in messages {
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            let expires_at = self.expiry(&msg, now);
+            st.ready.push(Entry {
+                seq,
+                msg: Arc::new(msg),
+                redelivered: delivered,
+                expires_at,
+                returned: 0,
+            });
+        }
+        self.settled(&st);
+    }
+
     /// Marks the queue used now (declare, get), for `x-expires`.
     pub fn touch(&self) {
         self.last_used.store(self.env.clock.now_ms(), Ordering::Relaxed);
@@ -254,6 +301,7 @@ impl Queue {
         let dead = std::mem::take(&mut st.dead);
         drop(st);
         if !dead.is_empty() {
+            self.forget(dead.iter().map(|(e, _)| e));
             if let Some(dl) = self.env.dead_letters.upgrade() {
                 dl.dead_letter(self, dead);
             }
@@ -296,6 +344,8 @@ impl Queue {
         if self.args.overflow != Overflow::DropHead && full(&st, 1, size) {
             if self.args.overflow == Overflow::RejectPublishDlx {
                 st.dead.push((entry, DeathReason::Maxlen));
+            } else {
+                self.forget([&entry]);
             }
             self.finish(st);
             return Enqueued::Rejected;
@@ -391,7 +441,12 @@ impl Queue {
             // One consumer, or the single active one: the first subscribed.
             let c = consumers[0].clone();
             while !ready.is_empty() {
-                let mut source = Source { ready, now, dead };
+                let mut source = Source {
+                    ready,
+                    now,
+                    dead,
+                    store: self.env.store.as_ref(),
+                };
                 let taken = c.sink.deliver(self, &mut source, BATCH);
                 if taken.count == 0 {
                     break;
@@ -406,7 +461,12 @@ impl Queue {
             // priorities take turns.
             let mut progressed = false;
             for c in &order {
-                let mut source = Source { ready, now, dead };
+                let mut source = Source {
+                    ready,
+                    now,
+                    dead,
+                    store: self.env.store.as_ref(),
+                };
                 let taken = c.sink.deliver(self, &mut source, 1);
                 if taken.count > 0 {
                     progressed = true;
@@ -440,7 +500,13 @@ impl Queue {
         let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
         let QueueState { ready, dead, .. } = &mut *st;
-        let entry = Source { ready, now, dead }.next();
+        let entry = Source {
+            ready,
+            now,
+            dead,
+            store: self.env.store.as_ref(),
+        }
+        .next();
         let Some(entry) = entry else {
             self.finish(st);
             return None;
@@ -455,7 +521,12 @@ impl Queue {
     }
 
     /// Acknowledged messages leave the queue for good.
-    pub fn acked(&self, count: usize) {
+    pub fn acked<'a>(&self, entries: impl IntoIterator<Item = &'a Entry>) {
+        let mut count = 0;
+        for e in entries {
+            count += 1;
+            self.forget([e]);
+        }
         let mut st = self.inner.lock();
         st.unacked = st.unacked.saturating_sub(count);
         self.stats.acked.fetch_add(count as u64, Ordering::Relaxed);
@@ -484,6 +555,7 @@ impl Queue {
             n += 1;
             e.redelivered = true;
             if self.is_deleted() {
+                self.forget([&e]);
                 continue;
             }
             if let Some(limit) = self.args.delivery_limit {
@@ -548,9 +620,10 @@ impl Queue {
     /// Drops every ready message; returns how many.
     pub fn purge(&self) -> u32 {
         let mut st = self.inner.lock();
-        let n = st.ready.take_all().len();
+        let gone = st.ready.take_all();
+        self.forget(&gone);
         self.finish(st);
-        n as u32
+        gone.len() as u32
     }
 
     /// Expires messages at the head and reports whether the queue itself
@@ -576,7 +649,9 @@ impl Queue {
         self.deleted.store(true, Ordering::Release);
         let (n, consumers) = {
             let mut st = self.inner.lock();
-            let n = st.ready.take_all().len() as u32;
+            let gone = st.ready.take_all();
+            self.forget(&gone);
+            let n = gone.len() as u32;
             let consumers = std::mem::take(&mut st.consumers);
             self.settled(&st);
             (n, consumers)

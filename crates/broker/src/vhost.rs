@@ -13,7 +13,11 @@ use crate::clock::Clock;
 use crate::error::AmqpError;
 use crate::exchange::{Binding, Dest, Exchange, ExchangeKind, ExchangeOptions};
 use crate::message::Message;
+use crate::persist::Persistence;
 use crate::queue::{DeadLetters, Enqueued, Queue, QueueEnv, QueueOptions};
+use warren_store::definitions::QueueDef;
+use warren_store::record::MessageParts;
+use warren_store::Ticket;
 
 pub struct VHost {
     pub name: Arc<str>,
@@ -24,6 +28,8 @@ pub struct VHost {
     queues: RwLock<HashMap<String, Arc<Queue>>>,
     /// Direct reply-to pseudo-queues (`amq.rabbitmq.reply-to.*`), not listed.
     reply_queues: RwLock<HashMap<String, Arc<Queue>>>,
+    /// Where durable definitions and persistent messages go.
+    store: Option<Arc<Persistence>>,
 }
 
 /// Buffers reused across publishes so routing allocates nothing.
@@ -40,6 +46,8 @@ pub struct Routed {
     pub queues: usize,
     /// Some queue refused it (`x-overflow: reject-publish`).
     pub rejected: bool,
+    /// It was written to the message log; confirm once this ticket is synced.
+    pub ticket: Option<Ticket>,
     /// A queue it reached asks publishers to pause (see `Queue::congested`).
     pub congested: Option<Arc<Queue>>,
 }
@@ -56,11 +64,12 @@ pub struct Declared {
 impl VHost {
     /// A vhost with the standard exchanges. Build it with `Arc::new_cyclic`
     /// so `me` points at it.
-    pub fn new(name: &str, me: Weak<VHost>, clock: Arc<Clock>) -> VHost {
+    pub fn new(name: &str, me: Weak<VHost>, clock: Arc<Clock>, store: Option<Arc<Persistence>>) -> VHost {
         let v = VHost {
             name: name.into(),
             clock,
             me,
+            store,
             exchanges: RwLock::new(HashMap::new()),
             queues: RwLock::new(HashMap::new()),
             reply_queues: RwLock::new(HashMap::new()),
@@ -201,6 +210,11 @@ impl VHost {
             Exchange::new(name, routing_kind, options)
         };
         map.insert(name.to_string(), x.clone());
+        if let (Some(store), true) = (&self.store, x.options.durable) {
+            store
+                .defs
+                .put_exchange(&Persistence::exchange_def(&self.name, &x));
+        }
         Ok(x)
     }
 
@@ -238,11 +252,33 @@ impl VHost {
         self.exchanges.write().remove(&*x.name);
         let me = Dest::Exchange(x.clone());
         for other in self.exchanges() {
-            other.unbind_all(&me);
+            for b in other.unbind_all(&me) {
+                self.forget_binding(&other, &b);
+            }
         }
         // Drop its own bindings so exchange-to-exchange cycles cannot leak.
         for b in x.bindings() {
             x.unbind(&b.dest, &b.routing_key, &b.arguments);
+            self.forget_binding(x, &b);
+        }
+        if let (Some(store), true) = (&self.store, x.options.durable) {
+            store.defs.delete_exchange(&self.name, &x.name);
+        }
+    }
+
+    fn remember_binding(&self, source: &Exchange, b: &Binding) {
+        if let Some(store) = &self.store {
+            if let Some(def) = Persistence::binding_def(&self.name, source, b) {
+                store.defs.put_binding(&def);
+            }
+        }
+    }
+
+    fn forget_binding(&self, source: &Exchange, b: &Binding) {
+        if let Some(store) = &self.store {
+            if let Some(def) = Persistence::binding_def(&self.name, source, b) {
+                store.defs.delete_binding(&def);
+            }
         }
     }
 
@@ -321,7 +357,16 @@ impl VHost {
                 "queue name '{name}' contains reserved prefix 'amq.*'"
             )));
         }
-        let q = Queue::new(&name, &self.name, options, args, self.queue_env());
+        let store_id = match &self.store {
+            Some(store) if options.durable && options.exclusive_owner.is_none() => {
+                Some(store.defs.next_queue_id())
+            }
+            _ => None,
+        };
+        let q = Queue::new(&name, &self.name, options, args, self.queue_env(store_id));
+        if let (Some(store), Some(id)) = (&self.store, store_id) {
+            store.defs.put_queue(&Persistence::queue_def(&q, id));
+        }
         map.insert(name, q.clone());
         Ok(Declared {
             queue: q,
@@ -369,9 +414,16 @@ impl VHost {
         }
         let me = Dest::Queue(q.clone());
         for x in self.exchanges() {
-            if x.unbind_all(&me) > 0 {
+            let gone = x.unbind_all(&me);
+            for b in &gone {
+                self.forget_binding(&x, b);
+            }
+            if !gone.is_empty() {
                 self.auto_delete_exchange(&x);
             }
+        }
+        if let (Some(store), true) = (&self.store, q.store_id().is_some()) {
+            store.defs.delete_queue(&self.name, &q.name);
         }
         q.delete()
     }
@@ -393,8 +445,37 @@ impl VHost {
     ) -> Result<(), AmqpError> {
         let q = self.find_queue(queue, connection)?;
         let x = self.check_bindable(exchange)?;
-        x.bind(Dest::Queue(q), routing_key, arguments)
-            .map_err(AmqpError::precondition)
+        self.bind(&x, Dest::Queue(q), routing_key, arguments)
+    }
+
+    fn bind(
+        &self,
+        x: &Arc<Exchange>,
+        dest: Dest,
+        routing_key: &str,
+        arguments: FieldTable,
+    ) -> Result<(), AmqpError> {
+        let b = Binding {
+            dest,
+            routing_key: routing_key.to_string(),
+            arguments,
+        };
+        x.bind(b.dest.clone(), routing_key, b.arguments.clone())
+            .map_err(AmqpError::precondition)?;
+        self.remember_binding(x, &b);
+        Ok(())
+    }
+
+    fn unbind(&self, x: &Arc<Exchange>, dest: Dest, routing_key: &str, arguments: &FieldTable) {
+        if x.unbind(&dest, routing_key, arguments) {
+            let b = Binding {
+                dest,
+                routing_key: routing_key.to_string(),
+                arguments: arguments.clone(),
+            };
+            self.forget_binding(x, &b);
+            self.auto_delete_exchange(x);
+        }
     }
 
     pub fn unbind_queue(
@@ -407,9 +488,7 @@ impl VHost {
     ) -> Result<(), AmqpError> {
         let q = self.find_queue(queue, connection)?;
         let x = self.check_bindable(exchange)?;
-        if x.unbind(&Dest::Queue(q), routing_key, arguments) {
-            self.auto_delete_exchange(&x);
-        }
+        self.unbind(&x, Dest::Queue(q), routing_key, arguments);
         Ok(())
     }
 
@@ -422,8 +501,7 @@ impl VHost {
     ) -> Result<(), AmqpError> {
         let d = self.check_bindable(destination)?;
         let s = self.check_bindable(source)?;
-        s.bind(Dest::Exchange(d), routing_key, arguments)
-            .map_err(AmqpError::precondition)
+        self.bind(&s, Dest::Exchange(d), routing_key, arguments)
     }
 
     pub fn unbind_exchange(
@@ -435,9 +513,7 @@ impl VHost {
     ) -> Result<(), AmqpError> {
         let d = self.check_bindable(destination)?;
         let s = self.check_bindable(source)?;
-        if s.unbind(&Dest::Exchange(d), routing_key, arguments) {
-            self.auto_delete_exchange(&s);
-        }
+        self.unbind(&s, Dest::Exchange(d), routing_key, arguments);
         Ok(())
     }
 
@@ -579,10 +655,30 @@ impl VHost {
                 }
             }
         }
+        self.deliver_to(queues, msg)
+    }
+
+    /// Appends a routed message to its queues, writing it to the message
+    /// log first when it is persistent and some of them are durable.
+    pub fn deliver_to(&self, queues: &mut Vec<Arc<Queue>>, mut msg: Arc<Message>) -> Routed {
         let mut routed = Routed {
             queues: queues.len(),
             ..Routed::default()
         };
+        if let (Some(store), true) = (&self.store, msg.persistent) {
+            let durable: Vec<u32> = queues.iter().filter_map(|q| q.store_id()).collect();
+            if !durable.is_empty() {
+                let (id, ticket) = store.log.append_message(&MessageParts {
+                    queues: &durable,
+                    exchange: &msg.exchange,
+                    routing_key: &msg.routing_key,
+                    properties: &msg.properties,
+                    body: &msg.body,
+                });
+                Arc::make_mut(&mut msg).store_id = id;
+                routed.ticket = Some(ticket);
+            }
+        }
         for q in queues.drain(..) {
             if q.publish(msg.clone()) == Enqueued::Rejected {
                 routed.rejected = true;
@@ -606,7 +702,7 @@ impl VHost {
                 ..Default::default()
             },
             QueueArgs::default(),
-            self.queue_env(),
+            self.queue_env(None),
         );
         self.reply_queues.write().insert(name, q.clone());
         q
@@ -617,12 +713,34 @@ impl VHost {
         q.delete();
     }
 
-    fn queue_env(&self) -> QueueEnv {
+    fn queue_env(&self, store_id: Option<u32>) -> QueueEnv {
         let dead_letters: Weak<dyn DeadLetters> = self.me.clone();
         QueueEnv {
             clock: self.clock.clone(),
             dead_letters,
+            store: store_id.and_then(|id| Some((self.store.clone()?, id))),
         }
+    }
+
+    /// Recreates a durable queue from its definition (at start).
+    pub fn restore_queue(&self, def: &QueueDef) -> Result<Arc<Queue>, AmqpError> {
+        let options = QueueOptions {
+            durable: true,
+            auto_delete: def.auto_delete,
+            exclusive_owner: None,
+            arguments: def.arguments.clone(),
+        };
+        let args = QueueArgs::parse(
+            &options.arguments,
+            &def.name,
+            &self.name,
+            true,
+            false,
+            def.auto_delete,
+        )?;
+        let q = Queue::new(&def.name, &self.name, options, args, self.queue_env(Some(def.id)));
+        self.queues.write().insert(def.name.clone(), q.clone());
+        Ok(q)
     }
 
     /// Time-driven work: expired messages at queue heads, queues unused past
@@ -651,9 +769,7 @@ impl VHost {
         let hdrs = || headers.clone();
         let RouteScratch { dests, queues } = scratch;
         self.route(x, &msg.routing_key, &hdrs, dests, queues);
-        for q in queues.drain(..) {
-            q.publish(msg.clone());
-        }
+        self.deliver_to(queues, msg);
     }
 }
 

@@ -21,6 +21,7 @@ fn message(n: u64, priority: u8, expiration_ms: Option<u64>) -> Arc<Message> {
         priority,
         expiration_ms,
         has_headers: false,
+        store_id: 0,
     })
 }
 
@@ -69,11 +70,13 @@ proptest! {
                     let want = if model.is_empty() { None } else { Some(model.remove(0)) };
                     let got = q.get(true);
                     prop_assert_eq!(got.as_ref().map(|(e, _)| e.msg.body.clone()), want.map(|(_, s)| body(s)));
-                    if let (Some((e, _)), PrioOp::GetAndRequeue, Some(w)) = (got, &op, want) {
-                        q.requeue([e]);
-                        model.push(w);
-                    } else {
-                        q.acked(1);
+                    match (got, &op, want) {
+                        (Some((e, _)), PrioOp::GetAndRequeue, Some(w)) => {
+                            q.requeue([e]);
+                            model.push(w);
+                        }
+                        (Some((e, _)), _, _) => q.acked([&e]),
+                        _ => {}
                     }
                 }
             }

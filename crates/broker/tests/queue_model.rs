@@ -76,6 +76,7 @@ fn message(n: u64) -> Arc<Message> {
         priority: 0,
         expiration_ms: None,
         has_headers: false,
+        store_id: 0,
     })
 }
 
@@ -119,7 +120,7 @@ proptest! {
                         let e = held.remove(i % held.len());
                         let pos = unacked.iter().position(|m| m.seq == e.seq).unwrap();
                         unacked.remove(pos);
-                        q.acked(1);
+                        q.acked([&e]);
                         if let Some(c) = &consumer {
                             *c.credit.lock() += 1;
                             q.dispatch();

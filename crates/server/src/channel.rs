@@ -1,7 +1,7 @@
 //! A channel's state machine: content assembly, one handler per AMQP method,
 //! confirms and transactions. Owned by its connection's task.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use warren_broker::{Consumer, Exchange, Message, Queue, VHost};
 use warren_codec::protocol::{basic, channel, confirm, exchange, queue, tx};
 use warren_codec::shortstr::truncated;
 use warren_codec::{encode, AMQPClass, Frame, Method, Properties, Publish};
+use warren_store::{MessageLog, Ticket};
 
 use crate::delivery::{ChannelShared, ConsumerSink, Unacked};
 use crate::outbound::Outbound;
@@ -106,6 +107,9 @@ struct Confirms {
     published: u64,
     confirmed: u64,
     nacks: Vec<u64>,
+    /// Publishes written to the message log: (sequence, ticket), in order.
+    /// Each is confirmed only once its ticket is synced.
+    durable: VecDeque<(u64, Ticket)>,
 }
 
 pub struct Channel {
@@ -123,6 +127,10 @@ pub struct Channel {
     pub congested: Option<Arc<Queue>>,
     /// The direct reply-to pseudo-queue this channel consumes from.
     reply_queue: Option<Arc<Queue>>,
+    /// A `tx.commit` whose persistent messages are not yet synced.
+    commit_pending: Option<Ticket>,
+    /// The newest log ticket of a message this channel published.
+    last_ticket: Ticket,
 }
 
 fn ok(m: AMQPClass) -> Result<Option<AMQPClass>, AmqpError> {
@@ -147,6 +155,8 @@ impl Channel {
             scratch: RouteScratch::default(),
             congested: None,
             reply_queue: None,
+            commit_pending: None,
+            last_ticket: 0,
         }
     }
 
@@ -653,6 +663,7 @@ impl Channel {
             priority: props.priority.unwrap_or(0),
             expiration_ms,
             has_headers: props.has_headers(),
+            store_id: 0,
         });
         let pending = PendingPublish {
             exchange,
@@ -690,23 +701,56 @@ impl Channel {
             if routed.rejected {
                 c.nacks.push(c.published);
             }
+            if let Some(t) = routed.ticket {
+                c.durable.push_back((c.published, t));
+            }
+        }
+        if let Some(t) = routed.ticket {
+            self.last_ticket = self.last_ticket.max(t);
         }
         if self.congested.is_none() {
             self.congested = routed.congested;
         }
     }
 
-    /// Sends one confirm for everything published since the last one
-    /// (called after each batch of frames read from the socket).
-    pub fn flush_confirms(&mut self, out: &Outbound) {
-        let Some(c) = &mut self.confirms else { return };
-        if c.published == c.confirmed {
-            return;
-        }
+    /// Sends confirms for everything published since the last flush whose
+    /// data is safe: transient messages at once, persistent ones once the
+    /// log has synced them. One `basic.ack multiple` covers each run between
+    /// nacks. Also completes a `tx.commit` that waited for the log. Returns
+    /// the ticket still awaited, if any (the connection waits for it).
+    pub fn flush_confirms(&mut self, out: &Outbound, log: Option<&MessageLog>) -> Option<Ticket> {
+        let synced = log.map_or(Ticket::MAX, |l| l.synced());
         let id = self.shared.id;
-        let nacks = std::mem::take(&mut c.nacks);
-        let (from, to) = (c.confirmed, c.published);
+        let mut waiting = None;
+        if let Some(t) = self.commit_pending {
+            if t <= synced {
+                self.commit_pending = None;
+                let ok = AMQPClass::Tx(tx::AMQPMethod::CommitOk(tx::CommitOk {}));
+                out.write(|b| encode::method(b, id, &ok));
+            } else {
+                waiting = Some(t);
+            }
+        }
+        let Some(c) = &mut self.confirms else {
+            return waiting;
+        };
+        while c.durable.front().is_some_and(|(_, t)| *t <= synced) {
+            c.durable.pop_front();
+        }
+        let to = match c.durable.front() {
+            Some((seq, _)) => seq - 1,
+            None => c.published,
+        };
+        if let Some((_, t)) = c.durable.back() {
+            waiting = waiting.max(Some(*t));
+        }
+        if to <= c.confirmed {
+            return waiting;
+        }
+        let from = c.confirmed;
         c.confirmed = to;
+        let (nacks, later): (Vec<u64>, Vec<u64>) = c.nacks.iter().partition(|n| **n <= to);
+        c.nacks = later;
         out.write(|b| {
             // Acks for the runs between nacks, each run with one frame.
             let mut done = from;
@@ -721,6 +765,7 @@ impl Channel {
                 encode::ack(b, id, to, to - done > 1);
             }
         });
+        waiting
     }
 
     fn settle(&mut self, tag: u64, multiple: bool, how: Settle) -> Result<(), AmqpError> {
@@ -759,7 +804,7 @@ impl Channel {
                 Settle::Requeue => q.requeue(run.drain(..).map(|u| u.entry)),
                 Settle::Drop => q.discard(run.drain(..).map(|u| u.entry)),
                 Settle::Ack => {
-                    q.acked(run.len());
+                    q.acked(run.iter().map(|u| &u.entry));
                     run.clear();
                 }
             }
@@ -808,11 +853,17 @@ impl Channel {
                     .tx
                     .replace(Tx::default())
                     .ok_or_else(|| AmqpError::precondition("channel is not transactional"))?;
+                let before = self.last_ticket;
                 for p in tx.publishes {
                     self.enqueue(ctx, p);
                 }
                 for a in tx.acks {
                     self.settle_now(a.tag, a.multiple, a.settle)?;
+                }
+                if self.last_ticket > before {
+                    // commit-ok once the persistent messages are on disk.
+                    self.commit_pending = Some(self.last_ticket);
+                    return Ok(None);
                 }
                 T::CommitOk(tx::CommitOk {})
             }

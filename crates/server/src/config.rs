@@ -43,6 +43,9 @@ pub struct Cli {
     /// Most simultaneous client connections.
     #[arg(long, env = "WARREN_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Size of each message log segment file, in bytes.
+    #[arg(long, env = "WARREN_SEGMENT_SIZE")]
+    pub segment_size: Option<u32>,
 }
 
 /// The same settings as read from the TOML file.
@@ -59,6 +62,7 @@ pub struct FileConfig {
     pub frame_max: Option<u32>,
     pub channel_max: Option<u16>,
     pub max_connections: Option<usize>,
+    pub segment_size: Option<u32>,
 }
 
 /// Resolved settings.
@@ -74,6 +78,7 @@ pub struct Config {
     pub frame_max: u32,
     pub channel_max: u16,
     pub max_connections: usize,
+    pub segment_size: u32,
 }
 
 impl Default for Config {
@@ -89,16 +94,26 @@ impl Default for Config {
             frame_max: 131072,
             channel_max: 2047,
             max_connections: 65536,
+            segment_size: 8 << 20,
         }
     }
 }
 
 impl Config {
-    /// A broker on 127.0.0.1 with a free port, for tests.
+    /// A broker on 127.0.0.1 with a free port and a fresh data directory
+    /// under the system's temporary directory, for tests.
     pub fn ephemeral() -> Config {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         Config {
             bind: "127.0.0.1".into(),
             port: 0,
+            data_dir: std::env::temp_dir().join(format!("warren-test-{}-{n}-{nanos}", std::process::id())),
+            segment_size: 1 << 20,
             ..Config::default()
         }
     }
@@ -133,6 +148,7 @@ impl Config {
                 .max_connections
                 .or(file.max_connections)
                 .unwrap_or(d.max_connections),
+            segment_size: cli.segment_size.or(file.segment_size).unwrap_or(d.segment_size),
         };
         if c.frame_max < warren_codec::FRAME_MIN_SIZE {
             anyhow::bail!("frame_max must be at least {}", warren_codec::FRAME_MIN_SIZE);

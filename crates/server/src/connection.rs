@@ -200,10 +200,18 @@ impl Connection {
                     return;
                 }
             }
+            let store = self.shared.broker.store.clone();
+            let log = store.as_ref().map(|s| &s.log);
+            // Registered before the check, so a sync announced in between is not missed.
+            let synced = log.map(|l| l.synced_notified());
             let mut congested = None;
+            let mut awaited: Option<u64> = None;
             for ch in self.channels.values_mut() {
-                ch.flush_confirms(&self.out);
+                awaited = awaited.max(ch.flush_confirms(&self.out, log));
                 congested = congested.or(ch.congested.take());
+            }
+            if let (Some(t), Some(l)) = (awaited, log) {
+                l.request_sync(t);
             }
             if let Some(q) = congested {
                 // Flow control: stop reading this publisher until the queue's
@@ -225,7 +233,14 @@ impl Connection {
             if let Some(d) = self.closing_deadline {
                 deadline = deadline.min(d);
             }
+            let sync_wait = async {
+                match (awaited, synced) {
+                    (Some(_), Some(n)) => n.await,
+                    _ => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                _ = sync_wait => {}
                 r = rd.read_buf(&mut buf) => match r {
                     Ok(0) | Err(_) => return,
                     Ok(_) => last_read = Instant::now(),
@@ -504,7 +519,7 @@ impl Connection {
             Err(e) if e.is_connection_error() => Err(e),
             Err(e) => {
                 tracing::debug!(conn = self.id, channel = id, "channel error: {}", e.text);
-                ch.flush_confirms(&self.out);
+                ch.flush_confirms(&self.out, self.shared.broker.store.as_ref().map(|s| &s.log));
                 ch.teardown(&vhost, self.id);
                 ch.closing = true;
                 self.send(

@@ -40,6 +40,7 @@ pub struct Server {
     addr: SocketAddr,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
     pub broker: Arc<Broker>,
 }
 
@@ -53,31 +54,47 @@ impl Server {
         format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.addr.port())
     }
 
-    /// Closes every connection with 320 CONNECTION_FORCED and waits for them.
+    /// Closes every connection with 320 CONNECTION_FORCED, waits for them,
+    /// then writes out and syncs what the store holds.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         let _ = self.task.await;
+        let _ = self.sweeper.await;
+        let broker = self.broker.clone();
+        let _ = tokio::task::spawn_blocking(move || broker.close()).await;
     }
 }
 
 /// Binds the listener and starts accepting connections.
 pub async fn start(config: Config) -> std::io::Result<Server> {
+    let dir = config.data_dir.clone();
+    let segment_size = config.segment_size;
+    let broker = tokio::task::spawn_blocking(move || Broker::open(&dir, segment_size))
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(|e| {
+            std::io::Error::other(format!(
+                "cannot open data directory {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+    let broker = Arc::new(broker);
     let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
     let addr = listener.local_addr()?;
-    let broker = Arc::new(Broker::default());
     let shared = Arc::new(Shared {
         broker: broker.clone(),
         config,
         next_connection_id: AtomicU64::new(1),
     });
     let shutdown = CancellationToken::new();
-    tokio::spawn(sweeper(broker.clone(), shutdown.clone()));
+    let sweeper = tokio::spawn(sweeper(broker.clone(), shutdown.clone()));
     let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
     tracing::info!("listening for AMQP on {addr}");
     Ok(Server {
         addr,
         shutdown,
         task,
+        sweeper,
         broker,
     })
 }

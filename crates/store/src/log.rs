@@ -108,7 +108,9 @@ impl MessageLog {
             .collect();
         segments.sort_unstable();
         let (recovered, refs, tail) = recover(dir, &segments, live)?;
-        let (segment, offset) = tail.unwrap_or((segments.last().map_or(0, |s| s + 1), 0));
+        // Segments are numbered from 1, so no message id is 0 (which the
+        // broker uses for "not stored").
+        let (segment, offset) = tail.unwrap_or((segments.last().map_or(1, |s| s + 1), 0));
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             segment_size,

@@ -1,0 +1,90 @@
+//! The broker's side of persistence: which entities are durable, what the
+//! message log records for them, and recovery at start.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use warren_store::definitions::{BindingDef, ExchangeDef, QueueDef};
+use warren_store::{Definitions, MessageLog, RecoveredMessage, StoreError};
+
+use crate::exchange::{Binding, Dest, Exchange};
+use crate::message::Message;
+use crate::queue::Queue;
+
+/// Definitions and the message log of one broker.
+pub struct Persistence {
+    pub defs: Definitions,
+    pub log: MessageLog,
+}
+
+impl Persistence {
+    /// Opens `dir/definitions` and `dir/messages`. Messages for queues
+    /// `live` does not know are forgotten.
+    pub fn open(
+        dir: &Path,
+        segment_size: u32,
+        live: impl Fn(&Definitions) -> Vec<u32>,
+    ) -> Result<(Arc<Persistence>, warren_store::Recovered), StoreError> {
+        let defs = Definitions::open(&dir.join("definitions"))?;
+        let ids = live(&defs);
+        let (log, recovered) = MessageLog::open(&dir.join("messages"), segment_size, &|q| ids.contains(&q))?;
+        Ok((Arc::new(Persistence { defs, log }), recovered))
+    }
+
+    pub fn exchange_def(vhost: &str, x: &Exchange) -> ExchangeDef {
+        ExchangeDef {
+            vhost: vhost.to_string(),
+            name: x.name.to_string(),
+            kind: x.type_name().to_string(),
+            durable: x.options.durable,
+            auto_delete: x.options.auto_delete,
+            internal: x.options.internal,
+            arguments: x.options.arguments.clone(),
+        }
+    }
+
+    pub fn queue_def(q: &Queue, id: u32) -> QueueDef {
+        QueueDef {
+            vhost: q.vhost.to_string(),
+            name: q.name.to_string(),
+            id,
+            auto_delete: q.options.auto_delete,
+            arguments: q.options.arguments.clone(),
+        }
+    }
+
+    /// The definition of a binding, if both its ends are durable.
+    pub fn binding_def(vhost: &str, source: &Exchange, b: &Binding) -> Option<BindingDef> {
+        let (kind, durable) = match &b.dest {
+            Dest::Queue(q) => ("queue", q.store_id().is_some()),
+            Dest::Exchange(x) => ("exchange", x.options.durable),
+        };
+        (durable && source.options.durable && !source.name.is_empty()).then(|| BindingDef {
+            vhost: vhost.to_string(),
+            source: source.name.to_string(),
+            destination_kind: kind.to_string(),
+            destination: b.dest.name().to_string(),
+            routing_key: b.routing_key.clone(),
+            arguments: b.arguments.clone(),
+        })
+    }
+}
+
+/// A message as it comes back from the log.
+pub fn recovered_message(r: RecoveredMessage) -> Message {
+    let view = warren_codec::Properties::parse(&r.properties).unwrap_or_default();
+    let expiration_ms = view
+        .expiration(&r.properties)
+        .and_then(|e| crate::message::parse_expiration(e).ok());
+    Message {
+        exchange: r.exchange,
+        routing_key: r.routing_key,
+        priority: view.priority.unwrap_or(0),
+        has_headers: view.has_headers(),
+        persistent: true,
+        expiration_ms,
+        properties: r.properties,
+        body: r.body,
+        store_id: r.id,
+    }
+}
