@@ -8,6 +8,7 @@ fn main() -> anyhow::Result<()> {
     let config = Config::resolve(Cli::parse())?;
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
