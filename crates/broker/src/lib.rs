@@ -86,9 +86,9 @@ impl Broker {
 
     /// A broker whose durable state lives in `dir`: definitions are loaded,
     /// then every persistent message of every durable queue, in order.
-    pub fn open(dir: &Path, segment_size: u32) -> Result<Broker, BrokerOpenError> {
+    pub fn open(dir: &Path, segment_size: u32, window: usize) -> Result<Broker, BrokerOpenError> {
         let started = std::time::Instant::now();
-        let (store, recovered) = Persistence::open(dir, segment_size, |defs| {
+        let (store, recovered) = Persistence::open(dir, segment_size, window, |defs| {
             defs.queues()
                 .map(|qs| qs.iter().map(|q| q.id).collect())
                 .unwrap_or_default()

@@ -2,6 +2,8 @@
 //! message log records for them, and recovery at start.
 
 use std::path::Path;
+
+use bytes::Bytes;
 use std::sync::Arc;
 
 use warren_store::definitions::{BindingDef, ExchangeDef, QueueDef};
@@ -15,6 +17,9 @@ use crate::queue::Queue;
 pub struct Persistence {
     pub defs: Definitions,
     pub log: MessageLog,
+    /// Messages a queue keeps in memory per priority level; the rest of its
+    /// backlog is paged out to the log.
+    pub window: usize,
 }
 
 impl Persistence {
@@ -23,12 +28,13 @@ impl Persistence {
     pub fn open(
         dir: &Path,
         segment_size: u32,
+        window: usize,
         live: impl Fn(&Definitions) -> Vec<u32>,
     ) -> Result<(Arc<Persistence>, warren_store::Recovered), StoreError> {
         let defs = Definitions::open(&dir.join("definitions"))?;
         let ids = live(&defs);
         let (log, recovered) = MessageLog::open(&dir.join("messages"), segment_size, &|q| ids.contains(&q))?;
-        Ok((Arc::new(Persistence { defs, log }), recovered))
+        Ok((Arc::new(Persistence { defs, log, window }), recovered))
     }
 
     pub fn exchange_def(vhost: &str, x: &Exchange) -> ExchangeDef {
@@ -70,21 +76,28 @@ impl Persistence {
     }
 }
 
-/// A message as it comes back from the log.
+/// A message as it comes back from the log after a restart.
 pub fn recovered_message(r: RecoveredMessage) -> Message {
-    let view = warren_codec::Properties::parse(&r.properties).unwrap_or_default();
+    let mut m = message_from_parts(r.exchange, r.routing_key, r.properties, r.body);
+    m.store_id = r.id;
+    m
+}
+
+/// A message rebuilt from the parts the log keeps.
+pub fn message_from_parts(exchange: Bytes, routing_key: Bytes, properties: Bytes, body: Bytes) -> Message {
+    let view = warren_codec::Properties::parse(&properties).unwrap_or_default();
     let expiration_ms = view
-        .expiration(&r.properties)
+        .expiration(&properties)
         .and_then(|e| crate::message::parse_expiration(e).ok());
     Message {
-        exchange: r.exchange,
-        routing_key: r.routing_key,
+        exchange,
+        routing_key,
         priority: view.priority.unwrap_or(0),
         has_headers: view.has_headers(),
-        persistent: true,
+        persistent: view.persistent(),
         expiration_ms,
-        properties: r.properties,
-        body: r.body,
-        store_id: r.id,
+        properties,
+        body,
+        store_id: 0,
     }
 }

@@ -18,7 +18,7 @@ use crate::args::{Overflow, QueueArgs};
 use crate::clock::Clock;
 use crate::message::Message;
 use crate::persist::Persistence;
-use crate::ready::Ready;
+use crate::ready::{Pager, Ready};
 
 /// One message in one queue.
 #[derive(Debug, Clone)]
@@ -30,6 +30,9 @@ pub struct Entry {
     pub expires_at: u64,
     /// Times the message came back unacknowledged (quorum delivery limit).
     pub returned: u32,
+    /// The spill record holding it while it was paged out (0: none),
+    /// released when it leaves the queue.
+    pub spill: u64,
 }
 
 /// Why a message left its queue for the dead-letter exchange.
@@ -133,6 +136,8 @@ pub struct QueueEnv {
     pub dead_letters: Weak<dyn DeadLetters>,
     /// For a durable queue: the log and the queue's id in it.
     pub store: Option<(Arc<Persistence>, u32)>,
+    /// Pages the backlog out to the log beyond a window of messages.
+    pub pager: Option<Pager>,
 }
 
 impl Default for QueueEnv {
@@ -145,6 +150,7 @@ impl Default for QueueEnv {
             clock: Arc::new(Clock::default()),
             dead_letters: Weak::<Nowhere>::new(),
             store: None,
+            pager: None,
         }
     }
 }
@@ -219,7 +225,7 @@ impl Queue {
             vhost: vhost.into(),
             options,
             inner: Mutex::new(QueueState {
-                ready: Ready::new(args.max_priority),
+                ready: Ready::new(args.max_priority, env.pager.clone()),
                 next_seq: 0,
                 consumers: Vec::new(),
                 next_consumer: 0,
@@ -262,11 +268,12 @@ impl Queue {
 
     /// Records in the log that these messages left the queue for good.
     fn forget<'a>(&self, entries: impl IntoIterator<Item = &'a Entry>) {
-        if let Some((p, q)) = &self.env.store {
-            for e in entries {
-                if e.msg.store_id != 0 {
-                    p.log.ack(e.msg.store_id, *q);
-                }
+        for e in entries {
+            if let (Some((p, q)), true) = (&self.env.store, e.msg.store_id != 0) {
+                p.log.ack(e.msg.store_id, *q);
+            }
+            if let (Some(p), true) = (&self.env.pager, e.spill != 0) {
+                p.store.log.release(e.spill);
             }
         }
     }
@@ -285,6 +292,7 @@ impl Queue {
                 redelivered: delivered,
                 expires_at,
                 returned: 0,
+                spill: 0,
             });
         }
         self.settled(&st);
@@ -340,6 +348,7 @@ impl Queue {
             redelivered: false,
             expires_at,
             returned: 0,
+            spill: 0,
         };
         if self.args.overflow != Overflow::DropHead && full(&st, 1, size) {
             if self.args.overflow == Overflow::RejectPublishDlx {
@@ -613,6 +622,11 @@ impl Queue {
         self.inner.lock().consumers.len() as u32
     }
 
+    /// Ready messages held in memory (the rest of the backlog is on disk).
+    pub fn in_memory(&self) -> usize {
+        self.inner.lock().ready.in_memory()
+    }
+
     pub fn unacked_count(&self) -> usize {
         self.inner.lock().unacked
     }
@@ -631,7 +645,7 @@ impl Queue {
     pub fn sweep(&self) -> bool {
         let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
-        while st.ready.peek().is_some_and(|e| now > e.expires_at) {
+        while st.ready.head_expires_at().is_some_and(|at| now > at) {
             if let Some(e) = st.ready.pop() {
                 st.dead.push((e, DeathReason::Expired));
             }

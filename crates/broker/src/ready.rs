@@ -3,32 +3,80 @@
 //!
 //! Higher priorities leave first; within a level, order is by sequence
 //! number, so a requeued message goes back to its original position.
+//!
+//! **Memory is bounded.** With a pager, each level keeps at most `window`
+//! messages in memory; the rest are index entries of a few dozen bytes whose
+//! content is in the message log: a persistent message of a durable queue
+//! is already there, anything else is written as a spill record first.
+//! Messages are read back a batch at a time when the in-memory part runs
+//! out. Once a level has paged-out messages, new ones go behind them on
+//! disk, so order is kept.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
+use bytes::Bytes;
+use warren_store::record::{MessageParts, Record};
+
+use crate::message::Message;
+use crate::persist::Persistence;
 use crate::queue::Entry;
 
-#[derive(Debug)]
+/// How a queue pages messages out.
+#[derive(Clone)]
+pub struct Pager {
+    pub store: Arc<Persistence>,
+    /// The queue is durable: a message with a store id is on disk for it.
+    pub durable: bool,
+    /// Messages kept in memory per priority level.
+    pub window: usize,
+}
+
+/// A message paged out of memory.
+#[derive(Debug, Clone)]
+struct Paged {
+    seq: u64,
+    /// Where its record is in the log.
+    id: u64,
+    /// A spill record (released when the message leaves), rather than the
+    /// durable record the queue shares with others.
+    spilled: bool,
+    expires_at: u64,
+    redelivered: bool,
+    returned: u32,
+}
+
+#[derive(Default)]
+struct Level {
+    mem: VecDeque<Entry>,
+    disk: VecDeque<Paged>,
+}
+
 pub struct Ready {
-    levels: Vec<VecDeque<Entry>>,
+    levels: Vec<Level>,
     len: usize,
     bytes: u64,
+    pager: Option<Pager>,
 }
+
+/// Messages read back per page-in.
+const PAGE_IN: usize = 256;
 
 impl Ready {
     /// `max_priority` of `None` or `0` makes a plain FIFO.
-    pub fn new(max_priority: Option<u8>) -> Ready {
+    pub fn new(max_priority: Option<u8>, pager: Option<Pager>) -> Ready {
         let levels = usize::from(max_priority.unwrap_or(0)) + 1;
         Ready {
-            levels: (0..levels).map(|_| VecDeque::new()).collect(),
+            levels: (0..levels).map(|_| Level::default()).collect(),
             len: 0,
             bytes: 0,
+            pager,
         }
     }
 
     /// A message's level: priorities above the maximum count as the maximum.
-    fn level(&self, e: &Entry) -> usize {
-        usize::from(e.msg.priority).min(self.levels.len() - 1)
+    fn level_of(&self, priority: u8) -> usize {
+        usize::from(priority).min(self.levels.len() - 1)
     }
 
     pub fn len(&self) -> usize {
@@ -44,30 +92,148 @@ impl Ready {
         self.bytes
     }
 
+    /// Messages held in memory (the rest are paged out).
+    pub fn in_memory(&self) -> usize {
+        self.levels.iter().map(|l| l.mem.len()).sum()
+    }
+
+    /// Moves a message's content to the log, keeping an index entry.
+    fn page_out(pager: &Pager, e: Entry) -> Paged {
+        let m = &e.msg;
+        let (id, spilled) = if pager.durable && m.store_id != 0 {
+            (m.store_id, false)
+        } else if e.spill != 0 {
+            (e.spill, true)
+        } else {
+            let id = pager.store.log.spill(&MessageParts {
+                queues: &[],
+                exchange: &m.exchange,
+                routing_key: &m.routing_key,
+                properties: &m.properties,
+                body: &m.body,
+            });
+            (id, true)
+        };
+        Paged {
+            seq: e.seq,
+            id,
+            spilled,
+            expires_at: e.expires_at,
+            redelivered: e.redelivered,
+            returned: e.returned,
+        }
+    }
+
+    /// Reads a paged-out message back.
+    fn page_in(pager: &Pager, p: Paged) -> Entry {
+        let msg = match pager.store.log.read(p.id) {
+            Some(Record::Message {
+                exchange,
+                routing_key,
+                properties,
+                body,
+                ..
+            }) => {
+                let mut m = crate::persist::message_from_parts(exchange, routing_key, properties, body);
+                m.store_id = if p.spilled { 0 } else { p.id };
+                m
+            }
+            _ => {
+                tracing::error!("message {:#x} could not be read back from the log", p.id);
+                placeholder(&p)
+            }
+        };
+        Entry {
+            seq: p.seq,
+            msg: Arc::new(msg),
+            redelivered: p.redelivered,
+            expires_at: p.expires_at,
+            returned: p.returned,
+            spill: if p.spilled { p.id } else { 0 },
+        }
+    }
+
+    /// An entry for a paged-out message that is being thrown away (purge,
+    /// delete): enough to release its log record, without reading it.
+    fn discarded(p: Paged) -> Entry {
+        Entry {
+            seq: p.seq,
+            msg: Arc::new(placeholder(&p)),
+            redelivered: p.redelivered,
+            expires_at: p.expires_at,
+            returned: p.returned,
+            spill: if p.spilled { p.id } else { 0 },
+        }
+    }
+
     pub fn push(&mut self, e: Entry) {
         self.len += 1;
         self.bytes += e.msg.size() as u64;
-        let l = self.level(&e);
-        self.levels[l].push_back(e);
+        let l = self.level_of(e.msg.priority);
+        let level = &mut self.levels[l];
+        match &self.pager {
+            Some(p) if !level.disk.is_empty() || level.mem.len() >= p.window => {
+                level.disk.push_back(Self::page_out(p, e));
+            }
+            _ => level.mem.push_back(e),
+        }
     }
 
     /// Puts a message back where its sequence number says it belongs.
     pub fn insert_by_seq(&mut self, e: Entry) {
         self.len += 1;
         self.bytes += e.msg.size() as u64;
-        let l = self.level(&e);
+        let l = self.level_of(e.msg.priority);
         let level = &mut self.levels[l];
-        let at = level.partition_point(|x| x.seq < e.seq);
-        level.insert(at, e);
+        match (&self.pager, level.disk.front()) {
+            (Some(p), Some(first)) if e.seq > first.seq => {
+                let at = level.disk.partition_point(|x| x.seq < e.seq);
+                level.disk.insert(at, Self::page_out(p, e));
+            }
+            _ => {
+                let at = level.mem.partition_point(|x| x.seq < e.seq);
+                level.mem.insert(at, e);
+            }
+        }
+    }
+
+    /// Refills a level's memory from its paged-out messages.
+    fn refill(&mut self, l: usize) {
+        let Some(p) = &self.pager else { return };
+        let level = &mut self.levels[l];
+        if !level.mem.is_empty() {
+            return;
+        }
+        for _ in 0..PAGE_IN.min(p.window.max(1)) {
+            let Some(paged) = level.disk.pop_front() else {
+                break;
+            };
+            level.mem.push_back(Self::page_in(p, paged));
+        }
+    }
+
+    /// The highest level with messages.
+    fn top(&self) -> Option<usize> {
+        (0..self.levels.len())
+            .rev()
+            .find(|l| !self.levels[*l].mem.is_empty() || !self.levels[*l].disk.is_empty())
+    }
+
+    /// When the next message to leave expires.
+    pub fn head_expires_at(&self) -> Option<u64> {
+        let level = &self.levels[self.top()?];
+        level
+            .mem
+            .front()
+            .map(|e| e.expires_at)
+            .or_else(|| level.disk.front().map(|p| p.expires_at))
     }
 
     /// The next message to leave: the oldest of the highest priority.
-    pub fn peek(&self) -> Option<&Entry> {
-        self.levels.iter().rev().find_map(|l| l.front())
-    }
-
     pub fn pop(&mut self) -> Option<Entry> {
-        let e = self.levels.iter_mut().rev().find_map(|l| l.pop_front())?;
+        let l = self.top()?;
+        self.refill(l);
+        let e = self.levels[l].mem.pop_front()?;
         self.len -= 1;
         self.bytes -= e.msg.size() as u64;
         Some(e)
@@ -76,45 +242,51 @@ impl Ready {
     /// Takes back the message just pushed with this sequence number, if it
     /// is still there (TTL 0: it was not delivered at once).
     pub fn pop_back_if(&mut self, seq: u64) -> Option<Entry> {
-        let level = self
-            .levels
-            .iter_mut()
-            .find(|l| l.back().is_some_and(|e| e.seq == seq))?;
-        let e = level.pop_back()?;
-        self.len -= 1;
-        self.bytes -= e.msg.size() as u64;
-        Some(e)
+        for l in 0..self.levels.len() {
+            let level = &mut self.levels[l];
+            let e = if level.disk.back().is_some_and(|p| p.seq == seq) {
+                match (&self.pager, level.disk.pop_back()) {
+                    (Some(pager), Some(paged)) => Some(Self::page_in(pager, paged)),
+                    _ => None,
+                }
+            } else if level.disk.is_empty() && level.mem.back().is_some_and(|e| e.seq == seq) {
+                level.mem.pop_back()
+            } else {
+                None
+            };
+            if let Some(e) = e {
+                self.len -= 1;
+                self.bytes -= e.msg.size() as u64;
+                return Some(e);
+            }
+        }
+        None
     }
 
-    /// Removes every message.
+    /// Removes every message (paged-out ones are not read back).
     pub fn take_all(&mut self) -> Vec<Entry> {
         self.len = 0;
         self.bytes = 0;
-        self.levels.iter_mut().rev().flat_map(|l| l.drain(..)).collect()
-    }
-
-    /// Removes the messages `expired` selects from anywhere in the queue,
-    /// keeping the order of the rest.
-    pub fn remove_where(&mut self, mut expired: impl FnMut(&Entry) -> bool) -> Vec<Entry> {
         let mut out = Vec::new();
         for level in self.levels.iter_mut().rev() {
-            if !level.iter().any(&mut expired) {
-                continue;
-            }
-            let mut keep = VecDeque::with_capacity(level.len());
-            for e in level.drain(..) {
-                if expired(&e) {
-                    out.push(e);
-                } else {
-                    keep.push_back(e);
-                }
-            }
-            *level = keep;
-        }
-        for e in &out {
-            self.len -= 1;
-            self.bytes -= e.msg.size() as u64;
+            out.extend(level.mem.drain(..));
+            out.extend(level.disk.drain(..).map(Self::discarded));
         }
         out
+    }
+}
+
+/// A stand-in for a paged-out message that is not read back.
+fn placeholder(p: &Paged) -> Message {
+    Message {
+        exchange: Bytes::new(),
+        routing_key: Bytes::new(),
+        properties: Bytes::from_static(&[0, 0]),
+        body: Bytes::new(),
+        persistent: !p.spilled,
+        priority: 0,
+        expiration_ms: None,
+        has_headers: false,
+        store_id: if p.spilled { 0 } else { p.id },
     }
 }

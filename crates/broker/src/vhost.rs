@@ -719,6 +719,11 @@ impl VHost {
             clock: self.clock.clone(),
             dead_letters,
             store: store_id.and_then(|id| Some((self.store.clone()?, id))),
+            pager: self.store.clone().map(|store| crate::ready::Pager {
+                window: store.window,
+                store,
+                durable: store_id.is_some(),
+            }),
         }
     }
 

@@ -46,6 +46,10 @@ pub struct Cli {
     /// Size of each message log segment file, in bytes.
     #[arg(long, env = "WARREN_SEGMENT_SIZE")]
     pub segment_size: Option<u32>,
+    /// Messages a queue keeps in memory (per priority level); the rest of a
+    /// backlog is paged out to disk.
+    #[arg(long, env = "WARREN_QUEUE_WINDOW")]
+    pub queue_window: Option<usize>,
 }
 
 /// The same settings as read from the TOML file.
@@ -63,6 +67,7 @@ pub struct FileConfig {
     pub channel_max: Option<u16>,
     pub max_connections: Option<usize>,
     pub segment_size: Option<u32>,
+    pub queue_window: Option<usize>,
 }
 
 /// Resolved settings.
@@ -79,6 +84,7 @@ pub struct Config {
     pub channel_max: u16,
     pub max_connections: usize,
     pub segment_size: u32,
+    pub queue_window: usize,
 }
 
 impl Default for Config {
@@ -95,6 +101,7 @@ impl Default for Config {
             channel_max: 2047,
             max_connections: 65536,
             segment_size: 8 << 20,
+            queue_window: 2048,
         }
     }
 }
@@ -149,6 +156,11 @@ impl Config {
                 .or(file.max_connections)
                 .unwrap_or(d.max_connections),
             segment_size: cli.segment_size.or(file.segment_size).unwrap_or(d.segment_size),
+            queue_window: cli
+                .queue_window
+                .or(file.queue_window)
+                .unwrap_or(d.queue_window)
+                .max(1),
         };
         if c.frame_max < warren_codec::FRAME_MIN_SIZE {
             anyhow::bail!("frame_max must be at least {}", warren_codec::FRAME_MIN_SIZE);

@@ -68,8 +68,8 @@ impl Server {
 /// Binds the listener and starts accepting connections.
 pub async fn start(config: Config) -> std::io::Result<Server> {
     let dir = config.data_dir.clone();
-    let segment_size = config.segment_size;
-    let broker = tokio::task::spawn_blocking(move || Broker::open(&dir, segment_size))
+    let (segment_size, window) = (config.segment_size, config.queue_window);
+    let broker = tokio::task::spawn_blocking(move || Broker::open(&dir, segment_size, window))
         .await
         .map_err(std::io::Error::other)?
         .map_err(|e| {

@@ -60,6 +60,12 @@ struct Shared {
     synced_notify: tokio::sync::Notify,
     /// Live (message, queue) references per segment.
     refs: Mutex<BTreeMap<u32, u64>>,
+    /// Everything before this position (`segment << 32 | offset`) is in the
+    /// files; reads of later records wait for the persister.
+    written: Mutex<u64>,
+    written_cv: Condvar,
+    /// Read handles of segment files, for paging messages back in.
+    readers: Mutex<HashMap<u32, Arc<File>>>,
 }
 
 pub struct MessageLog {
@@ -127,6 +133,9 @@ impl MessageLog {
             synced: AtomicU64::new(0),
             synced_notify: tokio::sync::Notify::new(),
             refs: Mutex::new(refs),
+            written: Mutex::new((u64::from(segment) << 32) | u64::from(offset)),
+            written_cv: Condvar::new(),
+            readers: Mutex::new(HashMap::new()),
         });
         let log = MessageLog {
             persister: Mutex::new(None),
@@ -198,6 +207,70 @@ impl MessageLog {
         };
         if empty {
             self.collect();
+        }
+    }
+
+    /// Writes a message only to take it out of memory; returns its id.
+    /// Release it with [`MessageLog::release`] when it leaves its queue.
+    pub fn spill(&self, parts: &MessageParts) -> u64 {
+        let (id, _) = self.append(parts.payload_len(), |out| {
+            parts.encode_as(record::KIND_SPILLED, out)
+        });
+        *self.shared.refs.lock().entry(segment_of(id)).or_insert(0) += 1;
+        id
+    }
+
+    /// A spilled message left its queue (no record: spills are not recovered).
+    pub fn release(&self, message: u64) {
+        let seg = segment_of(message);
+        let empty = {
+            let mut refs = self.shared.refs.lock();
+            match refs.get_mut(&seg) {
+                Some(n) => {
+                    *n = n.saturating_sub(1);
+                    *n == 0
+                }
+                None => false,
+            }
+        };
+        if empty {
+            self.collect();
+        }
+    }
+
+    /// Reads back the message record `id` (paging a message in). Waits for
+    /// the persister if the record is not in its file yet.
+    pub fn read(&self, id: u64) -> Option<Record> {
+        {
+            let mut w = self.shared.written.lock();
+            while *w <= id {
+                self.shared.wake.notify_one();
+                self.shared
+                    .written_cv
+                    .wait_for(&mut w, std::time::Duration::from_millis(5));
+            }
+        }
+        let seg = segment_of(id);
+        let file = {
+            let mut readers = self.shared.readers.lock();
+            match readers.get(&seg) {
+                Some(f) => f.clone(),
+                None => {
+                    let f = Arc::new(File::open(segment_path(&self.shared.dir, seg)).ok()?);
+                    readers.insert(seg, f.clone());
+                    f
+                }
+            }
+        };
+        let offset = id & 0xffff_ffff;
+        let mut header = [0u8; HEADER];
+        file.read_exact_at(&mut header, offset).ok()?;
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let mut buf = vec![0u8; HEADER + len];
+        file.read_exact_at(&mut buf, offset).ok()?;
+        match record::read(&Bytes::from(buf)) {
+            Read::Record(r, _) => Some(r),
+            _ => None,
         }
     }
 
@@ -355,7 +428,13 @@ fn persister(shared: Arc<Shared>) {
                 dirty.push(c.segment);
             }
         }
+        if let Some(last) = chunks.last() {
+            let end = (u64::from(last.segment) << 32) | u64::from(last.offset + last.data.len() as u32);
+            *shared.written.lock() = end;
+            shared.written_cv.notify_all();
+        }
         for seg in doomed {
+            shared.readers.lock().remove(&seg);
             files.remove(&seg);
             dirty.retain(|s| *s != seg);
             let _ = std::fs::remove_file(segment_path(&shared.dir, seg));
@@ -402,12 +481,14 @@ fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<R
                 Read::Record(r, used) => {
                     let id = (u64::from(seg) << 32) | offset as u64;
                     match r {
+                        Record::Message { spilled: true, .. } => {}
                         Record::Message {
                             queues: qs,
                             exchange,
                             routing_key,
                             properties,
                             body,
+                            ..
                         } => {
                             for q in qs.into_iter().filter(|q| live(*q)) {
                                 queues.entry(q).or_default().insert(

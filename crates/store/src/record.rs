@@ -7,6 +7,8 @@
 //! * ack: `2, message id u64, queue id u32`: the message left that queue.
 //! * delivered: `3, message id u64, queue id u32`: first delivery (so a
 //!   recovered message is marked redelivered).
+//! * spilled: `4` and the message layout (no queue ids): a message paged
+//!   out of memory; not recovered.
 
 use bytes::{Buf, Bytes};
 
@@ -14,6 +16,9 @@ pub const HEADER: usize = 8;
 pub const KIND_MESSAGE: u8 = 1;
 pub const KIND_ACK: u8 = 2;
 pub const KIND_DELIVERED: u8 = 3;
+/// A message written only to take it out of memory (a queue's backlog);
+/// recovery skips it.
+pub const KIND_SPILLED: u8 = 4;
 
 /// The parts of a message the log keeps.
 pub struct MessageParts<'a> {
@@ -39,7 +44,12 @@ impl MessageParts<'_> {
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
-        out.push(KIND_MESSAGE);
+        self.encode_as(KIND_MESSAGE, out)
+    }
+
+    /// Encodes with another kind byte (`KIND_SPILLED`).
+    pub fn encode_as(&self, kind: u8, out: &mut Vec<u8>) {
+        out.push(kind);
         out.extend_from_slice(&(self.queues.len() as u16).to_be_bytes());
         for q in self.queues {
             out.extend_from_slice(&q.to_be_bytes());
@@ -84,6 +94,8 @@ pub enum Record {
         routing_key: Bytes,
         properties: Bytes,
         body: Bytes,
+        /// Written only to page it out of memory.
+        spilled: bool,
     },
     Ack {
         message: u64,
@@ -139,7 +151,7 @@ fn decode(mut p: Bytes) -> Option<Record> {
     }
     need(&p, 1)?;
     match p.get_u8() {
-        KIND_MESSAGE => {
+        kind @ (KIND_MESSAGE | KIND_SPILLED) => {
             need(&p, 2)?;
             let n = p.get_u16() as usize;
             need(&p, 4 * n)?;
@@ -166,6 +178,7 @@ fn decode(mut p: Bytes) -> Option<Record> {
                 routing_key,
                 properties,
                 body,
+                spilled: kind == KIND_SPILLED,
             })
         }
         kind @ (KIND_ACK | KIND_DELIVERED) => {
