@@ -112,7 +112,7 @@ proptest! {
                 }
                 Op::Ack(i) | Op::Drop(i) | Op::Requeue(i) if !held.is_empty() => {
                     let e = held.remove(i % held.len());
-                    let pos = model.iter().position(|m| Bytes::from(m.n.to_string()) == e.msg.body).unwrap();
+                    let pos = model.iter().position(|m| m.n.to_string().as_bytes() == &e.msg.body[..]).unwrap();
                     match op {
                         Op::Requeue(_) => {
                             model[pos].held = false;
