@@ -33,7 +33,7 @@ impl Raw {
         raw.send(
             0,
             AMQPClass::Connection(connection::AMQPMethod::StartOk(connection::StartOk {
-                client_properties: FieldTable::default(),
+                client_properties: client_properties(),
                 mechanism: "PLAIN".into(),
                 response: LongString::from(b"\0guest\0guest".to_vec()),
                 locale: "en_US".into(),
@@ -127,6 +127,45 @@ impl Raw {
         }
     }
 
+    /// Reads until a connection-class method on channel 0 that `pick` accepts.
+    pub async fn expect_connection_method<T>(
+        &mut self,
+        pick: impl Fn(connection::AMQPMethod) -> Option<T>,
+    ) -> T {
+        while let Some(f) = self.recv().await {
+            if let Frame::Method {
+                channel: 0,
+                method: Method::Other(m),
+            } = f
+            {
+                if let AMQPClass::Connection(c) = *m {
+                    if let Some(t) = pick(c) {
+                        return t;
+                    }
+                }
+            }
+        }
+        panic!("socket closed before the expected connection method");
+    }
+
+    /// Publishes a small message through the default exchange.
+    pub async fn publish(&mut self, channel: u16, routing_key: &str, body: &[u8]) {
+        use warren_codec::protocol::basic;
+        self.send(
+            channel,
+            AMQPClass::Basic(basic::AMQPMethod::Publish(basic::Publish {
+                exchange: "".into(),
+                routing_key: routing_key.into(),
+                mandatory: false,
+                immediate: false,
+            })),
+        )
+        .await;
+        let mut content = BytesMut::new();
+        encode::content(&mut content, channel, &[0, 0], body, 131072);
+        self.send_bytes(&content).await;
+    }
+
     /// Reads until `connection.close`, answers `close-ok`, and returns its code and text.
     pub async fn expect_connection_close(&mut self) -> (u16, String) {
         while let Some(f) = self.recv().await {
@@ -154,6 +193,18 @@ impl Raw {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.stream.read_to_end(&mut out)).await;
         out
     }
+}
+
+/// What the raw client announces: the `connection.blocked` capability.
+fn client_properties() -> FieldTable {
+    let mut caps = FieldTable::default();
+    caps.insert(
+        "connection.blocked".into(),
+        warren_codec::AMQPValue::Boolean(true),
+    );
+    let mut props = FieldTable::default();
+    props.insert("capabilities".into(), warren_codec::AMQPValue::FieldTable(caps));
+    props
 }
 
 /// `queue.declare` payload with a raw (possibly malformed) arguments table.

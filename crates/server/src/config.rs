@@ -50,6 +50,13 @@ pub struct Cli {
     /// backlog is paged out to disk.
     #[arg(long, env = "WARREN_QUEUE_WINDOW")]
     pub queue_window: Option<usize>,
+    /// Memory limit: a fraction of RAM (`0.4`) or a size (`2GiB`). Above it,
+    /// publishers are blocked until memory use falls again.
+    #[arg(long, env = "WARREN_MEMORY_HIGH_WATERMARK")]
+    pub memory_high_watermark: Option<String>,
+    /// Free disk space below which publishers are blocked (`50MB`).
+    #[arg(long, env = "WARREN_DISK_FREE_LIMIT")]
+    pub disk_free_limit: Option<String>,
 }
 
 /// The same settings as read from the TOML file.
@@ -68,6 +75,8 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     pub segment_size: Option<u32>,
     pub queue_window: Option<usize>,
+    pub memory_high_watermark: Option<String>,
+    pub disk_free_limit: Option<String>,
 }
 
 /// Resolved settings.
@@ -85,6 +94,9 @@ pub struct Config {
     pub max_connections: usize,
     pub segment_size: u32,
     pub queue_window: usize,
+    pub memory_high_watermark: crate::alarms::Watermark,
+    /// Bytes.
+    pub disk_free_limit: u64,
 }
 
 impl Default for Config {
@@ -102,6 +114,8 @@ impl Default for Config {
             max_connections: 65536,
             segment_size: 8 << 20,
             queue_window: 2048,
+            memory_high_watermark: crate::alarms::Watermark::Relative(0.4),
+            disk_free_limit: 50_000_000,
         }
     }
 }
@@ -161,6 +175,17 @@ impl Config {
                 .or(file.queue_window)
                 .unwrap_or(d.queue_window)
                 .max(1),
+            memory_high_watermark: match cli.memory_high_watermark.or(file.memory_high_watermark) {
+                None => d.memory_high_watermark,
+                Some(s) => crate::alarms::Watermark::parse(&s)
+                    .ok_or_else(|| anyhow::anyhow!("invalid memory_high_watermark '{s}': use 0.4 or 2GiB"))?,
+            },
+            disk_free_limit: match cli.disk_free_limit.or(file.disk_free_limit) {
+                None => d.disk_free_limit,
+                Some(s) => crate::alarms::parse_size(&s).ok_or_else(|| {
+                    anyhow::anyhow!("invalid disk_free_limit '{s}': use a size such as 50MB")
+                })?,
+            },
         };
         if c.frame_max < warren_codec::FRAME_MIN_SIZE {
             anyhow::bail!("frame_max must be at least {}", warren_codec::FRAME_MIN_SIZE);

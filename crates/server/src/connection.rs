@@ -44,6 +44,10 @@ struct Connection {
     frame_max: u32,
     exclusive_queues: Vec<Arc<Queue>>,
     closing_deadline: Option<Instant>,
+    /// The client announced the `connection.blocked` capability.
+    blocked_capable: bool,
+    /// The connection has published (alarms block only publishers).
+    publisher: bool,
 }
 
 /// Serves one accepted socket until it closes.
@@ -79,6 +83,8 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
         frame_max: shared.config.frame_max,
         exclusive_queues: Vec::new(),
         closing_deadline: None,
+        blocked_capable: false,
+        publisher: false,
     };
     conn.send(0, start_method());
     conn.run(&mut rd, shutdown).await;
@@ -221,6 +227,14 @@ impl Connection {
             if self.out.is_closing() {
                 return;
             }
+            if self.publisher && self.shared.alarms.active() && self.state == State::Open {
+                // A resource alarm: stop reading this publisher until it clears.
+                self.blocked(&shutdown).await;
+                if self.state == State::Done {
+                    return;
+                }
+                continue;
+            }
             if buf.capacity() - buf.len() < 16 * 1024 {
                 buf.reserve(64 * 1024);
             }
@@ -263,6 +277,37 @@ impl Connection {
                     self.closing_deadline = Some(Instant::now() + Duration::from_secs(1));
                 }
             }
+        }
+    }
+
+    /// Waits out a resource alarm without reading the socket, telling a
+    /// client that supports it with `connection.blocked`/`unblocked`.
+    async fn blocked(&mut self, shutdown: &CancellationToken) {
+        let alarms = self.shared.alarms.clone();
+        if self.blocked_capable {
+            let reason = truncated(alarms.reason());
+            self.send(
+                0,
+                AMQPClass::Connection(connection::AMQPMethod::Blocked(connection::Blocked { reason })),
+            );
+        }
+        tracing::info!(id = self.id, "publisher blocked: {}", alarms.reason());
+        tokio::select! {
+            _ = alarms.wait_clear() => {}
+            _ = shutdown.cancelled() => {
+                self.close_with(
+                    AmqpError::new(error::CONNECTION_FORCED, "broker forced connection closure with reason 'shutdown'"),
+                    (0, 0),
+                );
+                self.state = State::Done;
+                return;
+            }
+        }
+        if self.blocked_capable {
+            self.send(
+                0,
+                AMQPClass::Connection(connection::AMQPMethod::Unblocked(connection::Unblocked {})),
+            );
         }
     }
 
@@ -311,6 +356,15 @@ impl Connection {
             }
             return;
         }
+        if matches!(
+            frame,
+            Frame::Method {
+                method: Method::Publish(_),
+                ..
+            }
+        ) {
+            self.publisher = true;
+        }
         let result = if frame.channel() == 0 {
             self.connection_frame(frame)
         } else {
@@ -345,6 +399,10 @@ impl Connection {
         };
         match (self.state, m) {
             (State::AwaitStartOk, C::StartOk(s)) => {
+                self.blocked_capable = matches!(
+                    s.client_properties.inner().get("capabilities"),
+                    Some(AMQPValue::FieldTable(caps)) if caps.inner().get("connection.blocked") == Some(&AMQPValue::Boolean(true))
+                );
                 let mech = s.mechanism.as_str();
                 let ok = credentials(mech, s.response.as_bytes())
                     .is_some_and(|(u, p)| self.shared.authenticate(&u, &p));

@@ -3,6 +3,7 @@
 //! (tests use port 0); the `warren` binary wraps it with configuration,
 //! logging and signal handling.
 
+pub mod alarms;
 pub mod channel;
 pub mod config;
 pub mod connection;
@@ -27,6 +28,7 @@ pub struct Shared {
     pub broker: Arc<Broker>,
     pub config: Config,
     pub next_connection_id: AtomicU64,
+    pub alarms: Arc<alarms::Alarms>,
 }
 
 impl Shared {
@@ -42,6 +44,8 @@ pub struct Server {
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     pub broker: Arc<Broker>,
+    /// Memory and disk alarms (raised by the monitor, or by hand).
+    pub alarms: Arc<alarms::Alarms>,
 }
 
 impl Server {
@@ -81,12 +85,21 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
     let broker = Arc::new(broker);
     let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
     let addr = listener.local_addr()?;
+    let alarms = Arc::new(alarms::Alarms::default());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(alarms::monitor(
+        alarms.clone(),
+        config.memory_high_watermark.bytes(alarms::total_memory()),
+        config.disk_free_limit,
+        config.data_dir.clone(),
+        shutdown.clone(),
+    ));
     let shared = Arc::new(Shared {
         broker: broker.clone(),
         config,
         next_connection_id: AtomicU64::new(1),
+        alarms: alarms.clone(),
     });
-    let shutdown = CancellationToken::new();
     let sweeper = tokio::spawn(sweeper(broker.clone(), shutdown.clone()));
     let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
     tracing::info!("listening for AMQP on {addr}");
@@ -96,6 +109,7 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         task,
         sweeper,
         broker,
+        alarms,
     })
 }
 
