@@ -141,10 +141,7 @@ impl Broker {
         for (id, msgs) in recovered.queues {
             if let Some(q) = by_id.get(&id) {
                 messages += msgs.len();
-                q.restore(msgs.into_iter().map(|m| {
-                    let delivered = m.delivered;
-                    (persist::recovered_message(m), delivered)
-                }));
+                q.restore(msgs);
             }
         }
         if let Some((seg, offset)) = recovered.torn {

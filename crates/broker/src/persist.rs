@@ -7,7 +7,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 use warren_store::definitions::{BindingDef, ExchangeDef, QueueDef};
-use warren_store::{Definitions, MessageLog, RecoveredMessage, StoreError};
+use warren_store::{Definitions, MessageLog, StoreError};
 
 use crate::exchange::{Binding, Dest, Exchange};
 use crate::message::Message;
@@ -74,13 +74,6 @@ impl Persistence {
             arguments: b.arguments.clone(),
         })
     }
-}
-
-/// A message as it comes back from the log after a restart.
-pub fn recovered_message(r: RecoveredMessage) -> Message {
-    let mut m = message_from_parts(r.exchange, r.routing_key, r.properties, r.body);
-    m.store_id = r.id;
-    m
 }
 
 /// A message rebuilt from the parts the log keeps.

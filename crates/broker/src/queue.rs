@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::message::Message;
 use crate::persist::Persistence;
 use crate::ready::{Pager, Ready};
+use warren_store::RecoveredMessage;
 
 /// One message in one queue.
 #[derive(Debug, Clone)]
@@ -278,22 +279,20 @@ impl Queue {
         }
     }
 
-    /// Puts messages recovered from the log back, in order.
-    pub fn restore(&self, messages: impl IntoIterator<Item = (Message, bool)>) {
+    /// Puts messages recovered from the log back, in order. They stay
+    /// paged out until they are about to be delivered.
+    pub fn restore(&self, messages: impl IntoIterator<Item = RecoveredMessage>) {
         let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
-        for (msg, delivered) in messages {
+        for m in messages {
             let seq = st.next_seq;
             st.next_seq += 1;
-            let expires_at = self.expiry(&msg, now);
-            st.ready.push(Entry {
-                seq,
-                msg: Arc::new(msg),
-                redelivered: delivered,
-                expires_at,
-                returned: 0,
-                spill: 0,
-            });
+            let expires_at = match (self.args.message_ttl, m.expiration_ms) {
+                (None, None) => u64::MAX,
+                (a, b) => now.saturating_add(a.unwrap_or(u64::MAX).min(b.unwrap_or(u64::MAX))),
+            };
+            st.ready
+                .push_paged(seq, m.id, m.priority, m.size, expires_at, m.delivered);
         }
         self.settled(&st);
     }

@@ -179,6 +179,30 @@ impl Ready {
         }
     }
 
+    /// Adds a message that is only in the log (recovery): it stays paged out
+    /// until it is about to be delivered.
+    pub fn push_paged(
+        &mut self,
+        seq: u64,
+        id: u64,
+        priority: u8,
+        size: u32,
+        expires_at: u64,
+        redelivered: bool,
+    ) {
+        self.len += 1;
+        self.bytes += u64::from(size);
+        let l = self.level_of(priority);
+        self.levels[l].disk.push_back(Paged {
+            seq,
+            id,
+            spilled: false,
+            expires_at,
+            redelivered,
+            returned: 0,
+        });
+    }
+
     /// Puts a message back where its sequence number says it belongs.
     pub fn insert_by_seq(&mut self, e: Entry) {
         self.len += 1;

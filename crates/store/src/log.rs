@@ -73,16 +73,19 @@ pub struct MessageLog {
     persister: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// One message as recovered for one queue.
+/// One message as recovered for one queue: an index entry only. Its
+/// content stays in the log and is read back when it is about to be
+/// delivered, so recovering a large backlog costs little memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveredMessage {
     pub id: u64,
-    pub exchange: Bytes,
-    pub routing_key: Bytes,
-    pub properties: Bytes,
-    pub body: Bytes,
     /// It was delivered before the restart: redeliver it marked so.
     pub delivered: bool,
+    pub priority: u8,
+    /// The `expiration` property, in milliseconds.
+    pub expiration_ms: Option<u64>,
+    /// Body bytes (for `x-max-length-bytes`).
+    pub size: u32,
 }
 
 /// Every queue's messages, in log order.
@@ -462,10 +465,7 @@ type Recovery = (Recovered, BTreeMap<u32, u64>, Option<(u32, u32)>);
 /// recovered queues, the live references per segment, and where appends
 /// continue (the end of the last segment's valid records).
 fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<Recovery, StoreError> {
-    struct Slot {
-        msg: RecoveredMessage,
-    }
-    let mut queues: HashMap<u32, BTreeMap<u64, Slot>> = HashMap::new();
+    let mut queues: HashMap<u32, BTreeMap<u64, RecoveredMessage>> = HashMap::new();
     let mut torn = None;
     let mut tail = None;
     for (i, &seg) in segments.iter().enumerate() {
@@ -484,24 +484,23 @@ fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<R
                         Record::Message { spilled: true, .. } => {}
                         Record::Message {
                             queues: qs,
-                            exchange,
-                            routing_key,
                             properties,
                             body,
                             ..
                         } => {
+                            let view = warren_codec::Properties::parse(&properties).unwrap_or_default();
+                            let expiration_ms = view
+                                .expiration(&properties)
+                                .and_then(|e| std::str::from_utf8(e).ok()?.parse::<u64>().ok());
                             for q in qs.into_iter().filter(|q| live(*q)) {
                                 queues.entry(q).or_default().insert(
                                     id,
-                                    Slot {
-                                        msg: RecoveredMessage {
-                                            id,
-                                            exchange: exchange.clone(),
-                                            routing_key: routing_key.clone(),
-                                            properties: properties.clone(),
-                                            body: body.clone(),
-                                            delivered: false,
-                                        },
+                                    RecoveredMessage {
+                                        id,
+                                        delivered: false,
+                                        priority: view.priority.unwrap_or(0),
+                                        expiration_ms,
+                                        size: body.len() as u32,
                                     },
                                 );
                             }
@@ -512,8 +511,8 @@ fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<R
                             }
                         }
                         Record::Delivered { message, queue } => {
-                            if let Some(s) = queues.get_mut(&queue).and_then(|q| q.get_mut(&message)) {
-                                s.msg.delivered = true;
+                            if let Some(m) = queues.get_mut(&queue).and_then(|q| q.get_mut(&message)) {
+                                m.delivered = true;
                             }
                         }
                     }
@@ -555,7 +554,7 @@ fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<R
         for id in msgs.keys() {
             *refs.entry(segment_of(*id)).or_insert(0) += 1;
         }
-        out.queues.insert(q, msgs.into_values().map(|s| s.msg).collect());
+        out.queues.insert(q, msgs.into_values().collect());
     }
     Ok((out, refs, tail))
 }

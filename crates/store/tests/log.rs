@@ -4,7 +4,7 @@
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 
-use warren_store::record::MessageParts;
+use warren_store::record::{MessageParts, Record};
 use warren_store::MessageLog;
 
 fn parts<'a>(queues: &'a [u32], body: &'a [u8]) -> MessageParts<'a> {
@@ -17,10 +17,18 @@ fn parts<'a>(queues: &'a [u32], body: &'a [u8]) -> MessageParts<'a> {
     }
 }
 
-fn bodies(r: &warren_store::Recovered, q: u32) -> Vec<Vec<u8>> {
+/// The bodies recovered for queue `q`, read back from the log.
+fn bodies(log: &MessageLog, r: &warren_store::Recovered, q: u32) -> Vec<Vec<u8>> {
     r.queues
         .get(&q)
-        .map(|v| v.iter().map(|m| m.body.to_vec()).collect())
+        .map(|v| {
+            v.iter()
+                .map(|m| match log.read(m.id) {
+                    Some(Record::Message { body, .. }) => body.to_vec(),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -44,10 +52,13 @@ async fn appended_messages_come_back_in_order_minus_acks() {
         assert!(log.synced() >= last);
         ids
     };
-    let (_log, rec) = MessageLog::open(dir.path(), 1 << 20, &|q| q != 3).unwrap();
-    assert_eq!(bodies(&rec, 1), (1..10u8).map(|i| vec![i]).collect::<Vec<_>>());
+    let (log, rec) = MessageLog::open(dir.path(), 1 << 20, &|q| q != 3).unwrap();
     assert_eq!(
-        bodies(&rec, 2),
+        bodies(&log, &rec, 1),
+        (1..10u8).map(|i| vec![i]).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        bodies(&log, &rec, 2),
         [0u8, 2, 3, 4, 5, 6, 7, 8, 9]
             .iter()
             .map(|i| vec![*i])
@@ -77,15 +88,15 @@ async fn a_torn_tail_is_cut_and_earlier_records_survive() {
     f.write_all_at(&[0xAB; 40], offset + 60).unwrap();
     let (log, rec) = MessageLog::open(dir.path(), 1 << 20, &|_| true).unwrap();
     assert_eq!(rec.torn, Some(((last_id >> 32) as u32, offset as u32)));
-    assert_eq!(bodies(&rec, 1).len(), 4);
+    assert_eq!(bodies(&log, &rec, 1).len(), 4);
     // Appends continue where the valid records end.
     let (id, t) = log.append_message(&parts(&[1], b"after"));
     assert_eq!(id, last_id);
     log.wait_synced(t).await;
     drop(log);
-    let (_log, rec) = MessageLog::open(dir.path(), 1 << 20, &|_| true).unwrap();
+    let (log, rec) = MessageLog::open(dir.path(), 1 << 20, &|_| true).unwrap();
     assert_eq!(rec.torn, None);
-    assert_eq!(bodies(&rec, 1).last().unwrap(), b"after");
+    assert_eq!(bodies(&log, &rec, 1).last().unwrap(), b"after");
 }
 
 #[tokio::test]
@@ -111,6 +122,6 @@ async fn segments_go_once_every_message_in_them_is_acked() {
     let after = log.segment_count();
     assert!(after < before, "{before} -> {after}");
     drop(log);
-    let (_log, rec) = MessageLog::open(dir.path(), 4096, &|_| true).unwrap();
-    assert_eq!(bodies(&rec, 1).len(), 11);
+    let (log, rec) = MessageLog::open(dir.path(), 4096, &|_| true).unwrap();
+    assert_eq!(bodies(&log, &rec, 1).len(), 11);
 }
