@@ -184,3 +184,39 @@ async fn a_transaction_with_persistent_messages_commits_after_they_are_on_disk()
     s.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn messages_taken_without_ack_do_not_come_back_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("warren-durability-noack-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    {
+        let s = start_in(&dir).await;
+        let conn = connect(&s).await;
+        let ch = conn.create_channel().await.unwrap();
+        ch.queue_declare(
+            "na".into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        for i in 0..3 {
+            publish_props(&ch, "", "na", format!("{i}").as_bytes(), persistent()).await;
+        }
+        assert_eq!(get(&ch, "na").await.unwrap().delivery.data, b"0");
+        let mut c = consume(&ch, "na", true).await;
+        assert_eq!(next(&mut c).await.data, b"1");
+        assert_eq!(next(&mut c).await.data, b"2");
+        sync(&ch).await;
+        drop(conn);
+        s.shutdown().await;
+    }
+    let s = start_in(&dir).await;
+    let ch = connect(&s).await.create_channel().await.unwrap();
+    assert_eq!(count(&ch, "na").await, 0);
+    s.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -76,6 +76,9 @@ pub struct Source<'a> {
     now: u64,
     dead: &'a mut Vec<(Entry, DeathReason)>,
     store: Option<&'a (Arc<Persistence>, u32)>,
+    /// Log ids (stored, spilled) of what was handed out: if the consumer
+    /// does not ack, the messages are gone once sent and the log is told.
+    handed: &'a mut Vec<(u64, u64)>,
 }
 
 impl Source<'_> {
@@ -94,6 +97,9 @@ impl Source<'_> {
                 if !e.redelivered && e.msg.store_id != 0 {
                     p.log.delivered(e.msg.store_id, *q);
                 }
+            }
+            if e.msg.store_id != 0 || e.spill != 0 {
+                self.handed.push((e.msg.store_id, e.spill));
             }
             return Some(e);
         }
@@ -212,6 +218,7 @@ struct QueueState {
     unacked: usize,
     had_consumer: bool,
     dead: Vec<(Entry, DeathReason)>,
+    handed: Vec<(u64, u64)>,
 }
 
 /// At most this many messages go to one consumer per turn when it is the
@@ -233,6 +240,7 @@ impl Queue {
                 unacked: 0,
                 had_consumer: false,
                 dead: Vec::new(),
+                handed: Vec::new(),
             }),
             args,
             env,
@@ -277,6 +285,22 @@ impl Queue {
                 p.store.log.release(e.spill);
             }
         }
+    }
+
+    /// The log side of [`Queue::forget`] for messages handed to a no-ack
+    /// consumer (only their ids are left).
+    fn forget_handed(&self, handed: &mut Vec<(u64, u64)>, needs_ack: bool) {
+        if !needs_ack {
+            for (stored, spill) in handed.iter() {
+                if let (Some((p, q)), true) = (&self.env.store, *stored != 0) {
+                    p.log.ack(*stored, *q);
+                }
+                if let (Some(p), true) = (&self.env.pager, *spill != 0) {
+                    p.store.log.release(*spill);
+                }
+            }
+        }
+        handed.clear();
     }
 
     /// Puts messages recovered from the log back, in order. They stay
@@ -443,6 +467,7 @@ impl Queue {
             next_consumer,
             unacked,
             dead,
+            handed,
             ..
         } = st;
         if consumers.len() == 1 || self.args.single_active_consumer {
@@ -454,8 +479,10 @@ impl Queue {
                     now,
                     dead,
                     store: self.env.store.as_ref(),
+                    handed,
                 };
                 let taken = c.sink.deliver(self, &mut source, BATCH);
+                self.forget_handed(handed, taken.needs_ack);
                 if taken.count == 0 {
                     break;
                 }
@@ -474,8 +501,10 @@ impl Queue {
                     now,
                     dead,
                     store: self.env.store.as_ref(),
+                    handed,
                 };
                 let taken = c.sink.deliver(self, &mut source, 1);
+                self.forget_handed(handed, taken.needs_ack);
                 if taken.count > 0 {
                     progressed = true;
                     self.count_delivered(unacked, taken);
@@ -507,14 +536,18 @@ impl Queue {
         self.touch();
         let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
-        let QueueState { ready, dead, .. } = &mut *st;
+        let QueueState {
+            ready, dead, handed, ..
+        } = &mut *st;
         let entry = Source {
             ready,
             now,
             dead,
             store: self.env.store.as_ref(),
+            handed,
         }
         .next();
+        self.forget_handed(&mut st.handed, needs_ack);
         let Some(entry) = entry else {
             self.finish(st);
             return None;
