@@ -194,12 +194,12 @@ pub struct Queue {
 }
 
 /// Flow control: a queue with consumers whose backlog passes `CONGESTED`
-/// asks its publishers to pause until it is back under `RELIEVED`, so that
-/// a fast publisher cannot starve the consumers of CPU and grow the queue
-/// without bound. A queue without consumers never pushes back (a backlog
-/// is then what the user asked for).
+/// (or its memory window, if smaller: a queue that is being consumed
+/// should not page out) asks its publishers to pause until it is back under
+/// half that, so that a fast publisher cannot starve the consumers of CPU
+/// and grow the queue without bound. A queue without consumers never pushes
+/// back (a backlog is then what the user asked for).
 const CONGESTED: usize = 16_384;
-const RELIEVED: usize = CONGESTED / 2;
 
 /// Counters read by management without taking the queue's lock.
 #[derive(Debug, Default)]
@@ -406,9 +406,15 @@ impl Queue {
     }
 
     /// Whether publishers should pause before sending more to this queue.
+    /// Half the memory window leaves room for a publisher's read batch, so
+    /// a queue that is being consumed does not page out in steady flow.
+    fn congestion_limit(&self) -> usize {
+        self.env.pager.as_ref().map_or(CONGESTED, |p| (p.window / 2).clamp(1, CONGESTED))
+    }
+
     pub fn congested(&self) -> bool {
         self.has_consumers.load(Ordering::Relaxed)
-            && self.ready_len.load(Ordering::SeqCst) > CONGESTED
+            && self.ready_len.load(Ordering::SeqCst) > self.congestion_limit()
             && self.stalled_at.load(Ordering::Relaxed) != self.stats.delivered.load(Ordering::Relaxed)
     }
 
@@ -435,7 +441,8 @@ impl Queue {
         self.ready_len.store(n, Ordering::SeqCst);
         self.has_consumers
             .store(!st.consumers.is_empty(), Ordering::Relaxed);
-        if (n <= RELIEVED || st.consumers.is_empty()) && self.paused.swap(false, Ordering::SeqCst) {
+        let relieved = n <= self.congestion_limit() / 2;
+        if (relieved || st.consumers.is_empty()) && self.paused.swap(false, Ordering::SeqCst) {
             self.drained.notify_waiters();
         }
     }

@@ -113,7 +113,7 @@ impl Default for Config {
             channel_max: 2047,
             max_connections: 65536,
             segment_size: 8 << 20,
-            queue_window: 2048,
+            queue_window: 8192,
             memory_high_watermark: crate::alarms::Watermark::Relative(0.4),
             disk_free_limit: 50_000_000,
         }

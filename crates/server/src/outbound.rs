@@ -104,7 +104,9 @@ pub async fn writer(out: Arc<Outbound>, mut sock: OwnedWriteHalf, heartbeat: Arc
             }
             last_write = Instant::now();
             spare.clear();
-            if spare.capacity() > 4 * HIGH_WATER {
+            // A burst may have grown the buffer; do not keep it for an idle
+            // connection (memory per connection stays small).
+            if spare.capacity() > 256 * 1024 {
                 spare = BytesMut::with_capacity(64 * 1024);
             }
         }
