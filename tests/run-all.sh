@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+rm -f target/tmp/crash-report.txt
 cargo test --workspace
+# The crash test's totals (SIGKILL cycles, confirmed, recovered, lost).
+cat target/tmp/crash-report.txt 2>/dev/null || true
 if [ -x tests/interop/run.sh ]; then
   tests/interop/run.sh
 fi

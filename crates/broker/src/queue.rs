@@ -409,7 +409,10 @@ impl Queue {
     /// Half the memory window leaves room for a publisher's read batch, so
     /// a queue that is being consumed does not page out in steady flow.
     fn congestion_limit(&self) -> usize {
-        self.env.pager.as_ref().map_or(CONGESTED, |p| (p.window / 2).clamp(1, CONGESTED))
+        self.env
+            .pager
+            .as_ref()
+            .map_or(CONGESTED, |p| (p.window / 2).clamp(1, CONGESTED))
     }
 
     pub fn congested(&self) -> bool {

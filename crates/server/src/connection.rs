@@ -224,6 +224,13 @@ impl Connection {
                 // consumers catch up (see Queue::congested).
                 q.wait_relieved(Duration::from_millis(100)).await;
             }
+            if let (true, Some(l)) = (self.publisher, log) {
+                if l.backlogged() {
+                    // The disk is behind: stop reading publishers until the
+                    // persister has written what is pending.
+                    l.wait_written().await;
+                }
+            }
             if self.out.is_closing() {
                 return;
             }

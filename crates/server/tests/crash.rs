@@ -212,9 +212,15 @@ async fn confirmed_messages_survive_sigkill() {
         total_recovered += drained.len();
         total_redelivered += drained.iter().filter(|(_, r)| *r).count();
     }
-    println!(
+    let report = format!(
         "{cycles} SIGKILL cycles: {total_confirmed} confirmed, {total_recovered} recovered \
-         ({total_redelivered} marked redelivered), 0 lost"
+         ({total_redelivered} marked redelivered), 0 lost\n"
+    );
+    print!("{report}");
+    // tests/run-all.sh prints this after the test run.
+    let _ = std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("crash-report.txt"),
+        report,
     );
     assert!(total_confirmed > 0);
 }

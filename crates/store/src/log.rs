@@ -66,7 +66,16 @@ struct Shared {
     written_cv: Condvar,
     /// Read handles of segment files, for paging messages back in.
     readers: Mutex<HashMap<u32, Arc<File>>>,
+    /// Bytes appended but not yet written by the persister.
+    pending: AtomicU64,
+    /// Announced after each write, for publishers held back by `pending`.
+    written_notify: tokio::sync::Notify,
 }
+
+/// Past this many pending bytes, publishers are held back until the
+/// persister catches up (memory stays bounded when the disk is slower
+/// than the network).
+const PENDING_LIMIT: u64 = 32 << 20;
 
 pub struct MessageLog {
     shared: Arc<Shared>,
@@ -139,6 +148,8 @@ impl MessageLog {
             written: Mutex::new((u64::from(segment) << 32) | u64::from(offset)),
             written_cv: Condvar::new(),
             readers: Mutex::new(HashMap::new()),
+            pending: AtomicU64::new(0),
+            written_notify: tokio::sync::Notify::new(),
         });
         let log = MessageLog {
             persister: Mutex::new(None),
@@ -180,6 +191,7 @@ impl MessageLog {
         }
         a.offset += total;
         a.ticket += 1;
+        self.shared.pending.fetch_add(u64::from(total), Ordering::Relaxed);
         let ticket = a.ticket;
         drop(a);
         self.shared.wake.notify_one();
@@ -354,6 +366,23 @@ impl MessageLog {
         }
     }
 
+    /// Whether appends have run so far ahead of the disk that publishers
+    /// should pause.
+    pub fn backlogged(&self) -> bool {
+        self.shared.pending.load(Ordering::Relaxed) > PENDING_LIMIT
+    }
+
+    /// Waits until the persister has written most of what is pending.
+    pub async fn wait_written(&self) {
+        loop {
+            let notified = self.shared.written_notify.notified();
+            if self.shared.pending.load(Ordering::Relaxed) <= PENDING_LIMIT / 2 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Bytes of segment files on disk (for tests and metrics).
     pub fn segment_count(&self) -> usize {
         std::fs::read_dir(&self.shared.dir)
@@ -435,6 +464,9 @@ fn persister(shared: Arc<Shared>) {
             let end = (u64::from(last.segment) << 32) | u64::from(last.offset + last.data.len() as u32);
             *shared.written.lock() = end;
             shared.written_cv.notify_all();
+            let bytes: u64 = chunks.iter().map(|c| c.data.len() as u64).sum();
+            shared.pending.fetch_sub(bytes, Ordering::Relaxed);
+            shared.written_notify.notify_waiters();
         }
         for seg in doomed {
             shared.readers.lock().remove(&seg);
