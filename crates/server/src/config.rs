@@ -57,6 +57,9 @@ pub struct Cli {
     /// Free disk space below which publishers are blocked (`50MB`).
     #[arg(long, env = "WARREN_DISK_FREE_LIMIT")]
     pub disk_free_limit: Option<String>,
+    /// Port of the management HTTP API (0 turns it off).
+    #[arg(long, env = "WARREN_MANAGEMENT_PORT")]
+    pub management_port: Option<u16>,
 }
 
 /// The same settings as read from the TOML file.
@@ -77,6 +80,7 @@ pub struct FileConfig {
     pub queue_window: Option<usize>,
     pub memory_high_watermark: Option<String>,
     pub disk_free_limit: Option<String>,
+    pub management_port: Option<u16>,
 }
 
 /// Resolved settings.
@@ -97,6 +101,8 @@ pub struct Config {
     pub memory_high_watermark: crate::alarms::Watermark,
     /// Bytes.
     pub disk_free_limit: u64,
+    /// The management API's port; `None` turns it off, `Some(0)` picks a free one.
+    pub management_port: Option<u16>,
 }
 
 impl Default for Config {
@@ -116,6 +122,7 @@ impl Default for Config {
             queue_window: 8192,
             memory_high_watermark: crate::alarms::Watermark::Relative(0.4),
             disk_free_limit: 50_000_000,
+            management_port: Some(15672),
         }
     }
 }
@@ -135,6 +142,7 @@ impl Config {
             port: 0,
             data_dir: std::env::temp_dir().join(format!("warren-test-{}-{n}-{nanos}", std::process::id())),
             segment_size: 1 << 20,
+            management_port: None,
             ..Config::default()
         }
     }
@@ -185,6 +193,11 @@ impl Config {
                 Some(s) => crate::alarms::parse_size(&s).ok_or_else(|| {
                     anyhow::anyhow!("invalid disk_free_limit '{s}': use a size such as 50MB")
                 })?,
+            },
+            management_port: match cli.management_port.or(file.management_port) {
+                None => d.management_port,
+                Some(0) => None,
+                Some(p) => Some(p),
             },
         };
         if c.frame_max < warren_codec::FRAME_MIN_SIZE {

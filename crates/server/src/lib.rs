@@ -40,6 +40,7 @@ impl Shared {
 /// A running broker.
 pub struct Server {
     addr: SocketAddr,
+    management: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
@@ -51,6 +52,11 @@ pub struct Server {
 impl Server {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the management API listens, if it is on.
+    pub fn management_addr(&self) -> Option<SocketAddr> {
+        self.management
     }
 
     /// `amqp://guest:guest@127.0.0.1:PORT/%2f` for the default user.
@@ -94,6 +100,24 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         config.data_dir.clone(),
         shutdown.clone(),
     ));
+    let management = match config.management_port {
+        None => None,
+        Some(port) => {
+            let l = TcpListener::bind((config.bind.as_str(), port)).await?;
+            let maddr = l.local_addr()?;
+            let (user, pass) = (config.default_user.clone(), config.default_pass.clone());
+            let state = warren_http::ApiState {
+                broker: broker.clone(),
+                authenticate: Arc::new(move |u: &str, p: &str| {
+                    (u == user && p == pass).then(|| vec!["administrator".to_string()])
+                }),
+                product_version: env!("CARGO_PKG_VERSION"),
+            };
+            tokio::spawn(warren_http::serve(l, state, shutdown.clone()));
+            tracing::info!("management API on http://{maddr}");
+            Some(maddr)
+        }
+    };
     let shared = Arc::new(Shared {
         broker: broker.clone(),
         config,
@@ -105,6 +129,7 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
     tracing::info!("listening for AMQP on {addr}");
     Ok(Server {
         addr,
+        management,
         shutdown,
         task,
         sweeper,

@@ -1,0 +1,57 @@
+//! Errors as RabbitMQ's management plugin writes them.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+#[derive(Debug)]
+pub enum ApiError {
+    NotFound,
+    BadRequest(String),
+    Unauthorized,
+    /// An AMQP error from the broker (406, 403, 405...).
+    Amqp(u16, String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::NotFound => (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": "Object Not Found", "reason": "Not Found"})),
+            )
+                .into_response(),
+            ApiError::BadRequest(reason) => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "bad_request", "reason": reason})),
+            )
+                .into_response(),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", "Basic realm=\"RabbitMQ Management\"")],
+                Json(json!({"error": "not_authorized", "reason": "Not_Authorized"})),
+            )
+                .into_response(),
+            ApiError::Amqp(code, text) => {
+                let status = match code {
+                    404 => StatusCode::NOT_FOUND,
+                    403 => StatusCode::FORBIDDEN,
+                    405 => StatusCode::LOCKED,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                (status, Json(json!({"error": "bad_request", "reason": text}))).into_response()
+            }
+        }
+    }
+}
+
+impl From<warren_broker::AmqpError> for ApiError {
+    fn from(e: warren_broker::AmqpError) -> Self {
+        if e.code == 404 {
+            ApiError::NotFound
+        } else {
+            ApiError::Amqp(e.code, e.text)
+        }
+    }
+}

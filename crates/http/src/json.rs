@@ -1,0 +1,122 @@
+//! AMQP values and broker objects in RabbitMQ's JSON shapes.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::{json, Map, Value};
+use warren_broker::exchange::{Binding, Dest};
+use warren_broker::{Exchange, Queue};
+use warren_codec::{AMQPValue, FieldTable};
+
+/// An AMQP field value as JSON (integers as numbers, strings as strings).
+pub fn value(v: &AMQPValue) -> Value {
+    match v {
+        AMQPValue::Boolean(b) => json!(b),
+        AMQPValue::ShortShortInt(n) => json!(n),
+        AMQPValue::ShortShortUInt(n) => json!(n),
+        AMQPValue::ShortInt(n) => json!(n),
+        AMQPValue::ShortUInt(n) => json!(n),
+        AMQPValue::LongInt(n) => json!(n),
+        AMQPValue::LongUInt(n) => json!(n),
+        AMQPValue::LongLongInt(n) => json!(n),
+        AMQPValue::Timestamp(n) => json!(n),
+        AMQPValue::Float(f) => json!(f),
+        AMQPValue::Double(f) => json!(f),
+        AMQPValue::ShortString(s) => json!(s.as_str()),
+        AMQPValue::LongString(s) => json!(String::from_utf8_lossy(s.as_bytes())),
+        AMQPValue::FieldArray(a) => Value::Array(a.as_slice().iter().map(value).collect()),
+        AMQPValue::FieldTable(t) => table(t),
+        AMQPValue::ByteArray(b) => json!(b.as_slice()),
+        AMQPValue::DecimalValue(_) | AMQPValue::Void => Value::Null,
+    }
+}
+
+pub fn table(t: &FieldTable) -> Value {
+    Value::Object(t.inner().iter().map(|(k, v)| (k.to_string(), value(v))).collect())
+}
+
+/// JSON arguments (from `PUT`) as an AMQP table: integers become longs, as
+/// RabbitMQ's management plugin converts them.
+pub fn to_table(v: &Map<String, Value>) -> FieldTable {
+    let mut t = FieldTable::default();
+    for (k, v) in v {
+        if let Some(a) = to_value(v) {
+            t.insert(k.as_str().into(), a);
+        }
+    }
+    t
+}
+
+fn to_value(v: &Value) -> Option<AMQPValue> {
+    Some(match v {
+        Value::Bool(b) => AMQPValue::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => AMQPValue::LongLongInt(i),
+            None => AMQPValue::Double(n.as_f64()?),
+        },
+        Value::String(s) => AMQPValue::LongString(s.as_str().into()),
+        Value::Object(m) => AMQPValue::FieldTable(to_table(m)),
+        Value::Array(a) => AMQPValue::FieldArray(a.iter().filter_map(to_value).collect::<Vec<_>>().into()),
+        Value::Null => AMQPValue::Void,
+    })
+}
+
+pub fn queue(q: &Queue) -> Value {
+    let ready = q.message_count();
+    let unacked = q.unacked_count();
+    json!({
+        "name": &*q.name,
+        "vhost": &*q.vhost,
+        "durable": q.options.durable,
+        "auto_delete": q.options.auto_delete,
+        "exclusive": q.is_exclusive(),
+        "arguments": table(&q.options.arguments),
+        "type": q.args.queue_type.as_str(),
+        "state": "running",
+        "messages": u64::from(ready) + unacked as u64,
+        "messages_ready": ready,
+        "messages_unacknowledged": unacked,
+        "consumers": q.consumer_count(),
+        "message_stats": {
+            "publish": q.stats.published.load(Ordering::Relaxed),
+            "deliver_get": q.stats.delivered.load(Ordering::Relaxed),
+            "ack": q.stats.acked.load(Ordering::Relaxed),
+        },
+    })
+}
+
+pub fn exchange(vhost: &str, x: &Exchange) -> Value {
+    json!({
+        "name": &*x.name,
+        "vhost": vhost,
+        "type": x.type_name(),
+        "durable": x.options.durable,
+        "auto_delete": x.options.auto_delete,
+        "internal": x.options.internal,
+        "arguments": table(&x.options.arguments),
+    })
+}
+
+/// RabbitMQ's `properties_key`: the routing key, or `~` when empty.
+pub fn properties_key(b: &Binding) -> String {
+    if b.routing_key.is_empty() && b.arguments.inner().is_empty() {
+        "~".to_string()
+    } else {
+        b.routing_key.clone()
+    }
+}
+
+pub fn binding(vhost: &str, source: &str, b: &Binding) -> Value {
+    let kind = match b.dest {
+        Dest::Queue(_) => "queue",
+        Dest::Exchange(_) => "exchange",
+    };
+    json!({
+        "source": source,
+        "vhost": vhost,
+        "destination": b.dest.name(),
+        "destination_type": kind,
+        "routing_key": &b.routing_key,
+        "arguments": table(&b.arguments),
+        "properties_key": properties_key(b),
+    })
+}

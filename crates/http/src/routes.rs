@@ -1,0 +1,265 @@
+//! One handler per path and verb, on RabbitMQ's management paths.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{middleware, Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use warren_broker::queue::QueueOptions;
+use warren_broker::VHost;
+
+use crate::auth::{require_user, User};
+use crate::error::ApiError;
+use crate::json;
+use crate::ApiState;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/overview", get(overview))
+        .route("/api/whoami", get(whoami))
+        .route("/api/extensions", get(|| async { Json(json!([])) }))
+        .route("/api/vhosts", get(vhosts))
+        .route("/api/vhosts/{vhost}", get(vhost))
+        .route("/api/queues", get(all_queues))
+        .route("/api/queues/{vhost}", get(vhost_queues))
+        .route(
+            "/api/queues/{vhost}/{name}",
+            get(queue).put(put_queue).delete(delete_queue),
+        )
+        .route(
+            "/api/queues/{vhost}/{name}/contents",
+            axum::routing::delete(purge_queue),
+        )
+        .route("/api/exchanges", get(all_exchanges))
+        .route("/api/exchanges/{vhost}", get(vhost_exchanges))
+        .route("/api/exchanges/{vhost}/{name}", get(exchange))
+        .route("/api/bindings", get(all_bindings))
+        .route("/api/bindings/{vhost}", get(vhost_bindings))
+        .route("/api/aliveness-test/{vhost}", get(aliveness))
+        .route(
+            "/api/health/checks/virtual-hosts",
+            get(|| async { Json(json!({"status": "ok"})) }),
+        )
+        .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn_with_state(state.clone(), require_user))
+        .with_state(state)
+}
+
+fn find_vhost(state: &ApiState, name: &str) -> Result<Arc<VHost>> {
+    state.broker.vhost(name).ok_or(ApiError::NotFound)
+}
+
+async fn overview(State(s): State<ApiState>) -> Json<Value> {
+    let (mut queues, mut exchanges, mut consumers) = (0u64, 0u64, 0u64);
+    let (mut ready, mut unacked) = (0u64, 0u64);
+    let (mut published, mut delivered, mut acked) = (0u64, 0u64, 0u64);
+    for v in s.broker.vhosts() {
+        exchanges += v.exchanges().len() as u64;
+        for q in v.queues() {
+            queues += 1;
+            consumers += u64::from(q.consumer_count());
+            ready += u64::from(q.message_count());
+            unacked += q.unacked_count() as u64;
+            published += q.stats.published.load(std::sync::atomic::Ordering::Relaxed);
+            delivered += q.stats.delivered.load(std::sync::atomic::Ordering::Relaxed);
+            acked += q.stats.acked.load(std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    Json(json!({
+        "management_version": s.product_version,
+        "rabbitmq_version": s.product_version,
+        "product_name": "Warren",
+        "product_version": s.product_version,
+        "cluster_name": "warren",
+        "node": "warren@localhost",
+        "object_totals": {"queues": queues, "exchanges": exchanges, "consumers": consumers},
+        "queue_totals": {"messages": ready + unacked, "messages_ready": ready, "messages_unacknowledged": unacked},
+        "message_stats": {"publish": published, "deliver_get": delivered, "ack": acked},
+    }))
+}
+
+async fn whoami(Extension(user): Extension<User>) -> Json<Value> {
+    Json(json!({"name": user.name, "tags": user.tags}))
+}
+
+fn vhost_json(v: &VHost) -> Value {
+    json!({"name": &*v.name, "tracing": false, "description": "", "tags": []})
+}
+
+async fn vhosts(State(s): State<ApiState>) -> Json<Value> {
+    let mut all: Vec<Value> = s.broker.vhosts().iter().map(|v| vhost_json(v)).collect();
+    all.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Json(Value::Array(all))
+}
+
+async fn vhost(State(s): State<ApiState>, Path(name): Path<String>) -> Result<Json<Value>> {
+    let v = find_vhost(&s, &name)?;
+    Ok(Json(vhost_json(&v)))
+}
+
+fn sorted(mut items: Vec<Value>) -> Json<Value> {
+    items.sort_by(|a, b| {
+        (a["vhost"].as_str(), a["name"].as_str()).cmp(&(b["vhost"].as_str(), b["name"].as_str()))
+    });
+    Json(Value::Array(items))
+}
+
+async fn all_queues(State(s): State<ApiState>) -> Json<Value> {
+    sorted(
+        s.broker
+            .vhosts()
+            .iter()
+            .flat_map(|v| v.queues())
+            .map(|q| json::queue(&q))
+            .collect(),
+    )
+}
+
+async fn vhost_queues(State(s): State<ApiState>, Path(vhost): Path<String>) -> Result<Json<Value>> {
+    let v = find_vhost(&s, &vhost)?;
+    Ok(sorted(v.queues().iter().map(|q| json::queue(q)).collect()))
+}
+
+async fn queue(
+    State(s): State<ApiState>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    let v = find_vhost(&s, &vhost)?;
+    let q = v
+        .queues()
+        .into_iter()
+        .find(|q| *q.name == *name)
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(json::queue(&q)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct QueueBody {
+    durable: Option<bool>,
+    auto_delete: bool,
+    arguments: Map<String, Value>,
+}
+
+async fn put_queue(
+    State(s): State<ApiState>,
+    Path((vhost, name)): Path<(String, String)>,
+    body: Option<Json<QueueBody>>,
+) -> Result<StatusCode> {
+    let v = find_vhost(&s, &vhost)?;
+    let body = body.map(|b| b.0).unwrap_or_default();
+    let options = QueueOptions {
+        durable: body.durable.unwrap_or(true),
+        auto_delete: body.auto_delete,
+        exclusive_owner: None,
+        arguments: json::to_table(&body.arguments),
+    };
+    let declared = v.declare_queue(&name, false, options, 0)?;
+    Ok(if declared.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
+async fn delete_queue(
+    State(s): State<ApiState>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let v = find_vhost(&s, &vhost)?;
+    let q = v
+        .queues()
+        .into_iter()
+        .find(|q| *q.name == *name)
+        .ok_or(ApiError::NotFound)?;
+    v.remove_queue(&q);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn purge_queue(
+    State(s): State<ApiState>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let v = find_vhost(&s, &vhost)?;
+    let q = v
+        .queues()
+        .into_iter()
+        .find(|q| *q.name == *name)
+        .ok_or(ApiError::NotFound)?;
+    q.purge();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn all_exchanges(State(s): State<ApiState>) -> Json<Value> {
+    sorted(
+        s.broker
+            .vhosts()
+            .iter()
+            .flat_map(|v| {
+                v.exchanges()
+                    .into_iter()
+                    .map(|x| json::exchange(&v.name, &x))
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+    )
+}
+
+async fn vhost_exchanges(State(s): State<ApiState>, Path(vhost): Path<String>) -> Result<Json<Value>> {
+    let v = find_vhost(&s, &vhost)?;
+    Ok(sorted(
+        v.exchanges().iter().map(|x| json::exchange(&v.name, x)).collect(),
+    ))
+}
+
+async fn exchange(
+    State(s): State<ApiState>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    let v = find_vhost(&s, &vhost)?;
+    // RabbitMQ names the default exchange `amq.default` in paths.
+    let name = if name == "amq.default" {
+        String::new()
+    } else {
+        name
+    };
+    let x = v.exchange(&name).ok_or(ApiError::NotFound)?;
+    Ok(Json(json::exchange(&v.name, &x)))
+}
+
+fn bindings_of(v: &VHost) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    // The default exchange's implicit bindings, as RabbitMQ lists them.
+    for q in v.queues() {
+        out.push(json!({
+            "source": "", "vhost": &*v.name, "destination": &*q.name, "destination_type": "queue",
+            "routing_key": &*q.name, "arguments": {}, "properties_key": &*q.name,
+        }));
+    }
+    for (source, b) in v.bindings() {
+        out.push(json::binding(&v.name, &source, &b));
+    }
+    out
+}
+
+async fn all_bindings(State(s): State<ApiState>) -> Json<Value> {
+    Json(Value::Array(
+        s.broker.vhosts().iter().flat_map(|v| bindings_of(v)).collect(),
+    ))
+}
+
+async fn vhost_bindings(State(s): State<ApiState>, Path(vhost): Path<String>) -> Result<Json<Value>> {
+    let v = find_vhost(&s, &vhost)?;
+    Ok(Json(Value::Array(bindings_of(&v))))
+}
+
+async fn aliveness(State(s): State<ApiState>, Path(vhost): Path<String>) -> Result<impl IntoResponse> {
+    find_vhost(&s, &vhost)?;
+    Ok(Json(json!({"status": "ok"})))
+}

@@ -1,0 +1,164 @@
+//! The management HTTP API answers RabbitMQ's paths with RabbitMQ's JSON.
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use warren_tests::*;
+
+/// A minimal HTTP/1.1 request; returns the status and the JSON body.
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some(a) = auth {
+        req.push_str(&format!("Authorization: Basic {a}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    req.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    let (head, rest) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        serde_json::from_str(rest).unwrap_or(Value::Null),
+        head.to_string(),
+    )
+}
+
+const GUEST: &str = "Z3Vlc3Q6Z3Vlc3Q="; // guest:guest
+
+async fn server() -> Server {
+    let mut config = Config::ephemeral();
+    config.management_port = Some(0);
+    warren_server::start(config).await.unwrap()
+}
+
+#[tokio::test]
+async fn requests_without_valid_credentials_get_401_with_a_challenge() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let (status, body, head) = http(api, "GET", "/api/overview", None, None).await;
+    assert_eq!(status, 401);
+    assert!(
+        head.to_ascii_lowercase().contains("www-authenticate: basic"),
+        "{head}"
+    );
+    assert_eq!(body["error"], "not_authorized");
+    let (status, _, _) = http(api, "GET", "/api/overview", Some("Z3Vlc3Q6d3Jvbmc="), None).await;
+    assert_eq!(status, 401);
+    let (status, body, _) = http(api, "GET", "/api/whoami", Some(GUEST), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["name"], "guest");
+    assert_eq!(body["tags"][0], "administrator");
+}
+
+#[tokio::test]
+async fn queues_show_their_counts_and_can_be_declared_purged_and_deleted() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    declare(&ch, "api-q").await.unwrap();
+    for i in 0..3 {
+        publish(&ch, "", "api-q", format!("{i}").as_bytes()).await;
+    }
+    let _held = ch
+        .basic_get("api-q".into(), Default::default())
+        .await
+        .unwrap()
+        .unwrap();
+    sync(&ch).await;
+    let (status, q, _) = http(api, "GET", "/api/queues/%2F/api-q", Some(GUEST), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(q["name"], "api-q");
+    assert_eq!(q["vhost"], "/");
+    assert_eq!(q["messages"], 3);
+    assert_eq!(q["messages_ready"], 2);
+    assert_eq!(q["messages_unacknowledged"], 1);
+    assert_eq!(q["durable"], false);
+    assert_eq!(q["message_stats"]["publish"], 3);
+
+    let (status, _, _) = http(
+        api,
+        "PUT",
+        "/api/queues/%2F/made-by-http",
+        Some(GUEST),
+        Some(r#"{"durable":true,"arguments":{"x-max-length":10}}"#),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(count(&ch, "made-by-http").await, 0);
+    let (_, list, _) = http(api, "GET", "/api/queues/%2F", Some(GUEST), None).await;
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api-q", "made-by-http"]);
+    assert_eq!(list[1]["arguments"]["x-max-length"], 10);
+
+    let (status, _, _) = http(api, "DELETE", "/api/queues/%2F/api-q/contents", Some(GUEST), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(count(&ch, "api-q").await, 0);
+    let (status, _, _) = http(api, "DELETE", "/api/queues/%2F/made-by-http", Some(GUEST), None).await;
+    assert_eq!(status, 204);
+    let (status, body, _) = http(api, "GET", "/api/queues/%2F/made-by-http", Some(GUEST), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body,
+        serde_json::json!({"error": "Object Not Found", "reason": "Not Found"})
+    );
+}
+
+#[tokio::test]
+async fn overview_exchanges_and_bindings_use_rabbitmq_shapes() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    declare(&ch, "bq").await.unwrap();
+    ch.queue_bind(
+        "bq".into(),
+        "amq.topic".into(),
+        "a.#".into(),
+        Default::default(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let (status, o, _) = http(api, "GET", "/api/overview", Some(GUEST), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(o["product_name"], "Warren");
+    assert_eq!(o["object_totals"]["queues"], 1);
+    let (_, x, _) = http(api, "GET", "/api/exchanges/%2F/amq.topic", Some(GUEST), None).await;
+    assert_eq!(x["type"], "topic");
+    assert_eq!(x["durable"], true);
+    let (_, d, _) = http(api, "GET", "/api/exchanges/%2F/amq.default", Some(GUEST), None).await;
+    assert_eq!(d["name"], "");
+    let (_, b, _) = http(api, "GET", "/api/bindings/%2F", Some(GUEST), None).await;
+    let topic: Vec<&Value> = b
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["source"] == "amq.topic")
+        .collect();
+    assert_eq!(topic.len(), 1);
+    assert_eq!(topic[0]["destination"], "bq");
+    assert_eq!(topic[0]["destination_type"], "queue");
+    assert_eq!(topic[0]["routing_key"], "a.#");
+    let (status, v, _) = http(api, "GET", "/api/vhosts", Some(GUEST), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(v[0]["name"], "/");
+    let (_, alive, _) = http(api, "GET", "/api/aliveness-test/%2F", Some(GUEST), None).await;
+    assert_eq!(alive["status"], "ok");
+}
