@@ -15,7 +15,7 @@ cargo build --quiet -p warren-server --bin warren
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 data=$(mktemp -d)
 log="$data/warren.log"
-target/debug/warren --bind 127.0.0.1 --port "$port" --management-port 0 --data-dir "$data" --log-level warn >"$log" 2>&1 &
+target/debug/warren --bind 127.0.0.1 --port "$port" --management-port 0 --prometheus-port 0 --data-dir "$data" --log-level warn >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT

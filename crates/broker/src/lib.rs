@@ -19,6 +19,7 @@ pub mod message;
 pub mod persist;
 pub mod queue;
 pub mod ready;
+pub mod system;
 pub mod topic;
 pub mod vhost;
 

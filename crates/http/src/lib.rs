@@ -4,11 +4,13 @@
 //! * [`auth`]: HTTP basic authentication against the broker's users.
 //! * [`json`]: AMQP values and broker objects as RabbitMQ's JSON.
 //! * [`routes`]: one handler per path and verb.
+//! * [`metrics`]: Prometheus metrics with rabbitmq_prometheus's names.
 //! * [`error`]: RabbitMQ's error bodies (`{"error":"Object Not Found","reason":"Not Found"}`).
 
 pub mod auth;
 pub mod error;
 pub mod json;
+pub mod metrics;
 pub mod routes;
 
 use std::sync::Arc;
@@ -26,6 +28,8 @@ pub struct ApiState {
     pub broker: Arc<Broker>,
     pub authenticate: Arc<Authenticate>,
     pub product_version: &'static str,
+    /// The data directory (free disk space is reported for it).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// Serves the management API on `listener` until `shutdown`.

@@ -60,6 +60,9 @@ pub struct Cli {
     /// Port of the management HTTP API (0 turns it off).
     #[arg(long, env = "WARREN_MANAGEMENT_PORT")]
     pub management_port: Option<u16>,
+    /// Port of the Prometheus metrics endpoint (0 turns it off).
+    #[arg(long, env = "WARREN_PROMETHEUS_PORT")]
+    pub prometheus_port: Option<u16>,
 }
 
 /// The same settings as read from the TOML file.
@@ -81,6 +84,7 @@ pub struct FileConfig {
     pub memory_high_watermark: Option<String>,
     pub disk_free_limit: Option<String>,
     pub management_port: Option<u16>,
+    pub prometheus_port: Option<u16>,
 }
 
 /// Resolved settings.
@@ -103,6 +107,8 @@ pub struct Config {
     pub disk_free_limit: u64,
     /// The management API's port; `None` turns it off, `Some(0)` picks a free one.
     pub management_port: Option<u16>,
+    /// The Prometheus endpoint's port, the same way.
+    pub prometheus_port: Option<u16>,
 }
 
 impl Default for Config {
@@ -123,6 +129,7 @@ impl Default for Config {
             memory_high_watermark: crate::alarms::Watermark::Relative(0.4),
             disk_free_limit: 50_000_000,
             management_port: Some(15672),
+            prometheus_port: Some(15692),
         }
     }
 }
@@ -143,6 +150,7 @@ impl Config {
             data_dir: std::env::temp_dir().join(format!("warren-test-{}-{n}-{nanos}", std::process::id())),
             segment_size: 1 << 20,
             management_port: None,
+            prometheus_port: None,
             ..Config::default()
         }
     }
@@ -194,16 +202,22 @@ impl Config {
                     anyhow::anyhow!("invalid disk_free_limit '{s}': use a size such as 50MB")
                 })?,
             },
-            management_port: match cli.management_port.or(file.management_port) {
-                None => d.management_port,
-                Some(0) => None,
-                Some(p) => Some(p),
-            },
+            management_port: port_setting(cli.management_port.or(file.management_port), d.management_port),
+            prometheus_port: port_setting(cli.prometheus_port.or(file.prometheus_port), d.prometheus_port),
         };
         if c.frame_max < warren_codec::FRAME_MIN_SIZE {
             anyhow::bail!("frame_max must be at least {}", warren_codec::FRAME_MIN_SIZE);
         }
         Ok(c)
+    }
+}
+
+/// A listener port setting: unset keeps the default, 0 turns it off.
+fn port_setting(given: Option<u16>, default: Option<u16>) -> Option<u16> {
+    match given {
+        None => default,
+        Some(0) => None,
+        Some(p) => Some(p),
     }
 }
 

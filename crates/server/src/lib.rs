@@ -41,6 +41,7 @@ impl Shared {
 pub struct Server {
     addr: SocketAddr,
     management: Option<SocketAddr>,
+    prometheus: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
@@ -52,6 +53,11 @@ pub struct Server {
 impl Server {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the Prometheus endpoint listens, if it is on.
+    pub fn prometheus_addr(&self) -> Option<SocketAddr> {
+        self.prometheus
     }
 
     /// Where the management API listens, if it is on.
@@ -100,22 +106,33 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         config.data_dir.clone(),
         shutdown.clone(),
     ));
+    let (user, pass) = (config.default_user.clone(), config.default_pass.clone());
+    let api = warren_http::ApiState {
+        broker: broker.clone(),
+        authenticate: Arc::new(move |u: &str, p: &str| {
+            (u == user && p == pass).then(|| vec!["administrator".to_string()])
+        }),
+        product_version: env!("CARGO_PKG_VERSION"),
+        data_dir: config.data_dir.clone(),
+    };
     let management = match config.management_port {
         None => None,
         Some(port) => {
             let l = TcpListener::bind((config.bind.as_str(), port)).await?;
             let maddr = l.local_addr()?;
-            let (user, pass) = (config.default_user.clone(), config.default_pass.clone());
-            let state = warren_http::ApiState {
-                broker: broker.clone(),
-                authenticate: Arc::new(move |u: &str, p: &str| {
-                    (u == user && p == pass).then(|| vec!["administrator".to_string()])
-                }),
-                product_version: env!("CARGO_PKG_VERSION"),
-            };
-            tokio::spawn(warren_http::serve(l, state, shutdown.clone()));
+            tokio::spawn(warren_http::serve(l, api.clone(), shutdown.clone()));
             tracing::info!("management API on http://{maddr}");
             Some(maddr)
+        }
+    };
+    let prometheus = match config.prometheus_port {
+        None => None,
+        Some(port) => {
+            let l = TcpListener::bind((config.bind.as_str(), port)).await?;
+            let paddr = l.local_addr()?;
+            tokio::spawn(warren_http::metrics::serve(l, api, shutdown.clone()));
+            tracing::info!("Prometheus metrics on http://{paddr}/metrics");
+            Some(paddr)
         }
     };
     let shared = Arc::new(Shared {
@@ -130,6 +147,7 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
     Ok(Server {
         addr,
         management,
+        prometheus,
         shutdown,
         task,
         sweeper,

@@ -42,7 +42,7 @@ fn start(dir: &Path, port: u16, run: usize) -> Broker {
         ])
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .args(["--management-port", "0"])
+        .args(["--management-port", "0", "--prometheus-port", "0"])
         .arg("--segment-size")
         .arg((256 * 1024).to_string())
         .stdout(Stdio::null())

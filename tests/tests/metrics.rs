@@ -1,0 +1,59 @@
+//! Prometheus metrics with rabbitmq_prometheus's names.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use warren_tests::*;
+
+async fn scrape(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    resp
+}
+
+/// The value of the sample line `name{...}` or `name`.
+fn sample(text: &str, line_start: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_report_queues_and_messages() {
+    let mut config = Config::ephemeral();
+    config.prometheus_port = Some(0);
+    let s = warren_server::start(config).await.unwrap();
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    declare(&ch, "m1").await.unwrap();
+    declare(&ch, "m2").await.unwrap();
+    for _ in 0..3 {
+        publish(&ch, "", "m1", b"x").await;
+    }
+    let _held = ch
+        .basic_get("m1".into(), Default::default())
+        .await
+        .unwrap()
+        .unwrap();
+    sync(&ch).await;
+    let addr = s.prometheus_addr().unwrap();
+    let text = scrape(addr, "/metrics").await;
+    assert_eq!(sample(&text, "rabbitmq_queues "), Some(2.0), "{text}");
+    assert_eq!(sample(&text, "rabbitmq_queue_messages "), Some(3.0));
+    assert_eq!(sample(&text, "rabbitmq_queue_messages_ready "), Some(2.0));
+    assert_eq!(sample(&text, "rabbitmq_queue_messages_unacked "), Some(1.0));
+    assert_eq!(
+        sample(&text, "rabbitmq_global_messages_delivered_total "),
+        Some(1.0)
+    );
+    assert!(sample(&text, "rabbitmq_process_resident_memory_bytes ").unwrap() > 0.0);
+    assert!(sample(&text, "rabbitmq_disk_space_available_bytes ").is_some());
+    let per = scrape(addr, "/metrics/per-object").await;
+    assert_eq!(
+        sample(&per, "rabbitmq_queue_messages_ready{vhost=\"/\",queue=\"m1\"}"),
+        Some(2.0),
+        "{per}"
+    );
+}
