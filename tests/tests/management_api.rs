@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use warren_tests::raw::Raw;
 use warren_tests::*;
 
 /// A minimal HTTP/1.1 request; returns the status and the JSON body.
@@ -161,4 +162,35 @@ async fn overview_exchanges_and_bindings_use_rabbitmq_shapes() {
     assert_eq!(v[0]["name"], "/");
     let (_, alive, _) = http(api, "GET", "/api/aliveness-test/%2F", Some(GUEST), None).await;
     assert_eq!(alive["status"], "ok");
+}
+
+#[tokio::test]
+async fn connections_are_listed_and_can_be_closed_with_a_reason() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let mut raw = Raw::connect(s.addr()).await;
+    raw.open_channel(1).await;
+    let (status, list, _) = http(api, "GET", "/api/connections", Some(GUEST), None).await;
+    assert_eq!(status, 200);
+    let c = &list.as_array().unwrap()[0];
+    assert_eq!(c["user"], "guest");
+    assert_eq!(c["vhost"], "/");
+    assert_eq!(c["channels"], 1);
+    assert_eq!(c["protocol"], "AMQP 0-9-1");
+    let name = c["name"].as_str().unwrap().to_string();
+    let path = format!(
+        "/api/connections/{}",
+        name.replace(' ', "%20").replace('>', "%3E")
+    );
+    let mut s2 = tokio::net::TcpStream::connect(api).await.unwrap();
+    let req = format!(
+        "DELETE {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {GUEST}\r\nX-Reason: maintenance\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    );
+    s2.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    s2.read_to_string(&mut resp).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 204"), "{resp}");
+    let (code, text) = raw.expect_connection_close().await;
+    assert_eq!(code, 320);
+    assert_eq!(text, "CONNECTION_FORCED - maintenance");
 }

@@ -11,6 +11,7 @@
 
 pub mod args;
 pub mod clock;
+pub mod connections;
 pub mod dead_letter;
 pub mod error;
 pub mod exchange;
@@ -50,6 +51,8 @@ pub enum BrokerOpenError {
 /// durable state goes.
 pub struct Broker {
     pub clock: Arc<Clock>,
+    /// Client connections, for management.
+    pub connections: connections::Connections,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     pub store: Option<Arc<Persistence>>,
 }
@@ -59,6 +62,7 @@ impl Default for Broker {
     fn default() -> Self {
         let broker = Broker {
             clock: Arc::new(Clock::default()),
+            connections: Default::default(),
             vhosts: RwLock::new(HashMap::new()),
             store: None,
         };
@@ -96,6 +100,7 @@ impl Broker {
         })?;
         let broker = Broker {
             clock: Arc::new(Clock::default()),
+            connections: Default::default(),
             vhosts: RwLock::new(HashMap::new()),
             store: Some(store.clone()),
         };

@@ -120,3 +120,21 @@ pub fn binding(vhost: &str, source: &str, b: &Binding) -> Value {
         "properties_key": properties_key(b),
     })
 }
+
+pub fn connection(c: &warren_broker::connections::ConnectionInfo) -> Value {
+    json!({
+        "name": &c.name,
+        "vhost": &*c.vhost.lock(),
+        "user": &*c.user.lock(),
+        "state": "running",
+        "type": "network",
+        "protocol": "AMQP 0-9-1",
+        "channels": c.channel_count(),
+        "peer_host": c.peer.ip().to_string(),
+        "peer_port": c.peer.port(),
+        "host": c.local.ip().to_string(),
+        "port": c.local.port(),
+        "connected_at": c.connected_at * 1000,
+        "client_properties": table(&c.client_properties.lock()),
+    })
+}

@@ -24,6 +24,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/overview", get(overview))
         .route("/api/whoami", get(whoami))
         .route("/api/extensions", get(|| async { Json(json!([])) }))
+        .route("/api/connections", get(connections))
+        .route(
+            "/api/connections/{name}",
+            get(connection).delete(close_connection),
+        )
         .route("/api/vhosts", get(vhosts))
         .route("/api/vhosts/{vhost}", get(vhost))
         .route("/api/queues", get(all_queues))
@@ -262,4 +267,36 @@ async fn vhost_bindings(State(s): State<ApiState>, Path(vhost): Path<String>) ->
 async fn aliveness(State(s): State<ApiState>, Path(vhost): Path<String>) -> Result<impl IntoResponse> {
     find_vhost(&s, &vhost)?;
     Ok(Json(json!({"status": "ok"})))
+}
+
+async fn connections(State(s): State<ApiState>) -> Json<Value> {
+    Json(Value::Array(
+        s.broker
+            .connections
+            .list()
+            .iter()
+            .map(|c| json::connection(c))
+            .collect(),
+    ))
+}
+
+async fn connection(State(s): State<ApiState>, Path(name): Path<String>) -> Result<Json<Value>> {
+    let c = s.broker.connections.find(&name).ok_or(ApiError::NotFound)?;
+    Ok(Json(json::connection(&c)))
+}
+
+/// Closes a connection with 320 CONNECTION_FORCED and the `X-Reason`
+/// header's text, as RabbitMQ's management plugin does.
+async fn close_connection(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode> {
+    let c = s.broker.connections.find(&name).ok_or(ApiError::NotFound)?;
+    let reason = headers
+        .get("x-reason")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("Closed via management plugin");
+    c.request_close(reason);
+    Ok(StatusCode::NO_CONTENT)
 }

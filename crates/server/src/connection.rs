@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use warren_broker::connections::ConnectionInfo;
 use warren_broker::error::{self, AmqpError};
 use warren_broker::{Queue, VHost};
 use warren_codec::protocol::{channel, connection};
@@ -48,12 +49,15 @@ struct Connection {
     blocked_capable: bool,
     /// The connection has published (alarms block only publishers).
     publisher: bool,
+    /// What management sees of this connection.
+    info: Arc<ConnectionInfo>,
 }
 
 /// Serves one accepted socket until it closes.
 pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().ok();
+    let local = stream.local_addr().ok();
     let (mut rd, mut wr) = stream.into_split();
     let mut header = [0u8; 8];
     match tokio::time::timeout(Duration::from_secs(10), rd.read_exact(&mut header)).await {
@@ -68,6 +72,12 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
     }
     let id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(id, ?peer, "connection accepted");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let unknown = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    let info = ConnectionInfo::new(id, peer.unwrap_or(unknown), local.unwrap_or(unknown), now);
+    shared.broker.connections.add(info.clone());
     let out = Outbound::new(shared.config.frame_max);
     let heartbeat = Arc::new(AtomicU32::new(0));
     let writer = tokio::spawn(outbound::writer(out.clone(), wr, heartbeat.clone()));
@@ -85,10 +95,12 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
         closing_deadline: None,
         blocked_capable: false,
         publisher: false,
+        info,
     };
     conn.send(0, start_method());
     conn.run(&mut rd, shutdown).await;
     conn.cleanup();
+    shared.broker.connections.remove(id);
     out.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     // The client may still be writing frames it queued before our close-ok;
@@ -260,7 +272,12 @@ impl Connection {
                     _ => std::future::pending().await,
                 }
             };
+            let info = self.info.clone();
             tokio::select! {
+                reason = info.close_requested(), if !matches!(self.state, State::Closing | State::Done) => {
+                    tracing::info!(id = self.id, "closing connection on request: {reason}");
+                    self.close_with(AmqpError::new(error::CONNECTION_FORCED, reason), (0, 0));
+                }
                 _ = sync_wait => {}
                 r = rd.read_buf(&mut buf) => match r {
                     Ok(0) | Err(_) => return,
@@ -411,8 +428,12 @@ impl Connection {
                     Some(AMQPValue::FieldTable(caps)) if caps.inner().get("connection.blocked") == Some(&AMQPValue::Boolean(true))
                 );
                 let mech = s.mechanism.as_str();
-                let ok = credentials(mech, s.response.as_bytes())
-                    .is_some_and(|(u, p)| self.shared.authenticate(&u, &p));
+                *self.info.client_properties.lock() = s.client_properties.clone();
+                let creds = credentials(mech, s.response.as_bytes());
+                if let Some((u, _)) = &creds {
+                    *self.info.user.lock() = u.clone();
+                }
+                let ok = creds.is_some_and(|(u, p)| self.shared.authenticate(&u, &p));
                 if !ok {
                     return Err(AmqpError::access_refused(format_args!(
                         "Login was refused using authentication mechanism {mech}. For details see the broker logfile."
@@ -477,6 +498,7 @@ impl Connection {
                     AmqpError::new(error::NOT_ALLOWED, format_args!("vhost {name} not found"))
                 })?;
                 self.vhost = Some(vhost);
+                *self.info.vhost.lock() = name.to_string();
                 self.state = State::Open;
                 self.send(0, AMQPClass::Connection(C::OpenOk(connection::OpenOk {})));
                 Ok(())
@@ -535,6 +557,9 @@ impl Connection {
                 ));
             }
             self.channels.insert(id, Channel::new(id, self.out.clone()));
+            self.info
+                .channels
+                .store(self.channels.len() as u32, Ordering::Relaxed);
             self.send(
                 id,
                 AMQPClass::Channel(channel::AMQPMethod::OpenOk(channel::OpenOk {})),
@@ -560,6 +585,9 @@ impl Connection {
         if is_close {
             ch.teardown(&vhost, self.id);
             self.channels.remove(&id);
+            self.info
+                .channels
+                .store(self.channels.len() as u32, Ordering::Relaxed);
             self.send(
                 id,
                 AMQPClass::Channel(channel::AMQPMethod::CloseOk(channel::CloseOk {})),

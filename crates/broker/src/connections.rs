@@ -1,0 +1,94 @@
+//! The registry of client connections, for management: who is connected,
+//! and a way to close a connection from outside (320 CONNECTION_FORCED).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use amq_protocol::types::FieldTable;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+
+/// What management shows of a connection.
+pub struct ConnectionInfo {
+    pub id: u64,
+    /// RabbitMQ's name: `peer:port -> local:port`.
+    pub name: String,
+    pub peer: std::net::SocketAddr,
+    pub local: std::net::SocketAddr,
+    pub user: Mutex<String>,
+    pub vhost: Mutex<String>,
+    pub client_properties: Mutex<FieldTable>,
+    pub channels: AtomicU32,
+    /// Seconds since the epoch.
+    pub connected_at: u64,
+    /// A close asked for by management, with its reason.
+    close: Mutex<Option<String>>,
+    close_notify: Notify,
+}
+
+impl ConnectionInfo {
+    pub fn new(
+        id: u64,
+        peer: std::net::SocketAddr,
+        local: std::net::SocketAddr,
+        connected_at: u64,
+    ) -> Arc<ConnectionInfo> {
+        Arc::new(ConnectionInfo {
+            id,
+            name: format!("{peer} -> {local}"),
+            peer,
+            local,
+            user: Mutex::new(String::new()),
+            vhost: Mutex::new(String::new()),
+            client_properties: Mutex::new(FieldTable::default()),
+            channels: AtomicU32::new(0),
+            connected_at,
+            close: Mutex::new(None),
+            close_notify: Notify::new(),
+        })
+    }
+
+    pub fn channel_count(&self) -> u32 {
+        self.channels.load(Ordering::Relaxed)
+    }
+
+    /// Asks the connection to close with `reason`.
+    pub fn request_close(&self, reason: &str) {
+        *self.close.lock() = Some(reason.to_string());
+        self.close_notify.notify_one();
+    }
+
+    /// Resolves with the reason once a close is requested.
+    pub async fn close_requested(&self) -> String {
+        loop {
+            if let Some(r) = self.close.lock().clone() {
+                return r;
+            }
+            self.close_notify.notified().await;
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Connections {
+    all: RwLock<BTreeMap<u64, Arc<ConnectionInfo>>>,
+}
+
+impl Connections {
+    pub fn add(&self, info: Arc<ConnectionInfo>) {
+        self.all.write().insert(info.id, info);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.all.write().remove(&id);
+    }
+
+    pub fn list(&self) -> Vec<Arc<ConnectionInfo>> {
+        self.all.read().values().cloned().collect()
+    }
+
+    pub fn find(&self, name: &str) -> Option<Arc<ConnectionInfo>> {
+        self.all.read().values().find(|c| c.name == name).cloned()
+    }
+}
