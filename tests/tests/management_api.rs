@@ -194,3 +194,64 @@ async fn connections_are_listed_and_can_be_closed_with_a_reason() {
     assert_eq!(code, 320);
     assert_eq!(text, "CONNECTION_FORCED - maintenance");
 }
+
+#[tokio::test]
+async fn exchanges_can_be_declared_published_to_and_deleted() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    let (status, _, _) = http(
+        api,
+        "PUT",
+        "/api/exchanges/%2F/web-x",
+        Some(GUEST),
+        Some(r#"{"type":"fanout","durable":false}"#),
+    )
+    .await;
+    assert_eq!(status, 201);
+    declare(&ch, "web-q").await.unwrap();
+    ch.queue_bind(
+        "web-q".into(),
+        "web-x".into(),
+        "".into(),
+        Default::default(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let (status, r, _) = http(
+        api,
+        "POST",
+        "/api/exchanges/%2F/web-x/publish",
+        Some(GUEST),
+        Some(r#"{"routing_key":"","payload":"hello","payload_encoding":"string","properties":{}}"#),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(r["routed"], true);
+    assert_eq!(get(&ch, "web-q").await.unwrap().delivery.data, b"hello");
+    let (_, r, _) = http(
+        api,
+        "POST",
+        "/api/exchanges/%2F/amq.default/publish",
+        Some(GUEST),
+        Some(r#"{"routing_key":"nowhere","payload":"aGk=","payload_encoding":"base64","properties":{}}"#),
+    )
+    .await;
+    assert_eq!(r["routed"], false);
+    // In use: if-unused refuses with RabbitMQ's 400 body.
+    let (status, body, _) = http(
+        api,
+        "DELETE",
+        "/api/exchanges/%2F/web-x?if-unused=true",
+        Some(GUEST),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, _) = http(api, "DELETE", "/api/exchanges/%2F/web-x", Some(GUEST), None).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = http(api, "GET", "/api/exchanges/%2F/web-x", Some(GUEST), None).await;
+    assert_eq!(status, 404);
+}

@@ -1,7 +1,7 @@
 //! A published message, shared by every queue it reaches.
 
 use amq_protocol::types::{AMQPValue, FieldTable};
-use bytes::Bytes;
+pub use bytes::Bytes;
 
 /// The body and raw properties are `Bytes` slices of the publisher's read
 /// buffer; fanout to many queues clones an `Arc`, never the payload.

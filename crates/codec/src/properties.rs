@@ -176,3 +176,12 @@ pub fn without_expiration(p: &AMQPProperties) -> AMQPProperties {
     );
     out
 }
+
+/// Encodes a property block (for messages the broker makes itself).
+pub fn encode(props: &AMQPProperties) -> bytes::Bytes {
+    let written = gen_properties(props)(WriteContext::from(Vec::with_capacity(32)));
+    written.map_or_else(
+        |_| bytes::Bytes::from_static(&[0, 0]),
+        |ctx| bytes::Bytes::from(ctx.into_inner().0),
+    )
+}

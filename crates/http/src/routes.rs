@@ -43,7 +43,14 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/exchanges", get(all_exchanges))
         .route("/api/exchanges/{vhost}", get(vhost_exchanges))
-        .route("/api/exchanges/{vhost}/{name}", get(exchange))
+        .route(
+            "/api/exchanges/{vhost}/{name}",
+            get(exchange).put(put_exchange).delete(delete_exchange),
+        )
+        .route(
+            "/api/exchanges/{vhost}/{name}/publish",
+            axum::routing::post(publish),
+        )
         .route("/api/bindings", get(all_bindings))
         .route("/api/bindings/{vhost}", get(vhost_bindings))
         .route("/api/aliveness-test/{vhost}", get(aliveness))
@@ -299,4 +306,109 @@ async fn close_connection(
         .unwrap_or("Closed via management plugin");
     c.request_close(reason);
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ExchangeBody {
+    #[serde(rename = "type")]
+    kind: String,
+    durable: Option<bool>,
+    auto_delete: bool,
+    internal: bool,
+    arguments: Map<String, Value>,
+}
+
+async fn put_exchange(
+    State(s): State<ApiState>,
+    Path((vhost, name)): Path<(String, String)>,
+    Json(body): Json<ExchangeBody>,
+) -> Result<StatusCode> {
+    let v = find_vhost(&s, &vhost)?;
+    let existed = v.exchange(&name).is_some();
+    let options = warren_broker::exchange::ExchangeOptions {
+        durable: body.durable.unwrap_or(true),
+        auto_delete: body.auto_delete,
+        internal: body.internal,
+        arguments: json::to_table(&body.arguments),
+    };
+    v.declare_exchange(&name, &body.kind, false, options)?;
+    Ok(if existed {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::CREATED
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DeleteParams {
+    #[serde(rename = "if-unused")]
+    if_unused: bool,
+}
+
+async fn delete_exchange(
+    State(s): State<ApiState>,
+    Path((vhost, name)): Path<(String, String)>,
+    axum::extract::Query(params): axum::extract::Query<DeleteParams>,
+) -> Result<StatusCode> {
+    let v = find_vhost(&s, &vhost)?;
+    v.exchange(&name).ok_or(ApiError::NotFound)?;
+    v.delete_exchange(&name, params.if_unused)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PublishBody {
+    routing_key: String,
+    payload: String,
+    payload_encoding: String,
+    properties: Map<String, Value>,
+}
+
+/// `POST /api/exchanges/{vhost}/{name}/publish`: `{"routed": true|false}`.
+async fn publish(
+    State(s): State<ApiState>,
+    Path((vhost, name)): Path<(String, String)>,
+    Json(body): Json<PublishBody>,
+) -> Result<Json<Value>> {
+    use base64::Engine;
+    let v = find_vhost(&s, &vhost)?;
+    let name = if name == "amq.default" {
+        String::new()
+    } else {
+        name
+    };
+    let x = v.exchange(&name).ok_or(ApiError::NotFound)?;
+    let payload = match body.payload_encoding.as_str() {
+        "base64" => base64::engine::general_purpose::STANDARD
+            .decode(body.payload.as_bytes())
+            .map_err(|e| ApiError::BadRequest(format!("payload is not base64: {e}")))?,
+        _ => body.payload.into_bytes(),
+    };
+    let delivery_mode = body
+        .properties
+        .get("delivery_mode")
+        .and_then(Value::as_u64)
+        .unwrap_or(1) as u8;
+    let props = warren_codec::protocol::basic::AMQPProperties::default().with_delivery_mode(delivery_mode);
+    let msg = warren_broker::Message {
+        exchange: bytes_of(&name),
+        routing_key: bytes_of(&body.routing_key),
+        properties: warren_codec::properties::encode(&props),
+        body: payload.into(),
+        persistent: delivery_mode == 2,
+        priority: 0,
+        expiration_ms: None,
+        has_headers: false,
+        store_id: 0,
+    };
+    let mut scratch = warren_broker::vhost::RouteScratch::default();
+    let routed = v.publish(&x, Arc::new(msg), &mut scratch);
+    Ok(Json(json!({"routed": routed.queues > 0})))
+}
+
+fn bytes_of(s: &str) -> warren_broker::message::Bytes {
+    warren_broker::message::Bytes::from(s.to_string())
 }
