@@ -311,10 +311,7 @@ impl Queue {
         for m in messages {
             let seq = st.next_seq;
             st.next_seq += 1;
-            let expires_at = match (self.args.message_ttl, m.expiration_ms) {
-                (None, None) => u64::MAX,
-                (a, b) => now.saturating_add(a.unwrap_or(u64::MAX).min(b.unwrap_or(u64::MAX))),
-            };
+            let expires_at = self.expiry(m.expiration_ms, now);
             st.ready
                 .push_paged(seq, m.id, m.priority, m.size, expires_at, m.delivered);
         }
@@ -341,8 +338,8 @@ impl Queue {
 
     /// When a message published now expires: the lower of the queue's
     /// `x-message-ttl` and the message's own `expiration`.
-    fn expiry(&self, msg: &Message, now: u64) -> u64 {
-        match (self.args.message_ttl, msg.expiration_ms) {
+    fn expiry(&self, expiration_ms: Option<u64>, now: u64) -> u64 {
+        match (self.args.message_ttl, expiration_ms) {
             (None, None) => u64::MAX,
             (a, b) => now.saturating_add(a.unwrap_or(u64::MAX).min(b.unwrap_or(u64::MAX))),
         }
@@ -352,7 +349,7 @@ impl Queue {
     pub fn publish(self: &Arc<Self>, msg: Arc<Message>) -> Enqueued {
         let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
-        let expires_at = self.expiry(&msg, now);
+        let expires_at = self.expiry(msg.expiration_ms, now);
         let size = msg.size() as u64;
         let full = |st: &QueueState, extra_len: usize, extra_bytes: u64| {
             self.args
