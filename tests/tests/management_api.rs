@@ -255,3 +255,65 @@ async fn exchanges_can_be_declared_published_to_and_deleted() {
     let (status, _, _) = http(api, "GET", "/api/exchanges/%2F/web-x", Some(GUEST), None).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn bindings_can_be_created_listed_and_deleted_by_properties_key() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    declare(&ch, "bound").await.unwrap();
+    let (status, _, head) = http(
+        api,
+        "POST",
+        "/api/bindings/%2F/e/amq.direct/q/bound",
+        Some(GUEST),
+        Some(r#"{"routing_key":"k1","arguments":{}}"#),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert!(head.to_ascii_lowercase().contains("location: k1"), "{head}");
+    publish(&ch, "amq.direct", "k1", b"via-http-binding").await;
+    assert_eq!(
+        get(&ch, "bound").await.unwrap().delivery.data,
+        b"via-http-binding"
+    );
+    let (_, list, _) = http(
+        api,
+        "GET",
+        "/api/bindings/%2F/e/amq.direct/q/bound",
+        Some(GUEST),
+        None,
+    )
+    .await;
+    assert_eq!(list[0]["properties_key"], "k1");
+    let (status, _, _) = http(
+        api,
+        "DELETE",
+        "/api/bindings/%2F/e/amq.direct/q/bound/k1",
+        Some(GUEST),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    publish(&ch, "amq.direct", "k1", b"dropped").await;
+    assert_eq!(count(&ch, "bound").await, 0);
+    let (status, _, _) = http(
+        api,
+        "DELETE",
+        "/api/bindings/%2F/e/amq.direct/q/bound/k1",
+        Some(GUEST),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = http(
+        api,
+        "POST",
+        "/api/bindings/%2F/e/amq.direct/q/missing",
+        Some(GUEST),
+        Some("{}"),
+    )
+    .await;
+    assert_eq!(status, 404);
+}

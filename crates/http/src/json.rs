@@ -96,12 +96,24 @@ pub fn exchange(vhost: &str, x: &Exchange) -> Value {
     })
 }
 
-/// RabbitMQ's `properties_key`: the routing key, or `~` when empty.
+/// RabbitMQ's `properties_key`: the routing key, or `~` when empty; with
+/// arguments, `~` and a hash of them follows.
 pub fn properties_key(b: &Binding) -> String {
-    if b.routing_key.is_empty() && b.arguments.inner().is_empty() {
-        "~".to_string()
+    properties_key_of(&b.routing_key, &b.arguments)
+}
+
+pub fn properties_key_of(routing_key: &str, arguments: &FieldTable) -> String {
+    if arguments.inner().is_empty() {
+        if routing_key.is_empty() {
+            "~".to_string()
+        } else {
+            routing_key.to_string()
+        }
     } else {
-        b.routing_key.clone()
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        table(arguments).to_string().hash(&mut h);
+        format!("{routing_key}~{:x}", h.finish())
     }
 }
 

@@ -53,6 +53,14 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/bindings", get(all_bindings))
         .route("/api/bindings/{vhost}", get(vhost_bindings))
+        .route(
+            "/api/bindings/{vhost}/e/{source}/{kind}/{dest}",
+            get(bindings_between).post(add_binding),
+        )
+        .route(
+            "/api/bindings/{vhost}/e/{source}/{kind}/{dest}/{props}",
+            get(binding).delete(delete_binding),
+        )
         .route("/api/aliveness-test/{vhost}", get(aliveness))
         .route(
             "/api/health/checks/virtual-hosts",
@@ -411,4 +419,91 @@ async fn publish(
 
 fn bytes_of(s: &str) -> warren_broker::message::Bytes {
     warren_broker::message::Bytes::from(s.to_string())
+}
+
+/// `q` or `e` in binding paths.
+fn dest_kind(kind: &str) -> Result<&'static str> {
+    match kind {
+        "q" => Ok("queue"),
+        "e" => Ok("exchange"),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+fn between(v: &VHost, source: &str, kind: &str, dest: &str) -> Result<Vec<Value>> {
+    let kind = dest_kind(kind)?;
+    let x = v.exchange(source).ok_or(ApiError::NotFound)?;
+    Ok(x.bindings()
+        .iter()
+        .filter(|b| b.dest.name() == dest)
+        .map(|b| json::binding(&v.name, source, b))
+        .filter(|j| j["destination_type"] == kind)
+        .collect())
+}
+
+async fn bindings_between(
+    State(s): State<ApiState>,
+    Path((vhost, source, kind, dest)): Path<(String, String, String, String)>,
+) -> Result<Json<Value>> {
+    let v = find_vhost(&s, &vhost)?;
+    Ok(Json(Value::Array(between(&v, &source, &kind, &dest)?)))
+}
+
+async fn binding(
+    State(s): State<ApiState>,
+    Path((vhost, source, kind, dest, props)): Path<(String, String, String, String, String)>,
+) -> Result<Json<Value>> {
+    let v = find_vhost(&s, &vhost)?;
+    between(&v, &source, &kind, &dest)?
+        .into_iter()
+        .find(|b| b["properties_key"] == props.as_str())
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BindingBody {
+    routing_key: String,
+    arguments: Map<String, Value>,
+}
+
+/// Creates a binding; `201 Created` with its `Location`, as RabbitMQ answers.
+async fn add_binding(
+    State(s): State<ApiState>,
+    Path((vhost, source, kind, dest)): Path<(String, String, String, String)>,
+    body: Option<Json<BindingBody>>,
+) -> Result<impl IntoResponse> {
+    let v = find_vhost(&s, &vhost)?;
+    let body = body.map(|b| b.0).unwrap_or_default();
+    let args = json::to_table(&body.arguments);
+    match dest_kind(&kind)? {
+        "queue" => v.bind_queue(&dest, &source, &body.routing_key, args.clone(), 0)?,
+        _ => v.bind_exchange(&dest, &source, &body.routing_key, args.clone())?,
+    }
+    let key = json::properties_key_of(&body.routing_key, &args);
+    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, key)]))
+}
+
+async fn delete_binding(
+    State(s): State<ApiState>,
+    Path((vhost, source, kind, dest, props)): Path<(String, String, String, String, String)>,
+) -> Result<StatusCode> {
+    let v = find_vhost(&s, &vhost)?;
+    let x = v.exchange(&source).ok_or(ApiError::NotFound)?;
+    let kind = dest_kind(&kind)?;
+    let b = x
+        .bindings()
+        .into_iter()
+        .find(|b| {
+            b.dest.name() == dest
+                && json::properties_key(b) == props
+                && json::binding(&v.name, &source, b)["destination_type"] == kind
+        })
+        .ok_or(ApiError::NotFound)?;
+    match kind {
+        "queue" => v.unbind_queue(&dest, &source, &b.routing_key, &b.arguments, 0)?,
+        _ => v.unbind_exchange(&dest, &source, &b.routing_key, &b.arguments)?,
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
