@@ -99,6 +99,11 @@ impl VHost {
         self.exchanges.read().get(name).cloned()
     }
 
+    /// A queue by name, whoever owns it (management sees every queue).
+    pub fn queue(&self, name: &str) -> Option<Arc<Queue>> {
+        self.queues.read().get(name).cloned()
+    }
+
     pub fn exchanges(&self) -> Vec<Arc<Exchange>> {
         self.exchanges.read().values().cloned().collect()
     }

@@ -9,8 +9,9 @@ use axum::routing::get;
 use axum::{middleware, Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use warren_broker::exchange::{Binding, Dest};
 use warren_broker::queue::QueueOptions;
-use warren_broker::VHost;
+use warren_broker::{Exchange, Queue, VHost};
 
 use crate::auth::{require_user, User};
 use crate::error::ApiError;
@@ -73,6 +74,16 @@ pub fn router(state: ApiState) -> Router {
 
 fn find_vhost(state: &ApiState, name: &str) -> Result<Arc<VHost>> {
     state.broker.vhost(name).ok_or(ApiError::NotFound)
+}
+
+fn find_queue(v: &VHost, name: &str) -> Result<Arc<Queue>> {
+    v.queue(name).ok_or(ApiError::NotFound)
+}
+
+/// RabbitMQ names the default exchange `amq.default` in paths.
+fn find_exchange(v: &VHost, name: &str) -> Result<Arc<Exchange>> {
+    let name = if name == "amq.default" { "" } else { name };
+    v.exchange(name).ok_or(ApiError::NotFound)
 }
 
 async fn overview(State(s): State<ApiState>) -> Json<Value> {
@@ -151,11 +162,7 @@ async fn queue(
     Path((vhost, name)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     let v = find_vhost(&s, &vhost)?;
-    let q = v
-        .queues()
-        .into_iter()
-        .find(|q| *q.name == *name)
-        .ok_or(ApiError::NotFound)?;
+    let q = find_queue(&v, &name)?;
     Ok(Json(json::queue(&q)))
 }
 
@@ -193,11 +200,7 @@ async fn delete_queue(
     Path((vhost, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let v = find_vhost(&s, &vhost)?;
-    let q = v
-        .queues()
-        .into_iter()
-        .find(|q| *q.name == *name)
-        .ok_or(ApiError::NotFound)?;
+    let q = find_queue(&v, &name)?;
     v.remove_queue(&q);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -207,11 +210,7 @@ async fn purge_queue(
     Path((vhost, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let v = find_vhost(&s, &vhost)?;
-    let q = v
-        .queues()
-        .into_iter()
-        .find(|q| *q.name == *name)
-        .ok_or(ApiError::NotFound)?;
+    let q = find_queue(&v, &name)?;
     q.purge();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -243,13 +242,7 @@ async fn exchange(
     Path((vhost, name)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     let v = find_vhost(&s, &vhost)?;
-    // RabbitMQ names the default exchange `amq.default` in paths.
-    let name = if name == "amq.default" {
-        String::new()
-    } else {
-        name
-    };
-    let x = v.exchange(&name).ok_or(ApiError::NotFound)?;
+    let x = find_exchange(&v, &name)?;
     Ok(Json(json::exchange(&v.name, &x)))
 }
 
@@ -383,12 +376,7 @@ async fn publish(
 ) -> Result<Json<Value>> {
     use base64::Engine;
     let v = find_vhost(&s, &vhost)?;
-    let name = if name == "amq.default" {
-        String::new()
-    } else {
-        name
-    };
-    let x = v.exchange(&name).ok_or(ApiError::NotFound)?;
+    let x = find_exchange(&v, &name)?;
     let payload = match body.payload_encoding.as_str() {
         "base64" => base64::engine::general_purpose::STANDARD
             .decode(body.payload.as_bytes())
@@ -430,14 +418,22 @@ fn dest_kind(kind: &str) -> Result<&'static str> {
     }
 }
 
+/// Whether a binding leads to the `kind` ("queue" or "exchange") named `dest`.
+fn leads_to(b: &Binding, kind: &str, dest: &str) -> bool {
+    let kind_matches = match b.dest {
+        Dest::Queue(_) => kind == "queue",
+        Dest::Exchange(_) => kind == "exchange",
+    };
+    kind_matches && b.dest.name() == dest
+}
+
 fn between(v: &VHost, source: &str, kind: &str, dest: &str) -> Result<Vec<Value>> {
     let kind = dest_kind(kind)?;
     let x = v.exchange(source).ok_or(ApiError::NotFound)?;
     Ok(x.bindings()
         .iter()
-        .filter(|b| b.dest.name() == dest)
+        .filter(|b| leads_to(b, kind, dest))
         .map(|b| json::binding(&v.name, source, b))
-        .filter(|j| j["destination_type"] == kind)
         .collect())
 }
 
@@ -495,11 +491,7 @@ async fn delete_binding(
     let b = x
         .bindings()
         .into_iter()
-        .find(|b| {
-            b.dest.name() == dest
-                && json::properties_key(b) == props
-                && json::binding(&v.name, &source, b)["destination_type"] == kind
-        })
+        .find(|b| leads_to(b, kind, &dest) && json::properties_key(b) == props)
         .ok_or(ApiError::NotFound)?;
     match kind {
         "queue" => v.unbind_queue(&dest, &source, &b.routing_key, &b.arguments, 0)?,
