@@ -278,12 +278,18 @@ impl Queue {
     /// Records in the log that these messages left the queue for good.
     fn forget<'a>(&self, entries: impl IntoIterator<Item = &'a Entry>) {
         for e in entries {
-            if let (Some((p, q)), true) = (&self.env.store, e.msg.store_id != 0) {
-                p.log.ack(e.msg.store_id, *q);
-            }
-            if let (Some(p), true) = (&self.env.pager, e.spill != 0) {
-                p.store.log.release(e.spill);
-            }
+            self.forget_ids(e.msg.store_id, e.spill);
+        }
+    }
+
+    /// Acks a message's durable record and releases its spill record
+    /// (0 means none).
+    fn forget_ids(&self, stored: u64, spill: u64) {
+        if let (Some((p, q)), true) = (&self.env.store, stored != 0) {
+            p.log.ack(stored, *q);
+        }
+        if let (Some(p), true) = (&self.env.pager, spill != 0) {
+            p.store.log.release(spill);
         }
     }
 
@@ -292,12 +298,7 @@ impl Queue {
     fn forget_handed(&self, handed: &mut Vec<(u64, u64)>, needs_ack: bool) {
         if !needs_ack {
             for (stored, spill) in handed.iter() {
-                if let (Some((p, q)), true) = (&self.env.store, *stored != 0) {
-                    p.log.ack(*stored, *q);
-                }
-                if let (Some(p), true) = (&self.env.pager, *spill != 0) {
-                    p.store.log.release(*spill);
-                }
+                self.forget_ids(*stored, *spill);
             }
         }
         handed.clear();

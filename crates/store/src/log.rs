@@ -209,20 +209,7 @@ impl MessageLog {
     /// Records that `message` left `queue` (acked, dropped, dead-lettered).
     pub fn ack(&self, message: u64, queue: u32) {
         self.append(MARK_LEN, |out| record::encode_mark(KIND_ACK, message, queue, out));
-        let seg = segment_of(message);
-        let empty = {
-            let mut refs = self.shared.refs.lock();
-            match refs.get_mut(&seg) {
-                Some(n) => {
-                    *n = n.saturating_sub(1);
-                    *n == 0
-                }
-                None => false,
-            }
-        };
-        if empty {
-            self.collect();
-        }
+        self.unref(message);
     }
 
     /// Writes a message only to take it out of memory; returns its id.
@@ -237,6 +224,12 @@ impl MessageLog {
 
     /// A spilled message left its queue (no record: spills are not recovered).
     pub fn release(&self, message: u64) {
+        self.unref(message);
+    }
+
+    /// Drops one live reference to `message`'s segment; an emptied segment
+    /// may now be deleted.
+    fn unref(&self, message: u64) {
         let seg = segment_of(message);
         let empty = {
             let mut refs = self.shared.refs.lock();
