@@ -53,9 +53,11 @@ async fn requests_without_valid_credentials_get_401_with_a_challenge() {
         head.to_ascii_lowercase().contains("www-authenticate: basic"),
         "{head}"
     );
-    assert_eq!(body["error"], "not_authorized");
-    let (status, _, _) = http(api, "GET", "/api/overview", Some("Z3Vlc3Q6d3Jvbmc="), None).await;
+    assert_eq!(body, Value::Null, "no body without credentials, as RabbitMQ");
+    let (status, body, _) = http(api, "GET", "/api/overview", Some("Z3Vlc3Q6d3Jvbmc="), None).await;
     assert_eq!(status, 401);
+    assert_eq!(body["error"], "not_authorized");
+    assert_eq!(body["reason"], "Login failed");
     let (status, body, _) = http(api, "GET", "/api/whoami", Some(GUEST), None).await;
     assert_eq!(status, 200);
     assert_eq!(body["name"], "guest");

@@ -9,6 +9,23 @@ use amq_protocol::types::FieldTable;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
+/// What management shows of a channel.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelInfo {
+    pub number: u16,
+    pub consumers: u32,
+    pub prefetch: u32,
+    pub global_prefetch: u32,
+    pub unacked: u32,
+    pub confirm: bool,
+    pub transactional: bool,
+}
+
+/// A live channel, read by management.
+pub trait ChannelView: Send + Sync {
+    fn info(&self) -> ChannelInfo;
+}
+
 /// What management shows of a connection.
 pub struct ConnectionInfo {
     pub id: u64,
@@ -20,6 +37,8 @@ pub struct ConnectionInfo {
     pub vhost: Mutex<String>,
     pub client_properties: Mutex<FieldTable>,
     pub channels: AtomicU32,
+    /// The open channels, by number.
+    pub channel_views: Mutex<BTreeMap<u16, Arc<dyn ChannelView>>>,
     /// Seconds since the epoch.
     pub connected_at: u64,
     /// A close asked for by management, with its reason.
@@ -43,6 +62,7 @@ impl ConnectionInfo {
             vhost: Mutex::new(String::new()),
             client_properties: Mutex::new(FieldTable::default()),
             channels: AtomicU32::new(0),
+            channel_views: Mutex::new(BTreeMap::new()),
             connected_at,
             close: Mutex::new(None),
             close_notify: Notify::new(),
@@ -86,6 +106,10 @@ impl Connections {
 
     pub fn list(&self) -> Vec<Arc<ConnectionInfo>> {
         self.all.read().values().cloned().collect()
+    }
+
+    pub fn by_id(&self, id: u64) -> Option<Arc<ConnectionInfo>> {
+        self.all.read().get(&id).cloned()
     }
 
     pub fn find(&self, name: &str) -> Option<Arc<ConnectionInfo>> {

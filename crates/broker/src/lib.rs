@@ -9,6 +9,8 @@
 //! * [`queue`] is a FIFO of shared messages with requeue to the original
 //!   position, and dispatch to consumers as their credit allows.
 
+pub mod access;
+pub mod alarms;
 pub mod args;
 pub mod clock;
 pub mod connections;
@@ -20,6 +22,7 @@ pub mod message;
 pub mod persist;
 pub mod queue;
 pub mod ready;
+pub mod stats;
 pub mod system;
 pub mod topic;
 pub mod vhost;
@@ -53,6 +56,10 @@ pub struct Broker {
     pub clock: Arc<Clock>,
     /// Client connections, for management.
     pub connections: connections::Connections,
+    /// Users and permissions.
+    pub access: access::Access,
+    /// Message counters across all vhosts.
+    pub stats: stats::GlobalStats,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     pub store: Option<Arc<Persistence>>,
 }
@@ -63,6 +70,8 @@ impl Default for Broker {
         let broker = Broker {
             clock: Arc::new(Clock::default()),
             connections: Default::default(),
+            access: Default::default(),
+            stats: Default::default(),
             vhosts: RwLock::new(HashMap::new()),
             store: None,
         };
@@ -89,6 +98,43 @@ impl Broker {
             .clone()
     }
 
+    /// Deletes a vhost with everything in it, and the permissions users had
+    /// there. Its connections are closed; false if there was no such vhost.
+    pub fn delete_vhost(&self, name: &str) -> bool {
+        let Some(v) = self.vhosts.write().remove(name) else {
+            return false;
+        };
+        for c in self.connections.list() {
+            if *c.vhost.lock() == name {
+                c.request_close(&format!("vhost '{name}' is deleted"));
+            }
+        }
+        v.clear();
+        for p in self.access.permissions() {
+            if p.vhost == name {
+                self.access.delete_permission(name, &p.user);
+            }
+        }
+        if let Some(store) = &self.store {
+            store.defs.delete_vhost(name);
+        }
+        true
+    }
+
+    /// Deletes a user and their permissions; their connections are closed
+    /// with 320, as RabbitMQ does. False if there was no such user.
+    pub fn delete_user(&self, name: &str) -> bool {
+        if !self.access.delete_user(name) {
+            return false;
+        }
+        for c in self.connections.list() {
+            if *c.user.lock() == name {
+                c.request_close(&format!("user '{name}' is deleted"));
+            }
+        }
+        true
+    }
+
     /// A broker whose durable state lives in `dir`: definitions are loaded,
     /// then every persistent message of every durable queue, in order.
     pub fn open(dir: &Path, segment_size: u32, window: usize) -> Result<Broker, BrokerOpenError> {
@@ -101,6 +147,8 @@ impl Broker {
         let broker = Broker {
             clock: Arc::new(Clock::default()),
             connections: Default::default(),
+            access: access::Access::open(Some(store.clone()))?,
+            stats: Default::default(),
             vhosts: RwLock::new(HashMap::new()),
             store: Some(store.clone()),
         };

@@ -113,6 +113,11 @@ pub trait DeliverySink: Send + Sync {
     fn deliver(&self, queue: &Arc<Queue>, source: &mut Source, max: usize) -> Taken;
     /// The queue was deleted under the consumer (`basic.cancel` from the server).
     fn cancelled(&self, queue: &Arc<Queue>);
+    /// What management shows of the consumer: its channel number, whether
+    /// it acknowledges, and its prefetch limit.
+    fn describe(&self) -> (u16, bool, u32) {
+        (0, true, 0)
+    }
 }
 
 /// A consumer attached to a queue.
@@ -656,6 +661,11 @@ impl Queue {
 
     pub fn message_count(&self) -> u32 {
         self.inner.lock().ready.len() as u32
+    }
+
+    /// The consumers, in the order they subscribed.
+    pub fn consumers(&self) -> Vec<Arc<Consumer>> {
+        self.inner.lock().consumers.clone()
     }
 
     pub fn consumer_count(&self) -> u32 {

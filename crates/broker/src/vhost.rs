@@ -246,6 +246,17 @@ impl VHost {
         Ok(())
     }
 
+    /// Deletes every queue (with its messages) and exchange, for the
+    /// deletion of the vhost itself.
+    pub fn clear(&self) {
+        for q in self.queues() {
+            self.remove_queue(&q);
+        }
+        for x in self.exchanges() {
+            self.remove_exchange(&x);
+        }
+    }
+
     fn exchange_is_destination(&self, x: &Arc<Exchange>) -> bool {
         let me = Dest::Exchange(x.clone());
         self.exchanges()
@@ -793,6 +804,7 @@ pub fn random_token() -> String {
 }
 
 /// `amq.gen-` and a random token, as RabbitMQ names queues.
-fn server_named() -> String {
+/// A server-generated queue name, as RabbitMQ makes them.
+pub fn server_named() -> String {
     format!("amq.gen-{}", random_token())
 }

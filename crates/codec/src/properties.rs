@@ -138,6 +138,11 @@ impl Properties {
     }
 }
 
+/// Decodes a raw property block in full (management shows every property).
+pub fn decode(raw: &[u8]) -> Option<AMQPProperties> {
+    parse_properties(raw).ok().map(|(_, p)| p)
+}
+
 /// Decodes a raw property block, lets `edit` change it, and encodes it
 /// again. Only the slow paths use this (dead-lettering, delivery counts,
 /// `BCC` removal); `None` if the block does not decode.

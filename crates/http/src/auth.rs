@@ -1,19 +1,98 @@
-//! HTTP basic authentication.
+//! HTTP basic authentication against the broker's users, and what each
+//! user tag may see, as RabbitMQ's management plugin decides it:
+//! `administrator` everything; the other tags (`monitoring`, `policymaker`,
+//! `management`) the objects of the vhosts they have permissions in, and
+//! `monitoring` also every vhost, connection and node. Users without any of
+//! these tags may not use the API. Refusals are 401 with RabbitMQ's reasons.
 
-use axum::extract::{Request, State};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
+use warren_broker::access::{Perm, User};
+use warren_broker::Broker;
 
 use crate::error::ApiError;
 use crate::ApiState;
 
-/// The authenticated user, for handlers that need it (`/api/whoami`).
-#[derive(Clone, Debug)]
-pub struct User {
-    pub name: String,
-    pub tags: Vec<String>,
+const MANAGEMENT_TAGS: [&str; 4] = ["administrator", "monitoring", "policymaker", "management"];
+
+/// RabbitMQ's `loopback_users`: these users may log in only from loopback.
+pub fn login_allowed(loopback_users: &[String], user: &str, peer: IpAddr) -> bool {
+    peer.to_canonical().is_loopback() || !loopback_users.iter().any(|u| u == user)
+}
+
+/// The authenticated user of a request.
+#[derive(Clone)]
+pub struct Caller(pub Arc<User>);
+
+impl Caller {
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.0.is_admin()
+    }
+
+    /// Sees every vhost, connection and node (administrator or monitoring).
+    pub fn is_monitor(&self) -> bool {
+        self.is_admin() || self.0.has_tag("monitoring")
+    }
+
+    pub fn require_monitor(&self) -> Result<(), ApiError> {
+        if self.is_monitor() {
+            Ok(())
+        } else {
+            Err(ApiError::NotAuthorised("Not monitor user"))
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::NotAuthorised("Not administrator user"))
+        }
+    }
+
+    /// Policies may be changed by administrators and policymakers.
+    pub fn require_policymaker(&self) -> Result<(), ApiError> {
+        if self.is_admin() || self.0.has_tag("policymaker") {
+            Ok(())
+        } else {
+            Err(ApiError::NotAuthorised("User not authorised to access object"))
+        }
+    }
+
+    /// Whether listings show objects of `vhost` to this user.
+    pub fn sees(&self, broker: &Broker, vhost: &str) -> bool {
+        self.is_admin() || broker.access.permission(vhost, self.name()).is_some()
+    }
+
+    /// For reading one vhost's objects.
+    pub fn require_sees(&self, broker: &Broker, vhost: &str) -> Result<(), ApiError> {
+        if self.sees(broker, vhost) {
+            Ok(())
+        } else {
+            Err(ApiError::NotAuthorised("User not authorised to access virtual host"))
+        }
+    }
+
+    /// What an AMQP client of this user would need for the same operation:
+    /// access to the vhost and `perm` on the resource.
+    pub fn check(&self, broker: &Broker, vhost: &str, perm: Perm, kind: &str, name: &str) -> Result<(), ApiError> {
+        let p = broker
+            .access
+            .permission(vhost, self.name())
+            .ok_or(ApiError::NotAuthorised("User not authorised to access virtual host"))?;
+        p.check(perm, kind, name)
+            .map_err(|_| ApiError::NotAuthorised("Access refused."))
+    }
 }
 
 /// Parses `Authorization: Basic base64(user:password)`.
@@ -27,19 +106,29 @@ pub fn credentials(header: &str) -> Option<(String, String)> {
     Some((user.to_string(), pass.to_string()))
 }
 
-pub async fn require_user(
-    State(state): State<ApiState>,
-    mut req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+pub async fn require_user(State(state): State<ApiState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
     let header = req
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or(ApiError::Unauthorized)?;
-    let (name, pass) = credentials(header).ok_or(ApiError::Unauthorized)?;
-    let tags = (state.authenticate)(&name, &pass).ok_or(ApiError::Unauthorized)?;
-    req.extensions_mut().insert(User { name, tags });
+    let (name, pass) = credentials(header).ok_or(ApiError::LoginFailed)?;
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+    if !login_allowed(&state.loopback_users, &name, peer) {
+        return Err(ApiError::NotAuthorised("User can only log in via localhost"));
+    }
+    let user = state
+        .broker
+        .access
+        .authenticate(&name, &pass)
+        .ok_or(ApiError::LoginFailed)?;
+    if !MANAGEMENT_TAGS.iter().any(|t| user.has_tag(t)) {
+        return Err(ApiError::NotAuthorised("Not management user"));
+    }
+    req.extensions_mut().insert(Caller(user));
     Ok(next.run(req).await)
 }
 
@@ -53,5 +142,16 @@ mod tests {
             Some(("guest".to_string(), "guest".to_string()))
         );
         assert_eq!(super::credentials("Bearer x"), None);
+    }
+
+    #[test]
+    fn loopback_users_only_from_loopback() {
+        let lb = vec!["guest".to_string()];
+        let remote = std::net::IpAddr::from([10, 0, 0, 1]);
+        assert!(!super::login_allowed(&lb, "guest", remote));
+        assert!(super::login_allowed(&lb, "guest", [127, 0, 0, 1].into()));
+        assert!(super::login_allowed(&lb, "alice", remote));
+        let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert!(super::login_allowed(&lb, "guest", mapped));
     }
 }

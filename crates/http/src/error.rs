@@ -5,11 +5,20 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+const CHALLENGE: (&str, &str) = ("www-authenticate", "Basic realm=\"RabbitMQ Management\"");
+
 #[derive(Debug)]
 pub enum ApiError {
     NotFound,
     BadRequest(String),
+    /// No credentials: a challenge and an empty body.
     Unauthorized,
+    /// Wrong user name or password.
+    LoginFailed,
+    /// Authenticated but not allowed (a tag or vhost access is missing).
+    NotAuthorised(&'static str),
+    /// Any other status with RabbitMQ's error name and reason.
+    Status(u16, &'static str, String),
     /// An AMQP error from the broker (406, 403, 405...).
     Amqp(u16, String),
 }
@@ -27,10 +36,22 @@ impl IntoResponse for ApiError {
                 Json(json!({"error": "bad_request", "reason": reason})),
             )
                 .into_response(),
-            ApiError::Unauthorized => (
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, [CHALLENGE]).into_response(),
+            ApiError::LoginFailed => (
                 StatusCode::UNAUTHORIZED,
-                [("www-authenticate", "Basic realm=\"RabbitMQ Management\"")],
-                Json(json!({"error": "not_authorized", "reason": "Not_Authorized"})),
+                [CHALLENGE],
+                Json(json!({"error": "not_authorized", "reason": "Login failed"})),
+            )
+                .into_response(),
+            ApiError::NotAuthorised(reason) => (
+                StatusCode::UNAUTHORIZED,
+                [CHALLENGE],
+                Json(json!({"error": "not_authorised", "reason": reason})),
+            )
+                .into_response(),
+            ApiError::Status(code, error, reason) => (
+                StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST),
+                Json(json!({"error": error, "reason": reason})),
             )
                 .into_response(),
             ApiError::Amqp(code, text) => {

@@ -150,3 +150,76 @@ pub fn connection(c: &warren_broker::connections::ConnectionInfo) -> Value {
         "client_properties": table(&c.client_properties.lock()),
     })
 }
+
+/// Message properties as RabbitMQ's management API shows them.
+pub fn properties(p: &warren_codec::protocol::basic::AMQPProperties) -> Value {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v);
+        }
+    };
+    let s = |v: &Option<amq_protocol::types::ShortString>| v.as_ref().map(|s| Value::from(s.as_str()));
+    put("content_type", s(p.content_type()));
+    put("content_encoding", s(p.content_encoding()));
+    put("headers", p.headers().as_ref().map(table));
+    put("delivery_mode", p.delivery_mode().map(Value::from));
+    put("priority", p.priority().map(Value::from));
+    put("correlation_id", s(p.correlation_id()));
+    put("reply_to", s(p.reply_to()));
+    put("expiration", s(p.expiration()));
+    put("message_id", s(p.message_id()));
+    put("timestamp", p.timestamp().map(Value::from));
+    put("type", s(p.kind()));
+    put("user_id", s(p.user_id()));
+    put("app_id", s(p.app_id()));
+    put("cluster_id", s(p.cluster_id()));
+    Value::Object(m)
+}
+
+/// The properties of a message published through the API.
+pub fn to_properties(m: &Map<String, Value>) -> warren_codec::protocol::basic::AMQPProperties {
+    let mut p = warren_codec::protocol::basic::AMQPProperties::default();
+    let text = |k: &str| m.get(k).and_then(Value::as_str).map(|s| amq_protocol::types::ShortString::from(s.to_string()));
+    let int = |k: &str| m.get(k).and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+    if let Some(v) = text("content_type") {
+        p = p.with_content_type(v);
+    }
+    if let Some(v) = text("content_encoding") {
+        p = p.with_content_encoding(v);
+    }
+    if let Some(Value::Object(h)) = m.get("headers") {
+        p = p.with_headers(to_table(h));
+    }
+    if let Some(v) = int("delivery_mode") {
+        p = p.with_delivery_mode(v as u8);
+    }
+    if let Some(v) = int("priority") {
+        p = p.with_priority(v as u8);
+    }
+    if let Some(v) = text("correlation_id") {
+        p = p.with_correlation_id(v);
+    }
+    if let Some(v) = text("reply_to") {
+        p = p.with_reply_to(v);
+    }
+    if let Some(v) = text("expiration") {
+        p = p.with_expiration(v);
+    }
+    if let Some(v) = text("message_id") {
+        p = p.with_message_id(v);
+    }
+    if let Some(v) = int("timestamp") {
+        p = p.with_timestamp(v);
+    }
+    if let Some(v) = text("type") {
+        p = p.with_type(v);
+    }
+    if let Some(v) = text("user_id") {
+        p = p.with_user_id(v);
+    }
+    if let Some(v) = text("app_id") {
+        p = p.with_app_id(v);
+    }
+    p
+}

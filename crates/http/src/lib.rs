@@ -8,8 +8,10 @@
 //! * [`error`]: RabbitMQ's error bodies (`{"error":"Object Not Found","reason":"Not Found"}`).
 
 pub mod auth;
+pub mod definitions;
 pub mod error;
 pub mod json;
+pub mod listing;
 pub mod metrics;
 pub mod routes;
 
@@ -19,22 +21,25 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use warren_broker::Broker;
 
-/// Checks a user name and password; returns the user's tags if they match.
-pub type Authenticate = dyn Fn(&str, &str) -> Option<Vec<String>> + Send + Sync;
-
 /// What the handlers read.
 #[derive(Clone)]
 pub struct ApiState {
     pub broker: Arc<Broker>,
-    pub authenticate: Arc<Authenticate>,
+    /// Users who may log in only from loopback addresses.
+    pub loopback_users: Arc<Vec<String>>,
     pub product_version: &'static str,
     /// The data directory (free disk space is reported for it).
     pub data_dir: std::path::PathBuf,
+    pub alarms: Arc<warren_broker::alarms::Alarms>,
+    /// (protocol, port) of every listener, for overview and health checks.
+    pub listeners: Arc<Vec<(&'static str, u16)>>,
+    pub started: std::time::Instant,
 }
 
 /// Serves the management API on `listener` until `shutdown`.
 pub async fn serve(listener: TcpListener, state: ApiState, shutdown: CancellationToken) {
     let app = routes::router(state);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

@@ -3,61 +3,12 @@
 //! with `connection.blocked` if they support it); consumers keep draining.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 pub use warren_broker::system::{free_disk, resident_bytes, total_memory};
 
-#[derive(Default)]
-pub struct Alarms {
-    memory: AtomicBool,
-    disk: AtomicBool,
-    cleared: Notify,
-}
-
-impl Alarms {
-    pub fn active(&self) -> bool {
-        self.memory.load(Ordering::Acquire) || self.disk.load(Ordering::Acquire)
-    }
-
-    /// Which alarm is raised, for `connection.blocked`'s reason.
-    pub fn reason(&self) -> &'static str {
-        if self.memory.load(Ordering::Acquire) {
-            "low on memory"
-        } else {
-            "low on disk"
-        }
-    }
-
-    pub fn set_memory(&self, on: bool) {
-        self.memory.store(on, Ordering::Release);
-        self.changed();
-    }
-
-    pub fn set_disk(&self, on: bool) {
-        self.disk.store(on, Ordering::Release);
-        self.changed();
-    }
-
-    fn changed(&self) {
-        if !self.active() {
-            self.cleared.notify_waiters();
-        }
-    }
-
-    /// Waits until no alarm is raised.
-    pub async fn wait_clear(&self) {
-        loop {
-            let notified = self.cleared.notified();
-            if !self.active() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
+pub use warren_broker::alarms::Alarms;
 
 /// A memory limit: absolute bytes, or a fraction of physical memory.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use warren_broker::access::{Permissions, Perm};
 use warren_broker::error::{self, AmqpError};
 use warren_broker::exchange::ExchangeOptions;
 use warren_broker::queue::QueueOptions;
+use warren_broker::stats::Counts;
 use warren_broker::vhost::{RouteScratch, REPLY_TO};
 use warren_broker::{Consumer, Exchange, Message, Queue, VHost};
 use warren_codec::protocol::{basic, channel, confirm, exchange, queue, tx};
@@ -21,6 +23,9 @@ use crate::outbound::Outbound;
 
 /// What the connection lends a channel while it handles a frame.
 pub struct Ctx<'a> {
+    /// The user's permissions in the vhost, checked before each operation.
+    pub perms: &'a Permissions,
+    pub perms_generation: u64,
     pub vhost: &'a Arc<VHost>,
     pub conn_id: u64,
     pub out: &'a Arc<Outbound>,
@@ -131,6 +136,11 @@ pub struct Channel {
     commit_pending: Option<Ticket>,
     /// The newest log ticket of a message this channel published.
     last_ticket: Ticket,
+    /// The exchange last allowed by the write check, and the permissions
+    /// generation it was checked under.
+    write_allowed: Option<(Box<str>, u64)>,
+    /// Message counts not yet added to the broker's totals.
+    pub counts: Counts,
 }
 
 fn ok(m: AMQPClass) -> Result<Option<AMQPClass>, AmqpError> {
@@ -157,6 +167,8 @@ impl Channel {
             reply_queue: None,
             commit_pending: None,
             last_ticket: 0,
+            write_allowed: None,
+            counts: Counts::default(),
         }
     }
 
@@ -300,6 +312,7 @@ impl Channel {
                     return Err(AmqpError::precondition("cannot switch from tx to confirm mode"));
                 }
                 self.confirms.get_or_insert_with(Confirms::default);
+                self.shared.mode.store(1, std::sync::atomic::Ordering::Relaxed);
                 if s.nowait {
                     Ok(None)
                 } else {
@@ -325,8 +338,12 @@ impl Channel {
     ) -> Result<Option<AMQPClass>, AmqpError> {
         use exchange::AMQPMethod as E;
         let vhost = ctx.vhost;
+        let perms = ctx.perms;
         let (reply, nowait) = match m {
             E::Declare(d) => {
+                if !d.passive {
+                    perms.check_exchange_declare(d.exchange.as_str(), &d.arguments)?;
+                }
                 vhost.declare_exchange(
                     d.exchange.as_str(),
                     d.kind.as_str(),
@@ -341,10 +358,12 @@ impl Channel {
                 (E::DeclareOk(exchange::DeclareOk {}), d.nowait)
             }
             E::Delete(d) => {
+                perms.check(Perm::Configure, "exchange", d.exchange.as_str())?;
                 vhost.delete_exchange(d.exchange.as_str(), d.if_unused)?;
                 (E::DeleteOk(exchange::DeleteOk {}), d.nowait)
             }
             E::Bind(b) => {
+                perms.check_bind("exchange", b.destination.as_str(), b.source.as_str())?;
                 vhost.bind_exchange(
                     b.destination.as_str(),
                     b.source.as_str(),
@@ -354,6 +373,7 @@ impl Channel {
                 (E::BindOk(exchange::BindOk {}), b.nowait)
             }
             E::Unbind(b) => {
+                perms.check_bind("exchange", b.destination.as_str(), b.source.as_str())?;
                 vhost.unbind_exchange(
                     b.destination.as_str(),
                     b.source.as_str(),
@@ -389,9 +409,15 @@ impl Channel {
                 let name = d.queue.as_str();
                 let name = if d.passive && name.is_empty() {
                     self.queue_name(name)?
+                } else if name.is_empty() {
+                    // Named here so the permission check sees the real name.
+                    warren_broker::vhost::server_named()
                 } else {
                     name.to_string()
                 };
+                if !d.passive {
+                    ctx.perms.check_queue_declare(&name, &d.arguments)?;
+                }
                 let declared = vhost.declare_queue(
                     &name,
                     d.passive,
@@ -419,6 +445,7 @@ impl Channel {
             }
             Q::Bind(b) => {
                 let name = self.queue_name(b.queue.as_str())?;
+                ctx.perms.check_bind("queue", &name, b.exchange.as_str())?;
                 vhost.bind_queue(
                     &name,
                     b.exchange.as_str(),
@@ -430,6 +457,7 @@ impl Channel {
             }
             Q::Unbind(b) => {
                 let name = self.queue_name(b.queue.as_str())?;
+                ctx.perms.check_bind("queue", &name, b.exchange.as_str())?;
                 vhost.unbind_queue(
                     &name,
                     b.exchange.as_str(),
@@ -441,11 +469,13 @@ impl Channel {
             }
             Q::Purge(p) => {
                 let name = self.queue_name(p.queue.as_str())?;
+                ctx.perms.check(Perm::Read, "queue", &name)?;
                 let n = vhost.find_queue(&name, ctx.conn_id)?.purge();
                 (Q::PurgeOk(queue::PurgeOk { message_count: n }), p.nowait)
             }
             Q::Delete(d) => {
                 let name = self.queue_name(d.queue.as_str())?;
+                ctx.perms.check(Perm::Configure, "queue", &name)?;
                 let n = vhost.delete_queue(&name, d.if_unused, d.if_empty, ctx.conn_id)?;
                 ctx.exclusive_queues.retain(|q| *q.name != *name);
                 (Q::DeleteOk(queue::DeleteOk { message_count: n }), d.nowait)
@@ -464,6 +494,9 @@ impl Channel {
                     self.kick_consumers();
                 } else {
                     self.prefetch = u32::from(q.prefetch_count);
+                    self.shared
+                        .prefetch
+                        .store(self.prefetch, std::sync::atomic::Ordering::Relaxed);
                 }
                 ok(AMQPClass::Basic(B::QosOk(basic::QosOk {})))
             }
@@ -471,6 +504,7 @@ impl Channel {
             B::Cancel(c) => {
                 let tag = c.consumer_tag.as_str();
                 if let Some((q, sink)) = self.consumers.remove(tag) {
+                    self.consumers_changed();
                     sink.cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
                     self.detach(ctx.vhost, &q, tag, ctx.conn_id);
                 }
@@ -484,6 +518,7 @@ impl Channel {
             }
             B::Get(g) => {
                 let name = self.queue_name(g.queue.as_str())?;
+                ctx.perms.check(Perm::Read, "queue", &name)?;
                 let q = ctx.vhost.find_queue(&name, ctx.conn_id)?;
                 self.basic_get(ctx, q, g.no_ack);
                 Ok(None)
@@ -519,6 +554,7 @@ impl Channel {
             q
         } else {
             let name = self.queue_name(c.queue.as_str())?;
+            ctx.perms.check(Perm::Read, "queue", &name)?;
             ctx.vhost.find_queue(&name, ctx.conn_id)?
         };
         let tag: Arc<str> = if c.consumer_tag.as_str().is_empty() {
@@ -558,6 +594,7 @@ impl Channel {
             cancelled: AtomicBool::new(false),
         });
         self.consumers.insert(tag.clone(), (q.clone(), sink.clone()));
+        self.consumers_changed();
         if !c.nowait {
             let reply = AMQPClass::Basic(basic::AMQPMethod::ConsumeOk(basic::ConsumeOk {
                 consumer_tag: truncated(&tag),
@@ -613,6 +650,13 @@ impl Channel {
     fn basic_publish(&mut self, ctx: &mut Ctx, p: Publish) -> Result<(), AmqpError> {
         let name = std::str::from_utf8(&p.exchange)
             .map_err(|_| AmqpError::not_found("exchange", &utf8(&p.exchange), &ctx.vhost.name))?;
+        // The last exchange that passed the write check is remembered: a
+        // publisher usually publishes to one exchange again and again.
+        let generation = ctx.perms_generation;
+        if self.write_allowed.as_ref().is_none_or(|(n, g)| **n != *name || *g != generation) {
+            ctx.perms.check(Perm::Write, "exchange", name)?;
+            self.write_allowed = Some((name.into(), generation));
+        }
         let x = ctx.vhost.find_exchange(name)?;
         if x.options.internal {
             return Err(AmqpError::access_refused(format_args!(
@@ -681,6 +725,12 @@ impl Channel {
     /// unroutable mandatory message goes back with `basic.return`.
     fn enqueue(&mut self, ctx: &mut Ctx, p: PendingPublish) {
         let routed = ctx.vhost.publish(&p.exchange, p.msg.clone(), &mut self.scratch);
+        self.counts.received += 1;
+        match (routed.queues, p.mandatory) {
+            (0, true) => self.counts.unroutable_returned += 1,
+            (0, false) => self.counts.unroutable_dropped += 1,
+            _ => self.counts.routed += 1,
+        }
         if routed.queues == 0 && p.mandatory {
             let id = self.id();
             let frame_max = ctx.out.frame_max();
@@ -749,6 +799,7 @@ impl Channel {
         }
         let from = c.confirmed;
         c.confirmed = to;
+        self.counts.confirmed += to - from;
         let (nacks, later): (Vec<u64>, Vec<u64>) = c.nacks.iter().partition(|n| **n <= to);
         c.nacks = later;
         out.write(|b| {
@@ -832,6 +883,12 @@ impl Channel {
         self.apply(all, Settle::Requeue);
     }
 
+    fn consumers_changed(&self) {
+        self.shared
+            .consumers
+            .store(self.consumers.len() as u32, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn kick_consumers(&self) {
         for (q, _) in self.consumers.values() {
             q.dispatch();
@@ -846,6 +903,7 @@ impl Channel {
                     return Err(AmqpError::precondition("cannot switch from confirm to tx mode"));
                 }
                 self.tx.get_or_insert_with(Tx::default);
+                self.shared.mode.store(2, std::sync::atomic::Ordering::Relaxed);
                 T::SelectOk(tx::SelectOk {})
             }
             T::Commit(_) => {
@@ -899,6 +957,7 @@ impl Channel {
             st.take_all()
         };
         let consumers: Vec<_> = self.consumers.drain().collect();
+        self.consumers_changed();
         for (tag, (q, sink)) in consumers {
             sink.cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
             self.detach(vhost, &q, &tag, conn_id);

@@ -31,6 +31,13 @@ pub struct Cli {
     /// That user's password.
     #[arg(long, env = "WARREN_DEFAULT_PASS")]
     pub default_pass: Option<String>,
+    /// Users who may log in only from loopback addresses, comma-separated
+    /// (default `guest`; an empty string lets every user log in from anywhere).
+    #[arg(long, env = "WARREN_LOOPBACK_USERS")]
+    pub loopback_users: Option<String>,
+    /// A definitions file (RabbitMQ's JSON export format) imported at start.
+    #[arg(long, env = "WARREN_DEFINITIONS_FILE")]
+    pub definitions_file: Option<PathBuf>,
     /// Heartbeat interval offered to clients, in seconds (0 disables).
     #[arg(long, env = "WARREN_HEARTBEAT")]
     pub heartbeat: Option<u16>,
@@ -75,6 +82,8 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub default_user: Option<String>,
     pub default_pass: Option<String>,
+    pub loopback_users: Option<Vec<String>>,
+    pub definitions_file: Option<PathBuf>,
     pub heartbeat: Option<u16>,
     pub frame_max: Option<u32>,
     pub channel_max: Option<u16>,
@@ -96,6 +105,8 @@ pub struct Config {
     pub log_level: String,
     pub default_user: String,
     pub default_pass: String,
+    pub loopback_users: Vec<String>,
+    pub definitions_file: Option<PathBuf>,
     pub heartbeat: u16,
     pub frame_max: u32,
     pub channel_max: u16,
@@ -120,6 +131,8 @@ impl Default for Config {
             log_level: "info".into(),
             default_user: "guest".into(),
             default_pass: "guest".into(),
+            loopback_users: vec!["guest".into()],
+            definitions_file: None,
             heartbeat: 60,
             frame_max: 131072,
             channel_max: 2047,
@@ -178,6 +191,16 @@ impl Config {
             log_level: cli.log_level.or(file.log_level).unwrap_or(d.log_level),
             default_user: cli.default_user.or(file.default_user).unwrap_or(d.default_user),
             default_pass: cli.default_pass.or(file.default_pass).unwrap_or(d.default_pass),
+            loopback_users: match cli.loopback_users {
+                Some(s) => s
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(String::from)
+                    .collect(),
+                None => file.loopback_users.unwrap_or(d.loopback_users),
+            },
+            definitions_file: cli.definitions_file.or(file.definitions_file),
             heartbeat: cli.heartbeat.or(file.heartbeat).unwrap_or(d.heartbeat),
             frame_max: cli.frame_max.or(file.frame_max).unwrap_or(d.frame_max),
             channel_max: cli.channel_max.or(file.channel_max).unwrap_or(d.channel_max),

@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use warren_broker::access::Permissions;
 use warren_broker::connections::ConnectionInfo;
 use warren_broker::error::{self, AmqpError};
 use warren_broker::{Queue, VHost};
@@ -51,6 +52,12 @@ struct Connection {
     publisher: bool,
     /// What management sees of this connection.
     info: Arc<ConnectionInfo>,
+    /// The authenticated user.
+    user: String,
+    /// The user's permissions in the vhost, refreshed when
+    /// `perms_generation` falls behind the broker's.
+    perms: Arc<Permissions>,
+    perms_generation: u64,
 }
 
 /// Serves one accepted socket until it closes.
@@ -96,6 +103,9 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
         blocked_capable: false,
         publisher: false,
         info,
+        user: String::new(),
+        perms: Arc::new(Permissions::none("", "")),
+        perms_generation: u64::MAX,
     };
     conn.send(0, start_method());
     conn.run(&mut rd, shutdown).await;
@@ -227,6 +237,7 @@ impl Connection {
             for ch in self.channels.values_mut() {
                 awaited = awaited.max(ch.flush_confirms(&self.out, log));
                 congested = congested.or(ch.congested.take());
+                self.shared.broker.stats.add(&mut ch.counts);
             }
             if let (Some(t), Some(l)) = (awaited, log) {
                 l.request_sync(t);
@@ -433,12 +444,14 @@ impl Connection {
                 if let Some((u, _)) = &creds {
                     *self.info.user.lock() = u.clone();
                 }
-                let ok = creds.is_some_and(|(u, p)| self.shared.authenticate(&u, &p));
-                if !ok {
+                let peer = self.info.peer.ip();
+                let user = creds.filter(|(u, p)| self.shared.authenticate(u, p, peer)).map(|(u, _)| u);
+                let Some(user) = user else {
                     return Err(AmqpError::access_refused(format_args!(
                         "Login was refused using authentication mechanism {mech}. For details see the broker logfile."
                     )));
-                }
+                };
+                self.user = user;
                 self.state = State::AwaitTuneOk;
                 let c = &self.shared.config;
                 self.send(
@@ -497,6 +510,7 @@ impl Connection {
                 let vhost = self.shared.broker.vhost(name).ok_or_else(|| {
                     AmqpError::new(error::NOT_ALLOWED, format_args!("vhost {name} not found"))
                 })?;
+                self.shared.broker.access.vhost_access(name, &self.user)?;
                 self.vhost = Some(vhost);
                 *self.info.vhost.lock() = name.to_string();
                 self.state = State::Open;
@@ -532,6 +546,7 @@ impl Connection {
                 "channel used before connection.open",
             ));
         };
+        self.refresh_permissions(&vhost.name);
         let (is_open, is_close, is_close_ok) = match &frame {
             Frame::Method {
                 method: Method::Other(m),
@@ -557,9 +572,7 @@ impl Connection {
                 ));
             }
             self.channels.insert(id, Channel::new(id, self.out.clone()));
-            self.info
-                .channels
-                .store(self.channels.len() as u32, Ordering::Relaxed);
+            self.channels_changed();
             self.send(
                 id,
                 AMQPClass::Channel(channel::AMQPMethod::OpenOk(channel::OpenOk {})),
@@ -576,6 +589,7 @@ impl Connection {
                     );
                 }
                 self.channels.remove(&id);
+                self.channels_changed();
             }
             return Ok(());
         }
@@ -585,9 +599,7 @@ impl Connection {
         if is_close {
             ch.teardown(&vhost, self.id);
             self.channels.remove(&id);
-            self.info
-                .channels
-                .store(self.channels.len() as u32, Ordering::Relaxed);
+            self.channels_changed();
             self.send(
                 id,
                 AMQPClass::Channel(channel::AMQPMethod::CloseOk(channel::CloseOk {})),
@@ -602,6 +614,8 @@ impl Connection {
             _ => (0, 0),
         };
         let mut ctx = Ctx {
+            perms: &self.perms,
+            perms_generation: self.perms_generation,
             vhost: &vhost,
             conn_id: self.id,
             out: &self.out,
@@ -629,6 +643,30 @@ impl Connection {
         }
     }
 
+    /// Picks up permission changes made since the last frame.
+    fn refresh_permissions(&mut self, vhost: &str) {
+        let access = &self.shared.broker.access;
+        let generation = access.generation();
+        if generation != self.perms_generation {
+            self.perms = access
+                .permission(vhost, &self.user)
+                .unwrap_or_else(|| Arc::new(Permissions::none(&self.user, vhost)));
+            self.perms_generation = generation;
+        }
+    }
+
+    /// Tells management which channels are open.
+    fn channels_changed(&self) {
+        self.info
+            .channels
+            .store(self.channels.len() as u32, Ordering::Relaxed);
+        *self.info.channel_views.lock() = self
+            .channels
+            .iter()
+            .map(|(id, ch)| (*id, ch.shared.clone() as Arc<dyn warren_broker::connections::ChannelView>))
+            .collect();
+    }
+
     /// Releases everything the connection holds: consumers detach, unacked
     /// messages are requeued, exclusive queues are deleted.
     fn cleanup(&mut self) {
@@ -637,6 +675,7 @@ impl Connection {
             ch.teardown(&vhost, self.id);
         }
         self.channels.clear();
+        self.channels_changed();
         for q in self.exclusive_queues.drain(..) {
             vhost.remove_queue(&q);
         }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use warren_broker::queue::{Source, Taken};
+use warren_broker::connections::{ChannelInfo, ChannelView};
 use warren_broker::{DeliverySink, Entry, Queue};
 use warren_codec::encode;
 
@@ -42,6 +43,27 @@ pub struct ChannelShared {
     pub id: u16,
     pub out: Arc<Outbound>,
     pub state: Mutex<DeliveryState>,
+    /// For management: set by the channel when they change.
+    pub consumers: AtomicU32,
+    pub prefetch: AtomicU32,
+    /// 0 plain, 1 confirm mode, 2 transactional.
+    pub mode: std::sync::atomic::AtomicU8,
+}
+
+impl ChannelView for ChannelShared {
+    fn info(&self) -> ChannelInfo {
+        let st = self.state.lock();
+        let mode = self.mode.load(Ordering::Relaxed);
+        ChannelInfo {
+            number: self.id,
+            consumers: self.consumers.load(Ordering::Relaxed),
+            prefetch: self.prefetch.load(Ordering::Relaxed),
+            global_prefetch: st.global_prefetch,
+            unacked: st.unacked.len() as u32,
+            confirm: mode == 1,
+            transactional: mode == 2,
+        }
+    }
 }
 
 impl ChannelShared {
@@ -53,6 +75,9 @@ impl ChannelShared {
                 next_tag: 1,
                 ..Default::default()
             }),
+            consumers: AtomicU32::new(0),
+            prefetch: AtomicU32::new(0),
+            mode: std::sync::atomic::AtomicU8::new(0),
         })
     }
 }
@@ -176,6 +201,10 @@ impl DeliverySink for ConsumerSink {
             count,
             needs_ack: !self.no_ack,
         }
+    }
+
+    fn describe(&self) -> (u16, bool, u32) {
+        (self.channel.id, !self.no_ack, self.prefetch)
     }
 
     fn cancelled(&self, _queue: &Arc<Queue>) {

@@ -32,8 +32,10 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn authenticate(&self, user: &str, pass: &str) -> bool {
-        user == self.config.default_user && pass == self.config.default_pass
+    /// Checks a login: the password, and RabbitMQ's loopback_users rule.
+    pub fn authenticate(&self, user: &str, pass: &str, peer: std::net::IpAddr) -> bool {
+        warren_http::auth::login_allowed(&self.config.loopback_users, user, peer)
+            && self.broker.access.authenticate(user, pass).is_some()
     }
 }
 
@@ -106,35 +108,47 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         config.data_dir.clone(),
         shutdown.clone(),
     ));
-    let (user, pass) = (config.default_user.clone(), config.default_pass.clone());
+    broker.access.seed(&config.default_user, &config.default_pass);
+    if let Some(path) = &config.definitions_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| std::io::Error::other(format!("cannot read definitions file {}: {e}", path.display())))?;
+        warren_http::definitions::import_text(&broker, None, &text)
+            .map_err(|e| std::io::Error::other(format!("cannot import {}: {e}", path.display())))?;
+        tracing::info!("imported definitions from {}", path.display());
+    }
+    let bind_optional = |port: Option<u16>| {
+        let bind = config.bind.clone();
+        async move {
+            match port {
+                None => Ok::<_, std::io::Error>(None),
+                Some(p) => Ok(Some(TcpListener::bind((bind.as_str(), p)).await?)),
+            }
+        }
+    };
+    let management_listener = bind_optional(config.management_port).await?;
+    let prometheus_listener = bind_optional(config.prometheus_port).await?;
+    let management = management_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let prometheus = prometheus_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let mut listeners = vec![("amqp", addr.port())];
+    listeners.extend(management.map(|a| ("http", a.port())));
+    listeners.extend(prometheus.map(|a| ("http/prometheus", a.port())));
     let api = warren_http::ApiState {
         broker: broker.clone(),
-        authenticate: Arc::new(move |u: &str, p: &str| {
-            (u == user && p == pass).then(|| vec!["administrator".to_string()])
-        }),
+        loopback_users: Arc::new(config.loopback_users.clone()),
         product_version: env!("CARGO_PKG_VERSION"),
         data_dir: config.data_dir.clone(),
+        alarms: alarms.clone(),
+        listeners: Arc::new(listeners),
+        started: std::time::Instant::now(),
     };
-    let management = match config.management_port {
-        None => None,
-        Some(port) => {
-            let l = TcpListener::bind((config.bind.as_str(), port)).await?;
-            let maddr = l.local_addr()?;
-            tokio::spawn(warren_http::serve(l, api.clone(), shutdown.clone()));
-            tracing::info!("management API on http://{maddr}");
-            Some(maddr)
-        }
-    };
-    let prometheus = match config.prometheus_port {
-        None => None,
-        Some(port) => {
-            let l = TcpListener::bind((config.bind.as_str(), port)).await?;
-            let paddr = l.local_addr()?;
-            tokio::spawn(warren_http::metrics::serve(l, api, shutdown.clone()));
-            tracing::info!("Prometheus metrics on http://{paddr}/metrics");
-            Some(paddr)
-        }
-    };
+    if let Some(l) = management_listener {
+        tokio::spawn(warren_http::serve(l, api.clone(), shutdown.clone()));
+        tracing::info!("management API on http://{}", management.unwrap_or(addr));
+    }
+    if let Some(l) = prometheus_listener {
+        tokio::spawn(warren_http::metrics::serve(l, api, shutdown.clone()));
+        tracing::info!("Prometheus metrics on http://{}/metrics", prometheus.unwrap_or(addr));
+    }
     let shared = Arc::new(Shared {
         broker: broker.clone(),
         config,

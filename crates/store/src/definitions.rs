@@ -47,6 +47,40 @@ pub struct BindingDef {
     pub arguments: FieldTable,
 }
 
+/// A user as RabbitMQ exports it: the password only as a salted hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserDef {
+    pub name: String,
+    /// base64 of salt and digest (see `warren_broker::access`); empty when
+    /// the user may not log in with a password.
+    pub password_hash: String,
+    pub hashing_algorithm: String,
+    pub tags: Vec<String>,
+}
+
+/// What a user may do in a vhost: three regular expressions over resource names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PermissionDef {
+    pub user: String,
+    pub vhost: String,
+    pub configure: String,
+    pub write: String,
+    pub read: String,
+}
+
+/// A policy: a definition applied to the queues and/or exchanges whose
+/// names match `pattern`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyDef {
+    pub vhost: String,
+    pub name: String,
+    pub pattern: String,
+    /// `queues`, `exchanges` or `all`.
+    pub apply_to: String,
+    pub priority: i64,
+    pub definition: serde_json::Map<String, serde_json::Value>,
+}
+
 pub struct Definitions {
     db: sled::Db,
     meta: sled::Tree,
@@ -54,6 +88,9 @@ pub struct Definitions {
     exchanges: sled::Tree,
     queues: sled::Tree,
     bindings: sled::Tree,
+    users: sled::Tree,
+    permissions: sled::Tree,
+    policies: sled::Tree,
 }
 
 fn key(parts: &[&str]) -> Vec<u8> {
@@ -99,6 +136,9 @@ impl Definitions {
             exchanges: db.open_tree("exchanges")?,
             queues: db.open_tree("queues")?,
             bindings: db.open_tree("bindings")?,
+            users: db.open_tree("users")?,
+            permissions: db.open_tree("permissions")?,
+            policies: db.open_tree("policies")?,
             meta,
             db,
         })
@@ -128,6 +168,56 @@ impl Definitions {
 
     pub fn vhosts(&self) -> Result<Vec<String>, StoreError> {
         all(&self.vhosts)
+    }
+
+    pub fn delete_vhost(&self, name: &str) {
+        self.write(&self.vhosts, key(&[name]), None);
+    }
+
+    pub fn put_user(&self, u: &UserDef) {
+        self.write(&self.users, key(&[&u.name]), Some(json(u)));
+    }
+
+    pub fn delete_user(&self, name: &str) {
+        self.write(&self.users, key(&[name]), None);
+    }
+
+    pub fn users(&self) -> Result<Vec<UserDef>, StoreError> {
+        all(&self.users)
+    }
+
+    pub fn put_permission(&self, p: &PermissionDef) {
+        self.write(&self.permissions, key(&[&p.vhost, &p.user]), Some(json(p)));
+    }
+
+    pub fn delete_permission(&self, vhost: &str, user: &str) {
+        self.write(&self.permissions, key(&[vhost, user]), None);
+    }
+
+    pub fn permissions(&self) -> Result<Vec<PermissionDef>, StoreError> {
+        all(&self.permissions)
+    }
+
+    pub fn put_policy(&self, p: &PolicyDef) {
+        self.write(&self.policies, key(&[&p.vhost, &p.name]), Some(json(p)));
+    }
+
+    pub fn delete_policy(&self, vhost: &str, name: &str) {
+        self.write(&self.policies, key(&[vhost, name]), None);
+    }
+
+    pub fn policies(&self) -> Result<Vec<PolicyDef>, StoreError> {
+        all(&self.policies)
+    }
+
+    /// Whether the default user was created once already (it is not
+    /// re-created after an operator deletes it, as in RabbitMQ).
+    pub fn seeded(&self) -> bool {
+        self.meta.get(b"seeded").ok().flatten().is_some()
+    }
+
+    pub fn mark_seeded(&self) {
+        self.write(&self.meta, b"seeded".to_vec(), Some(vec![1]));
     }
 
     pub fn put_exchange(&self, x: &ExchangeDef) {

@@ -1,0 +1,185 @@
+//! RabbitMQ's list parameters, shared by every listing endpoint: `name`
+//! (substring or, with `use_regex=true`, a regular expression; both
+//! case-insensitive), `sort`/`sort_reverse`, `page`/`page_size` (which turn
+//! the array into a page object) and `columns` (dotted paths to keep).
+
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+
+const MAX_PAGE_SIZE: u64 = 500;
+const DEFAULT_PAGE_SIZE: u64 = 100;
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+pub struct ListParams {
+    page: Option<String>,
+    page_size: Option<String>,
+    name: Option<String>,
+    use_regex: Option<String>,
+    columns: Option<String>,
+    sort: Option<String>,
+    sort_reverse: Option<String>,
+}
+
+fn field<'a>(item: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(item, |v, k| v.get(k))
+}
+
+fn compare(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+            x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
+        }
+        (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
+        (x, y) => x.is_some().cmp(&y.is_some()),
+    }
+}
+
+/// Keeps the dotted `columns` of an item (`message_stats.publish`).
+fn project(item: &Value, columns: &[&str]) -> Value {
+    let mut out = Map::new();
+    for c in columns {
+        let Some(v) = field(item, c) else { continue };
+        let mut parts = c.split('.').peekable();
+        let mut at = &mut out;
+        while let Some(p) = parts.next() {
+            if parts.peek().is_none() {
+                at.insert(p.to_string(), v.clone());
+                break;
+            }
+            let next = at.entry(p.to_string()).or_insert_with(|| json!({}));
+            match next.as_object_mut() {
+                Some(m) => at = m,
+                None => break,
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn truthy(v: &Option<String>) -> bool {
+    v.as_deref() == Some("true")
+}
+
+impl ListParams {
+    /// Filters, sorts, pages and projects `items` (already in the default
+    /// order) as RabbitMQ does.
+    pub fn apply(&self, mut items: Vec<Value>) -> Result<Json<Value>, ApiError> {
+        let total = items.len() as u64;
+        if let Some(name) = self.name.as_deref().filter(|n| !n.is_empty()) {
+            if truthy(&self.use_regex) {
+                let re = regex::RegexBuilder::new(name)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| ApiError::BadRequest(format!("invalid regex: {e}")))?;
+                items.retain(|i| i["name"].as_str().is_some_and(|n| re.is_match(n)));
+            } else {
+                let needle = name.to_lowercase();
+                items.retain(|i| i["name"].as_str().is_some_and(|n| n.to_lowercase().contains(&needle)));
+            }
+        }
+        if let Some(sort) = self.sort.as_deref().filter(|s| !s.is_empty()) {
+            items.sort_by(|a, b| compare(field(a, sort), field(b, sort)));
+        }
+        if truthy(&self.sort_reverse) {
+            items.reverse();
+        }
+        let columns: Vec<&str> = self
+            .columns
+            .as_deref()
+            .map(|c| c.split(',').filter(|c| !c.is_empty()).collect())
+            .unwrap_or_default();
+        let project_all = |items: Vec<Value>| -> Vec<Value> {
+            if columns.is_empty() {
+                items
+            } else {
+                items.iter().map(|i| project(i, &columns)).collect()
+            }
+        };
+        let Some(page) = &self.page else {
+            return Ok(Json(Value::Array(project_all(items))));
+        };
+        let invalid = || ApiError::Status(400, "bad_request", "Pagination parameters are invalid".into());
+        let page: u64 = page.parse().map_err(|_| invalid())?;
+        let page_size: u64 = match &self.page_size {
+            Some(s) => s.parse().map_err(|_| invalid())?,
+            None => DEFAULT_PAGE_SIZE,
+        };
+        if page == 0 || page_size == 0 || page_size > MAX_PAGE_SIZE {
+            return Err(ApiError::Status(
+                400,
+                "invalid_pagination_parameters",
+                format!("Invalid pagination parameters: page number {page}, page size {page_size}"),
+            ));
+        }
+        let filtered = items.len() as u64;
+        let page_count = filtered.div_ceil(page_size);
+        if page > page_count.max(1) {
+            return Err(ApiError::Status(
+                400,
+                "page_out_of_range",
+                format!("Page out of range, page: {page} page size: {page_size}, len: {filtered}"),
+            ));
+        }
+        let start = ((page - 1) * page_size) as usize;
+        let items: Vec<Value> = items.into_iter().skip(start).take(page_size as usize).collect();
+        Ok(Json(json!({
+            "filtered_count": filtered,
+            "item_count": items.len(),
+            "items": project_all(items),
+            "page": page,
+            "page_count": page_count,
+            "page_size": page_size,
+            "total_count": total,
+        })))
+    }
+
+    /// `columns` for a single object.
+    pub fn project_one(&self, item: Value) -> Json<Value> {
+        match self.columns.as_deref() {
+            Some(c) if !c.is_empty() => {
+                let columns: Vec<&str> = c.split(',').collect();
+                Json(project(&item, &columns))
+            }
+            _ => Json(item),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(q: &str) -> ListParams {
+        serde_urlencoded::from_str(q).unwrap()
+    }
+
+    fn items() -> Vec<Value> {
+        (1..=5)
+            .map(|i| json!({"name": format!("q{i}"), "messages": 10 - i, "message_stats": {"publish": i}}))
+            .collect()
+    }
+
+    #[test]
+    fn pages_filters_and_projects_like_rabbitmq() {
+        let Json(v) = params("page=2&page_size=2&columns=name,message_stats.publish")
+            .apply(items())
+            .unwrap();
+        assert_eq!(
+            v,
+            json!({"filtered_count":5,"item_count":2,"items":[
+                {"name":"q3","message_stats":{"publish":3}},{"name":"q4","message_stats":{"publish":4}}],
+                "page":2,"page_count":3,"page_size":2,"total_count":5})
+        );
+        let Json(v) = params("name=Q[24]$&use_regex=true").apply(items()).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 2);
+        let Json(v) = params("sort=messages&columns=name").apply(items()).unwrap();
+        assert_eq!(v[0]["name"], "q5");
+        assert!(params("page=4&page_size=2").apply(items()).is_err());
+        assert!(params("page=1&page_size=501").apply(items()).is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! Connections, channels and consumers. Users who see only their own vhosts
+//! (`management`) see only their own connections, as in RabbitMQ.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+use warren_broker::connections::ConnectionInfo;
+
+use super::overview::NODE;
+use super::{vhosts_of, Result};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::json;
+use crate::listing::ListParams;
+use crate::ApiState;
+
+fn visible_connections(s: &ApiState, caller: &Caller) -> Vec<Arc<ConnectionInfo>> {
+    s.broker
+        .connections
+        .list()
+        .into_iter()
+        .filter(|c| caller.is_monitor() || *c.user.lock() == caller.name())
+        .collect()
+}
+
+fn find(s: &ApiState, caller: &Caller, name: &str) -> Result<Arc<ConnectionInfo>> {
+    visible_connections(s, caller)
+        .into_iter()
+        .find(|c| c.name == name)
+        .ok_or(ApiError::NotFound)
+}
+
+pub async fn list(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    p.apply(visible_connections(&s, &caller).iter().map(|c| json::connection(c)).collect())
+}
+
+pub async fn of_vhost(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(vhost): Path<String>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    vhosts_of(&s, &caller, Some(&vhost))?;
+    p.apply(
+        visible_connections(&s, &caller)
+            .iter()
+            .filter(|c| *c.vhost.lock() == vhost)
+            .map(|c| json::connection(c))
+            .collect(),
+    )
+}
+
+pub async fn one(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>> {
+    Ok(Json(json::connection(&*find(&s, &caller, &name)?)))
+}
+
+/// Closes a connection with 320 CONNECTION_FORCED and the `X-Reason`
+/// header's text, as RabbitMQ's management plugin does.
+pub async fn close(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode> {
+    let c = find(&s, &caller, &name)?;
+    if !caller.is_admin() && *c.user.lock() != caller.name() {
+        return Err(ApiError::NotAuthorised("Not administrator user"));
+    }
+    let reason = headers
+        .get("x-reason")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("Closed via management plugin");
+    c.request_close(reason);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn channels_json(c: &ConnectionInfo) -> Vec<Value> {
+    let (user, vhost) = (c.user.lock().clone(), c.vhost.lock().clone());
+    let views: Vec<_> = c.channel_views.lock().values().cloned().collect();
+    views
+        .iter()
+        .map(|v| {
+            let i = v.info();
+            json!({
+                "name": format!("{} ({})", c.name, i.number),
+                "number": i.number,
+                "node": NODE,
+                "user": user,
+                "vhost": vhost,
+                "state": "running",
+                "consumer_count": i.consumers,
+                "prefetch_count": i.prefetch,
+                "global_prefetch_count": i.global_prefetch,
+                "messages_unacknowledged": i.unacked,
+                "messages_unconfirmed": 0,
+                "messages_uncommitted": 0,
+                "acks_uncommitted": 0,
+                "confirm": i.confirm,
+                "transactional": i.transactional,
+                "connection_details": {"name": c.name, "peer_host": c.peer.ip().to_string(), "peer_port": c.peer.port()},
+            })
+        })
+        .collect()
+}
+
+fn all_channels(s: &ApiState, caller: &Caller) -> Vec<Value> {
+    visible_connections(s, caller)
+        .iter()
+        .flat_map(|c| channels_json(c))
+        .collect()
+}
+
+pub async fn channels(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    p.apply(all_channels(&s, &caller))
+}
+
+pub async fn channels_in(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(vhost): Path<String>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    vhosts_of(&s, &caller, Some(&vhost))?;
+    let mut items = all_channels(&s, &caller);
+    items.retain(|c| c["vhost"] == vhost.as_str());
+    p.apply(items)
+}
+
+pub async fn channels_of(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    p.apply(channels_json(&*find(&s, &caller, &name)?))
+}
+
+pub async fn channel(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>> {
+    all_channels(&s, &caller)
+        .into_iter()
+        .find(|c| c["name"] == name.as_str())
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
+fn consumers_json(s: &ApiState, caller: &Caller, vhost: Option<&str>) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for v in vhosts_of(s, caller, vhost)? {
+        if !caller.sees(&s.broker, &v.name) {
+            continue;
+        }
+        for q in v.queues() {
+            for c in q.consumers() {
+                let Some(conn) = s.broker.connections.by_id(c.connection) else {
+                    continue;
+                };
+                let (number, ack_required, prefetch) = c.sink.describe();
+                out.push(json!({
+                    "consumer_tag": &*c.tag,
+                    "exclusive": c.exclusive,
+                    "ack_required": ack_required,
+                    "prefetch_count": prefetch,
+                    "active": true,
+                    "activity_status": "up",
+                    "arguments": if c.priority != 0 { json!({"x-priority": c.priority}) } else { json!({}) },
+                    "queue": {"name": &*q.name, "vhost": &*v.name},
+                    "channel_details": {
+                        "name": format!("{} ({number})", conn.name),
+                        "number": number,
+                        "connection_name": conn.name,
+                        "node": NODE,
+                        "peer_host": conn.peer.ip().to_string(),
+                        "peer_port": conn.peer.port(),
+                        "user": &*conn.user.lock(),
+                    },
+                }));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn consumers(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    p.apply(consumers_json(&s, &caller, None)?)
+}
+
+pub async fn consumers_in(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(vhost): Path<String>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    p.apply(consumers_json(&s, &caller, Some(&vhost))?)
+}

@@ -1,0 +1,159 @@
+//! `/api/exchanges`: list, declare, delete, and `POST .../publish`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use warren_broker::access::Perm;
+
+use super::{exchange_name, find_exchange, visible, visible_vhost, vhosts_of, Result};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::json;
+use crate::listing::ListParams;
+use crate::ApiState;
+
+fn list(s: &ApiState, caller: &Caller, vhost: Option<&str>) -> Result<Vec<Value>> {
+    let items = vhosts_of(s, caller, vhost)?
+        .iter()
+        .flat_map(|v| {
+            v.exchanges()
+                .into_iter()
+                .map(|x| json::exchange(&v.name, &x))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Ok(visible(s, caller, vhost, items))
+}
+
+pub async fn all(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    p.apply(list(&s, &caller, None)?)
+}
+
+pub async fn in_vhost(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(vhost): Path<String>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    p.apply(list(&s, &caller, Some(&vhost))?)
+}
+
+pub async fn one(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    Ok(p.project_one(json::exchange(&v.name, &*find_exchange(&v, &name)?)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ExchangeBody {
+    #[serde(rename = "type")]
+    kind: String,
+    durable: Option<bool>,
+    auto_delete: bool,
+    internal: bool,
+    arguments: Map<String, Value>,
+}
+
+pub async fn put(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    Json(body): Json<ExchangeBody>,
+) -> Result<StatusCode> {
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    let arguments = json::to_table(&body.arguments);
+    s.broker
+        .access
+        .permission(&vhost, caller.name())
+        .ok_or(ApiError::NotAuthorised("User not authorised to access virtual host"))?
+        .check_exchange_declare(&name, &arguments)?;
+    let existed = v.exchange(&name).is_some();
+    let options = warren_broker::exchange::ExchangeOptions {
+        durable: body.durable.unwrap_or(true),
+        auto_delete: body.auto_delete,
+        internal: body.internal,
+        arguments,
+    };
+    v.declare_exchange(&name, &body.kind, false, options)?;
+    Ok(if existed {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::CREATED
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DeleteParams {
+    #[serde(rename = "if-unused")]
+    if_unused: bool,
+}
+
+pub async fn remove(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    Query(params): Query<DeleteParams>,
+) -> Result<StatusCode> {
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    v.exchange(&name).ok_or(ApiError::NotFound)?;
+    caller.check(&s.broker, &vhost, Perm::Configure, "exchange", &name)?;
+    v.delete_exchange(&name, params.if_unused)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PublishBody {
+    routing_key: String,
+    payload: String,
+    payload_encoding: String,
+    properties: Map<String, Value>,
+}
+
+/// `POST /api/exchanges/{vhost}/{name}/publish`: `{"routed": true|false}`.
+pub async fn publish(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    Json(body): Json<PublishBody>,
+) -> Result<Json<Value>> {
+    use base64::Engine;
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    let x = find_exchange(&v, &name)?;
+    caller.check(&s.broker, &vhost, Perm::Write, "exchange", exchange_name(&name))?;
+    let payload = match body.payload_encoding.as_str() {
+        "base64" => base64::engine::general_purpose::STANDARD
+            .decode(body.payload.as_bytes())
+            .map_err(|e| ApiError::BadRequest(format!("payload is not base64: {e}")))?,
+        _ => body.payload.into_bytes(),
+    };
+    let props = json::to_properties(&body.properties);
+    let raw = warren_codec::properties::encode(&props);
+    let msg = warren_broker::persist::message_from_parts(
+        bytes_of(exchange_name(&name)),
+        bytes_of(&body.routing_key),
+        raw,
+        payload.into(),
+    );
+    let mut scratch = warren_broker::vhost::RouteScratch::default();
+    let routed = v.publish(&x, Arc::new(msg), &mut scratch);
+    Ok(Json(json!({"routed": routed.queues > 0})))
+}
+
+fn bytes_of(s: &str) -> warren_broker::message::Bytes {
+    warren_broker::message::Bytes::from(s.to_string())
+}

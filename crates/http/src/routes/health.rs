@@ -1,0 +1,69 @@
+//! Health checks: 200 `{"status":"ok"}` when healthy, 503 with
+//! `{"status":"failed","reason":...}` when not, as RabbitMQ answers.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+
+use super::overview::NODE;
+use super::{visible_vhost, Result};
+use crate::auth::Caller;
+use crate::ApiState;
+
+fn failed(body: Value) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+}
+
+/// Checks that cannot fail on a single node.
+pub async fn ok() -> Json<Value> {
+    Json(json!({"status": "ok", "reason": "single node cluster"}))
+}
+
+pub async fn aliveness(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(vhost): Path<String>,
+) -> Result<Json<Value>> {
+    visible_vhost(&s, &caller, &vhost)?;
+    Ok(Json(json!({"status": "ok"})))
+}
+
+pub async fn virtual_hosts() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Raised memory or disk alarms (Warren is a single node: local and
+/// cluster-wide alarms are the same).
+pub async fn alarms(State(s): State<ApiState>) -> Response {
+    let raised = s.alarms.raised();
+    if raised.is_empty() {
+        return Json(json!({"status": "ok"})).into_response();
+    }
+    failed(json!({
+        "status": "failed",
+        "reason": "There are alarms in effect in the cluster",
+        "alarms": raised.iter().map(|r| json!({"node": NODE, "resource": r})).collect::<Vec<_>>(),
+    }))
+}
+
+pub async fn port_listener(State(s): State<ApiState>, Path(port): Path<String>) -> Response {
+    let Ok(port) = port.parse::<u16>() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "bad_request", "reason": "Invalid port"})),
+        )
+            .into_response();
+    };
+    let ports: Vec<u16> = s.listeners.iter().map(|(_, p)| *p).collect();
+    if ports.contains(&port) {
+        return Json(json!({"status": "ok", "port": port})).into_response();
+    }
+    failed(json!({
+        "status": "failed",
+        "reason": "No active listener",
+        "missing": port,
+        "ports": ports,
+    }))
+}

@@ -1,0 +1,152 @@
+//! One handler per path and verb, on RabbitMQ's management paths. Every
+//! listing takes RabbitMQ's list parameters ([`crate::listing`]) and shows
+//! only what the caller's tags and permissions let them see ([`crate::auth`]).
+
+mod access;
+mod bindings;
+mod connections;
+mod exchanges;
+mod health;
+mod overview;
+mod policies;
+mod queues;
+
+use std::sync::Arc;
+
+use axum::routing::{delete, get, post};
+use axum::{middleware, Router};
+use serde_json::Value;
+use warren_broker::{Exchange, Queue, VHost};
+
+use crate::auth::{require_user, Caller};
+use crate::error::ApiError;
+use crate::ApiState;
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/overview", get(overview::overview))
+        .route("/api/nodes", get(overview::nodes))
+        .route("/api/nodes/{node}", get(overview::node))
+        .route("/api/whoami", get(overview::whoami))
+        .route("/api/extensions", get(overview::extensions))
+        .route("/api/connections", get(connections::list))
+        .route("/api/connections/{name}", get(connections::one).delete(connections::close))
+        .route("/api/connections/{name}/channels", get(connections::channels_of))
+        .route("/api/vhosts/{vhost}/connections", get(connections::of_vhost))
+        .route("/api/channels", get(connections::channels))
+        .route("/api/vhosts/{vhost}/channels", get(connections::channels_in))
+        .route("/api/channels/{name}", get(connections::channel))
+        .route("/api/consumers", get(connections::consumers))
+        .route("/api/consumers/{vhost}", get(connections::consumers_in))
+        .route("/api/vhosts", get(access::vhosts))
+        .route("/api/vhosts/{vhost}", get(access::vhost).put(access::put_vhost).delete(access::delete_vhost))
+        .route("/api/vhosts/{vhost}/permissions", get(access::vhost_permissions))
+        .route("/api/users", get(access::users))
+        .route("/api/users/without-permissions", get(access::users_without_permissions))
+        .route("/api/users/bulk-delete", post(access::bulk_delete_users))
+        .route("/api/users/{user}", get(access::user).put(access::put_user).delete(access::delete_user))
+        .route("/api/users/{user}/permissions", get(access::user_permissions))
+        .route("/api/permissions", get(access::permissions))
+        .route(
+            "/api/permissions/{vhost}/{user}",
+            get(access::permission).put(access::put_permission).delete(access::delete_permission),
+        )
+        .route("/api/queues", get(queues::all))
+        .route("/api/queues/{vhost}", get(queues::in_vhost))
+        .route("/api/queues/{vhost}/{name}", get(queues::one).put(queues::put).delete(queues::remove))
+        .route("/api/queues/{vhost}/{name}/contents", delete(queues::purge))
+        .route("/api/queues/{vhost}/{name}/get", post(queues::get_messages))
+        .route("/api/queues/{vhost}/{name}/bindings", get(bindings::of_queue))
+        .route("/api/exchanges", get(exchanges::all))
+        .route("/api/exchanges/{vhost}", get(exchanges::in_vhost))
+        .route(
+            "/api/exchanges/{vhost}/{name}",
+            get(exchanges::one).put(exchanges::put).delete(exchanges::remove),
+        )
+        .route("/api/exchanges/{vhost}/{name}/publish", post(exchanges::publish))
+        .route("/api/exchanges/{vhost}/{name}/bindings/source", get(bindings::from_exchange))
+        .route("/api/exchanges/{vhost}/{name}/bindings/destination", get(bindings::to_exchange))
+        .route("/api/bindings", get(bindings::all))
+        .route("/api/bindings/{vhost}", get(bindings::in_vhost))
+        .route(
+            "/api/bindings/{vhost}/e/{source}/{kind}/{dest}",
+            get(bindings::between).post(bindings::add),
+        )
+        .route(
+            "/api/bindings/{vhost}/e/{source}/{kind}/{dest}/{props}",
+            get(bindings::one).delete(bindings::remove),
+        )
+        .route("/api/policies", get(policies::all))
+        .route("/api/policies/{vhost}", get(policies::in_vhost))
+        .route(
+            "/api/policies/{vhost}/{name}",
+            get(policies::one).put(policies::put).delete(policies::remove),
+        )
+        .route("/api/definitions", get(crate::definitions::export_all).post(crate::definitions::import_all))
+        .route(
+            "/api/definitions/{vhost}",
+            get(crate::definitions::export_vhost).post(crate::definitions::import_vhost),
+        )
+        .route("/api/aliveness-test/{vhost}", get(health::aliveness))
+        .route("/api/health/checks/alarms", get(health::alarms))
+        .route("/api/health/checks/local-alarms", get(health::alarms))
+        .route("/api/health/checks/virtual-hosts", get(health::virtual_hosts))
+        .route("/api/health/checks/port-listener/{port}", get(health::port_listener))
+        .route("/api/health/checks/node-is-quorum-critical", get(health::ok))
+        .route("/api/health/checks/node-is-mirror-sync-critical", get(health::ok))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn_with_state(state.clone(), require_user))
+        .with_state(state)
+}
+
+fn find_vhost(state: &ApiState, name: &str) -> Result<Arc<VHost>> {
+    state.broker.vhost(name).ok_or(ApiError::NotFound)
+}
+
+/// A vhost the caller may see, 404 when it does not exist.
+fn visible_vhost(state: &ApiState, caller: &Caller, name: &str) -> Result<Arc<VHost>> {
+    let v = find_vhost(state, name)?;
+    caller.require_sees(&state.broker, name)?;
+    Ok(v)
+}
+
+fn find_queue(v: &VHost, name: &str) -> Result<Arc<Queue>> {
+    v.queue(name).ok_or(ApiError::NotFound)
+}
+
+/// RabbitMQ names the default exchange `amq.default` in paths.
+fn exchange_name(name: &str) -> &str {
+    if name == "amq.default" {
+        ""
+    } else {
+        name
+    }
+}
+
+fn find_exchange(v: &VHost, name: &str) -> Result<Arc<Exchange>> {
+    v.exchange(exchange_name(name)).ok_or(ApiError::NotFound)
+}
+
+/// Items of the vhosts the caller may see, in RabbitMQ's default order
+/// (vhost, then name).
+fn visible(state: &ApiState, caller: &Caller, vhost: Option<&str>, items: Vec<Value>) -> Vec<Value> {
+    let mut items: Vec<Value> = items
+        .into_iter()
+        .filter(|i| {
+            let v = i["vhost"].as_str().unwrap_or("");
+            vhost.is_none_or(|want| want == v) && caller.sees(&state.broker, v)
+        })
+        .collect();
+    items.sort_by(|a, b| (a["vhost"].as_str(), a["name"].as_str()).cmp(&(b["vhost"].as_str(), b["name"].as_str())));
+    items
+}
+
+/// The vhosts a listing covers: one (checked) or all.
+fn vhosts_of(state: &ApiState, caller: &Caller, vhost: Option<&str>) -> Result<Vec<Arc<VHost>>> {
+    match vhost {
+        Some(name) => Ok(vec![visible_vhost(state, caller, name)?]),
+        None => Ok(state.broker.vhosts()),
+    }
+}

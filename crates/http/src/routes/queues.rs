@@ -1,0 +1,192 @@
+//! `/api/queues`: list, declare, delete, purge, and `POST .../get`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use warren_broker::access::Perm;
+use warren_broker::queue::QueueOptions;
+
+use super::{find_queue, visible, visible_vhost, vhosts_of, Result};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::json;
+use crate::listing::ListParams;
+use crate::ApiState;
+
+fn list(s: &ApiState, caller: &Caller, vhost: Option<&str>) -> Result<Vec<Value>> {
+    let items = vhosts_of(s, caller, vhost)?
+        .iter()
+        .flat_map(|v| v.queues())
+        .map(|q| json::queue(&q))
+        .collect();
+    Ok(visible(s, caller, vhost, items))
+}
+
+pub async fn all(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    p.apply(list(&s, &caller, None)?)
+}
+
+pub async fn in_vhost(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(vhost): Path<String>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    p.apply(list(&s, &caller, Some(&vhost))?)
+}
+
+pub async fn one(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    Ok(p.project_one(json::queue(&*find_queue(&v, &name)?)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct QueueBody {
+    durable: Option<bool>,
+    auto_delete: bool,
+    arguments: Map<String, Value>,
+}
+
+pub async fn put(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    body: Option<Json<QueueBody>>,
+) -> Result<StatusCode> {
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    let body = body.map(|b| b.0).unwrap_or_default();
+    let arguments = json::to_table(&body.arguments);
+    let perms = s.broker.access.permission(&vhost, caller.name());
+    perms
+        .ok_or(ApiError::NotAuthorised("User not authorised to access virtual host"))?
+        .check_queue_declare(&name, &arguments)?;
+    let options = QueueOptions {
+        durable: body.durable.unwrap_or(true),
+        auto_delete: body.auto_delete,
+        exclusive_owner: None,
+        arguments,
+    };
+    let declared = v.declare_queue(&name, false, options, 0)?;
+    Ok(if declared.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DeleteParams {
+    #[serde(rename = "if-empty")]
+    if_empty: bool,
+    #[serde(rename = "if-unused")]
+    if_unused: bool,
+}
+
+pub async fn remove(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    Query(p): Query<DeleteParams>,
+) -> Result<StatusCode> {
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    find_queue(&v, &name)?;
+    caller.check(&s.broker, &vhost, Perm::Configure, "queue", &name)?;
+    v.delete_queue(&name, p.if_unused, p.if_empty, 0)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn purge(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    let q = find_queue(&v, &name)?;
+    caller.check(&s.broker, &vhost, Perm::Read, "queue", &name)?;
+    q.purge();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct GetBody {
+    count: u32,
+    ackmode: String,
+    #[serde(default = "auto")]
+    encoding: String,
+    truncate: Option<usize>,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+/// `POST /api/queues/{vhost}/{name}/get`: takes up to `count` messages
+/// and, by `ackmode`, puts them back (`*_requeue_true`, marked
+/// redelivered), acknowledges them (`ack_requeue_false`) or rejects them to
+/// the dead-letter exchange (`reject_requeue_false`).
+pub async fn get_messages(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    body: std::result::Result<Json<GetBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>> {
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    let q = find_queue(&v, &name)?;
+    caller.check(&s.broker, &vhost, Perm::Read, "queue", &name)?;
+    let requeue = match body.ackmode.as_str() {
+        "ack_requeue_true" | "reject_requeue_true" => true,
+        "ack_requeue_false" | "reject_requeue_false" => false,
+        other => return Err(ApiError::BadRequest(format!("Unknown ackmode: {other}"))),
+    };
+    if !matches!(body.encoding.as_str(), "auto" | "base64") {
+        return Err(ApiError::BadRequest(format!("Unsupported encoding: {}", body.encoding)));
+    }
+    let mut taken = Vec::new();
+    let mut out = Vec::new();
+    for _ in 0..body.count {
+        let Some((entry, remaining)) = q.get(true) else { break };
+        let m = &entry.msg;
+        let mut payload: &[u8] = &m.body;
+        if let Some(t) = body.truncate {
+            payload = &payload[..payload.len().min(t)];
+        }
+        let (payload, encoding) = match std::str::from_utf8(payload) {
+            Ok(text) if body.encoding == "auto" => (text.to_string(), "string"),
+            _ => (base64::engine::general_purpose::STANDARD.encode(payload), "base64"),
+        };
+        let props = warren_codec::properties::decode(&m.properties).map_or_else(|| json!({}), |p| json::properties(&p));
+        out.push(json!({
+            "payload_bytes": m.body.len(),
+            "redelivered": entry.redelivered,
+            "exchange": String::from_utf8_lossy(&m.exchange),
+            "routing_key": String::from_utf8_lossy(&m.routing_key),
+            "message_count": remaining,
+            "properties": props,
+            "payload": payload,
+            "payload_encoding": encoding,
+        }));
+        taken.push(entry);
+    }
+    match (requeue, body.ackmode.starts_with("ack")) {
+        (true, _) => q.requeue(taken),
+        (false, true) => q.acked(taken.iter()),
+        (false, false) => q.discard(taken),
+    }
+    q.dispatch();
+    Ok(Json(Value::Array(out)))
+}
