@@ -188,7 +188,11 @@ impl Permissions {
     /// dead-letter exchange also read on the queue and write on that exchange.
     pub fn check_queue_declare(&self, name: &str, args: &FieldTable) -> Result<(), AmqpError> {
         self.check(Perm::Configure, "queue", name)?;
-        if let Some(dlx) = args.inner().get("x-dead-letter-exchange").and_then(crate::args::string) {
+        if let Some(dlx) = args
+            .inner()
+            .get("x-dead-letter-exchange")
+            .and_then(crate::args::string)
+        {
             self.check(Perm::Read, "queue", name)?;
             self.check(Perm::Write, "exchange", &dlx)?;
         }
@@ -199,7 +203,11 @@ impl Permissions {
     /// alternate exchange also read on this one and write on that one.
     pub fn check_exchange_declare(&self, name: &str, args: &FieldTable) -> Result<(), AmqpError> {
         self.check(Perm::Configure, "exchange", name)?;
-        if let Some(ae) = args.inner().get("alternate-exchange").and_then(crate::args::string) {
+        if let Some(ae) = args
+            .inner()
+            .get("alternate-exchange")
+            .and_then(crate::args::string)
+        {
             self.check(Perm::Read, "exchange", name)?;
             self.check(Perm::Write, "exchange", &ae)?;
         }
@@ -246,7 +254,10 @@ impl Access {
         };
         if let Some(s) = &store {
             for u in s.defs.users()? {
-                access.users.write().insert(u.name.clone(), Arc::new(user_from(u)));
+                access
+                    .users
+                    .write()
+                    .insert(u.name.clone(), Arc::new(user_from(u)));
             }
             for p in s.defs.permissions()? {
                 match Permissions::new(&p) {

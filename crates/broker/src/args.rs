@@ -16,6 +16,17 @@ pub enum Overflow {
     RejectPublishDlx,
 }
 
+impl Overflow {
+    pub fn parse(s: &str) -> Option<Overflow> {
+        match s {
+            "drop-head" => Some(Overflow::DropHead),
+            "reject-publish" => Some(Overflow::RejectPublish),
+            "reject-publish-dlx" => Some(Overflow::RejectPublishDlx),
+            _ => None,
+        }
+    }
+}
+
 /// The queue type asked for with `x-queue-type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum QueueType {
@@ -43,6 +54,8 @@ pub struct QueueArgs {
     pub max_length: Option<u64>,
     pub max_length_bytes: Option<u64>,
     pub overflow: Overflow,
+    /// `x-overflow` was given (a policy's `overflow` then does not apply).
+    pub overflow_declared: bool,
     pub max_priority: Option<u8>,
     pub single_active_consumer: bool,
     pub queue_type: QueueType,
@@ -290,11 +303,7 @@ impl QueueArgs {
                 }
             }
         }
-        let overflow = match text("x-overflow").as_deref() {
-            Some("reject-publish") => Overflow::RejectPublish,
-            Some("reject-publish-dlx") => Overflow::RejectPublishDlx,
-            _ => Overflow::DropHead,
-        };
+        let declared_overflow = text("x-overflow").and_then(|o| Overflow::parse(&o));
         Ok(QueueArgs {
             message_ttl: num("x-message-ttl"),
             expires: num("x-expires"),
@@ -302,7 +311,8 @@ impl QueueArgs {
             dead_letter_routing_key: text("x-dead-letter-routing-key"),
             max_length: num("x-max-length"),
             max_length_bytes: num("x-max-length-bytes"),
-            overflow,
+            overflow: declared_overflow.unwrap_or_default(),
+            overflow_declared: declared_overflow.is_some(),
             max_priority: num("x-max-priority").filter(|p| *p > 0).map(|p| p as u8),
             single_active_consumer: matches!(
                 map.get("x-single-active-consumer"),

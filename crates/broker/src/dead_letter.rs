@@ -131,7 +131,13 @@ pub fn is_cycle(target: &str, headers: &FieldTable) -> bool {
 
 impl DeadLetters for VHost {
     fn dead_letter(&self, queue: &Queue, dead: Vec<(Entry, DeathReason)>) {
-        let Some(dlx_name) = queue.args.dead_letter_exchange.as_deref() else {
+        let limits = queue.limits();
+        let (dlx, routing_key) = (
+            limits.dead_letter_exchange.clone(),
+            limits.dead_letter_routing_key.clone(),
+        );
+        drop(limits);
+        let Some(dlx_name) = dlx.as_deref() else {
             return;
         };
         let Some(dlx) = self.exchange(dlx_name) else {
@@ -143,7 +149,7 @@ impl DeadLetters for VHost {
         let mut targets: Vec<Arc<Queue>> = Vec::new();
         for (entry, reason) in dead {
             let headers = entry.msg.headers();
-            let keys = match &queue.args.dead_letter_routing_key {
+            let keys = match &routing_key {
                 Some(k) => vec![k.clone()],
                 None => routing_keys(&entry.msg, headers.as_ref()),
             };

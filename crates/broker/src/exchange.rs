@@ -129,6 +129,8 @@ pub struct Exchange {
     bindings: RwLock<Bindings>,
     /// Topic results by routing key; cleared whenever a binding changes.
     topic_cache: Mutex<TopicCache>,
+    /// The policy that applies, if any.
+    policy: RwLock<Option<Arc<crate::policy::Policy>>>,
 }
 
 /// Routing key to the destinations it reached.
@@ -145,7 +147,27 @@ impl Exchange {
             delayed: None,
             bindings: RwLock::new(Bindings::default()),
             topic_cache: Mutex::new(HashMap::new()),
+            policy: RwLock::new(None),
         })
+    }
+
+    pub fn policy(&self) -> Option<Arc<crate::policy::Policy>> {
+        self.policy.read().clone()
+    }
+
+    pub fn set_policy(&self, policy: Option<Arc<crate::policy::Policy>>) {
+        *self.policy.write() = policy;
+    }
+
+    /// The alternate exchange: the `alternate-exchange` argument, else the
+    /// policy's (the argument wins, as in RabbitMQ).
+    pub fn alternate_exchange(&self) -> Option<String> {
+        self.options
+            .arguments
+            .inner()
+            .get("alternate-exchange")
+            .and_then(crate::args::string)
+            .or_else(|| self.policy.read().as_ref()?.alternate_exchange())
     }
 
     /// An `x-delayed-message` exchange routing like `kind` once a message's

@@ -20,6 +20,7 @@ pub mod exchange;
 pub mod headers;
 pub mod message;
 pub mod persist;
+pub mod policy;
 pub mod queue;
 pub mod ready;
 pub mod stats;
@@ -156,6 +157,13 @@ impl Broker {
         for name in store.defs.vhosts()? {
             broker.add_vhost(&name);
         }
+        for p in store.defs.policies()? {
+            let v = broker.add_vhost(&p.vhost);
+            let name = p.name.clone();
+            if let Err(e) = v.restore_policy(p) {
+                tracing::warn!("policy '{name}' not restored: {e}");
+            }
+        }
         for x in store.defs.exchanges()? {
             let v = broker.add_vhost(&x.vhost);
             let options = exchange::ExchangeOptions {
@@ -190,6 +198,9 @@ impl Broker {
                     e.text
                 );
             }
+        }
+        for v in broker.vhosts() {
+            v.apply_policies();
         }
         let mut messages = 0usize;
         for (id, msgs) in recovered.queues {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use amq_protocol::types::FieldTable;
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use crate::args::{Overflow, QueueArgs};
 use crate::clock::Clock;
@@ -179,7 +179,14 @@ pub struct Queue {
     pub name: Arc<str>,
     pub vhost: Arc<str>,
     pub options: QueueOptions,
+    /// The arguments it was declared with (type, priorities, single active
+    /// consumer: what policies cannot change).
     pub args: QueueArgs,
+    /// The arguments in force: `args` combined with the policy that applies
+    /// (see [`crate::policy`]).
+    limits: RwLock<QueueArgs>,
+    /// The policy that applies, if any.
+    policy: RwLock<Option<Arc<crate::policy::Policy>>>,
     env: QueueEnv,
     inner: Mutex<QueueState>,
     deleted: AtomicBool,
@@ -247,6 +254,8 @@ impl Queue {
                 dead: Vec::new(),
                 handed: Vec::new(),
             }),
+            limits: RwLock::new(args.clone()),
+            policy: RwLock::new(None),
             args,
             env,
             deleted: AtomicBool::new(false),
@@ -312,12 +321,13 @@ impl Queue {
     /// Puts messages recovered from the log back, in order. They stay
     /// paged out until they are about to be delivered.
     pub fn restore(&self, messages: impl IntoIterator<Item = RecoveredMessage>) {
+        let ttl = self.limits.read().message_ttl;
         let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
         for m in messages {
             let seq = st.next_seq;
             st.next_seq += 1;
-            let expires_at = self.expiry(m.expiration_ms, now);
+            let expires_at = Self::expiry(ttl, m.expiration_ms, now);
             st.ready
                 .push_paged(seq, m.id, m.priority, m.size, expires_at, m.delivered);
         }
@@ -344,8 +354,8 @@ impl Queue {
 
     /// When a message published now expires: the lower of the queue's
     /// `x-message-ttl` and the message's own `expiration`.
-    fn expiry(&self, expiration_ms: Option<u64>, now: u64) -> u64 {
-        match (self.args.message_ttl, expiration_ms) {
+    fn expiry(message_ttl: Option<u64>, expiration_ms: Option<u64>, now: u64) -> u64 {
+        match (message_ttl, expiration_ms) {
             (None, None) => u64::MAX,
             (a, b) => now.saturating_add(a.unwrap_or(u64::MAX).min(b.unwrap_or(u64::MAX))),
         }
@@ -354,15 +364,14 @@ impl Queue {
     /// Appends a message and hands it to consumers with credit.
     pub fn publish(self: &Arc<Self>, msg: Arc<Message>) -> Enqueued {
         let now = self.env.clock.now_ms();
+        let args = self.limits.read();
         let mut st = self.inner.lock();
-        let expires_at = self.expiry(msg.expiration_ms, now);
+        let expires_at = Self::expiry(args.message_ttl, msg.expiration_ms, now);
         let size = msg.size() as u64;
         let full = |st: &QueueState, extra_len: usize, extra_bytes: u64| {
-            self.args
-                .max_length
+            args.max_length
                 .is_some_and(|m| (st.ready.len() + extra_len) as u64 > m)
-                || self
-                    .args
+                || args
                     .max_length_bytes
                     .is_some_and(|m| st.ready.bytes() + extra_bytes > m)
         };
@@ -376,8 +385,8 @@ impl Queue {
             returned: 0,
             spill: 0,
         };
-        if self.args.overflow != Overflow::DropHead && full(&st, 1, size) {
-            if self.args.overflow == Overflow::RejectPublishDlx {
+        if args.overflow != Overflow::DropHead && full(&st, 1, size) {
+            if args.overflow == Overflow::RejectPublishDlx {
                 st.dead.push((entry, DeathReason::Maxlen));
             } else {
                 self.forget([&entry]);
@@ -602,6 +611,7 @@ impl Queue {
     /// redelivered, and offers them to consumers again. With a delivery
     /// limit, a message returned more often than allowed is dead-lettered.
     pub fn requeue(self: &Arc<Self>, entries: impl IntoIterator<Item = Entry>) {
+        let delivery_limit = self.limits.read().delivery_limit;
         let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
         let mut n = 0;
@@ -612,7 +622,7 @@ impl Queue {
                 self.forget([&e]);
                 continue;
             }
-            if let Some(limit) = self.args.delivery_limit {
+            if let Some(limit) = delivery_limit {
                 e.returned += 1;
                 if u64::from(e.returned) > limit {
                     st.dead.push((e, DeathReason::DeliveryLimit));
@@ -663,6 +673,42 @@ impl Queue {
         self.inner.lock().ready.len() as u32
     }
 
+    /// The arguments in force (declared ones combined with the policy).
+    pub fn limits(&self) -> parking_lot::RwLockReadGuard<'_, QueueArgs> {
+        self.limits.read()
+    }
+
+    pub fn policy(&self) -> Option<Arc<crate::policy::Policy>> {
+        self.policy.read().clone()
+    }
+
+    /// Applies a policy (or none): the arguments in force become the
+    /// declared ones combined with it, and a lower length limit takes effect
+    /// at once (dropping from the head, or dead-lettering, as on publish).
+    pub fn set_policy(self: &Arc<Self>, policy: Option<Arc<crate::policy::Policy>>) {
+        let same = match (&*self.policy.read(), &policy) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        let limits = crate::policy::queue_limits(&self.args, policy.as_deref());
+        *self.limits.write() = limits;
+        *self.policy.write() = policy;
+        let args = self.limits.read();
+        let mut st = self.inner.lock();
+        while args.max_length.is_some_and(|m| st.ready.len() as u64 > m)
+            || args.max_length_bytes.is_some_and(|m| st.ready.bytes() > m)
+        {
+            let Some(e) = st.ready.pop() else { break };
+            st.dead.push((e, DeathReason::Maxlen));
+        }
+        drop(args);
+        self.finish(st);
+    }
+
     /// The consumers, in the order they subscribed.
     pub fn consumers(&self) -> Vec<Arc<Consumer>> {
         self.inner.lock().consumers.clone()
@@ -700,7 +746,7 @@ impl Queue {
                 st.dead.push((e, DeathReason::Expired));
             }
         }
-        let unused = self.args.expires.is_some_and(|ttl| {
+        let unused = self.limits.read().expires.is_some_and(|ttl| {
             st.consumers.is_empty() && now.saturating_sub(self.last_used.load(Ordering::Relaxed)) >= ttl
         });
         self.finish(st);

@@ -14,7 +14,9 @@ use crate::error::AmqpError;
 use crate::exchange::{Binding, Dest, Exchange, ExchangeKind, ExchangeOptions};
 use crate::message::Message;
 use crate::persist::Persistence;
+use crate::policy::{self, Policy};
 use crate::queue::{DeadLetters, Enqueued, Queue, QueueEnv, QueueOptions};
+use warren_store::definitions::PolicyDef;
 use warren_store::definitions::QueueDef;
 use warren_store::record::MessageParts;
 use warren_store::Ticket;
@@ -30,6 +32,8 @@ pub struct VHost {
     reply_queues: RwLock<HashMap<String, Arc<Queue>>>,
     /// Where durable definitions and persistent messages go.
     store: Option<Arc<Persistence>>,
+    /// Sorted by name.
+    policies: RwLock<Vec<Arc<Policy>>>,
 }
 
 /// Buffers reused across publishes so routing allocates nothing.
@@ -73,6 +77,7 @@ impl VHost {
             exchanges: RwLock::new(HashMap::new()),
             queues: RwLock::new(HashMap::new()),
             reply_queues: RwLock::new(HashMap::new()),
+            policies: RwLock::new(Vec::new()),
         };
         let durable = ExchangeOptions {
             durable: true,
@@ -93,6 +98,90 @@ impl VHost {
                 .insert(n.to_string(), Exchange::new(n, k, durable.clone()));
         }
         v
+    }
+
+    pub fn policies(&self) -> Vec<Arc<Policy>> {
+        self.policies.read().clone()
+    }
+
+    pub fn policy(&self, name: &str) -> Option<Arc<Policy>> {
+        self.policies.read().iter().find(|p| p.name == name).cloned()
+    }
+
+    /// Adds or replaces a policy (validated with RabbitMQ's texts) and
+    /// applies it; true if it is new.
+    pub fn put_policy(&self, def: PolicyDef) -> Result<bool, String> {
+        let p = Arc::new(Policy::new(def)?);
+        if let Some(store) = &self.store {
+            store.defs.put_policy(&p.def());
+        }
+        let created = {
+            let mut all = self.policies.write();
+            let created = match all.iter().position(|x| x.name == p.name) {
+                Some(i) => {
+                    all[i] = p;
+                    false
+                }
+                None => {
+                    all.push(p);
+                    true
+                }
+            };
+            all.sort_by(|a, b| a.name.cmp(&b.name));
+            created
+        };
+        self.apply_policies();
+        Ok(created)
+    }
+
+    pub fn delete_policy(&self, name: &str) -> bool {
+        let gone = {
+            let mut all = self.policies.write();
+            let before = all.len();
+            all.retain(|p| p.name != name);
+            all.len() != before
+        };
+        if gone {
+            if let Some(store) = &self.store {
+                store.defs.delete_policy(&self.name, name);
+            }
+            self.apply_policies();
+        }
+        gone
+    }
+
+    /// Puts back a policy read from the store at start.
+    pub fn restore_policy(&self, def: PolicyDef) -> Result<(), String> {
+        let p = Arc::new(Policy::new(def)?);
+        let mut all = self.policies.write();
+        all.push(p);
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(())
+    }
+
+    /// Gives every queue and exchange the policy that now applies to it.
+    pub fn apply_policies(&self) {
+        let policies = self.policies();
+        for q in self.queues() {
+            q.set_policy(policy::select(&policies, policy::Kind::Queue, &q.name));
+        }
+        for x in self.exchanges() {
+            x.set_policy(policy::select(&policies, policy::Kind::Exchange, &x.name));
+        }
+    }
+
+    fn apply_policy_to_queue(&self, q: &Arc<Queue>) {
+        let policies = self.policies.read();
+        if !policies.is_empty() {
+            q.set_policy(policy::select(&policies, policy::Kind::Queue, &q.name));
+        }
+    }
+
+    fn apply_policy_to_exchange(&self, x: &Exchange) {
+        let policies = self.policies.read();
+        if !policies.is_empty() {
+            x.set_policy(policy::select(&policies, policy::Kind::Exchange, &x.name));
+        }
     }
 
     pub fn exchange(&self, name: &str) -> Option<Arc<Exchange>> {
@@ -214,6 +303,7 @@ impl VHost {
         } else {
             Exchange::new(name, routing_kind, options)
         };
+        self.apply_policy_to_exchange(&x);
         map.insert(name.to_string(), x.clone());
         if let (Some(store), true) = (&self.store, x.options.durable) {
             store
@@ -249,6 +339,9 @@ impl VHost {
     /// Deletes every queue (with its messages) and exchange, for the
     /// deletion of the vhost itself.
     pub fn clear(&self) {
+        for p in self.policies() {
+            self.delete_policy(&p.name);
+        }
         for q in self.queues() {
             self.remove_queue(&q);
         }
@@ -380,6 +473,7 @@ impl VHost {
             _ => None,
         };
         let q = Queue::new(&name, &self.name, options, args, self.queue_env(store_id));
+        self.apply_policy_to_queue(&q);
         if let (Some(store), Some(id)) = (&self.store, store_id) {
             store.defs.put_queue(&Persistence::queue_def(&q, id));
         }
@@ -561,14 +655,7 @@ impl VHost {
                 return;
             }
             tried.push(Arc::as_ptr(&from));
-            let Some(ae) = from
-                .options
-                .arguments
-                .inner()
-                .get("alternate-exchange")
-                .and_then(crate::args::string)
-                .and_then(|n| self.exchange(&n))
-            else {
+            let Some(ae) = from.alternate_exchange().and_then(|n| self.exchange(&n)) else {
                 return;
             };
             if tried.contains(&Arc::as_ptr(&ae)) {
@@ -760,6 +847,7 @@ impl VHost {
             def.auto_delete,
         )?;
         let q = Queue::new(&def.name, &self.name, options, args, self.queue_env(Some(def.id)));
+        self.apply_policy_to_queue(&q);
         self.queues.write().insert(def.name.clone(), q.clone());
         Ok(q)
     }
@@ -768,9 +856,11 @@ impl VHost {
     /// `x-expires`, delayed messages whose time has come.
     pub fn sweep(&self) {
         for q in self.queues() {
-            if (q.args.message_ttl.is_some() || q.args.expires.is_some() || q.message_count() > 0)
-                && q.sweep()
-            {
+            let timed = {
+                let l = q.limits();
+                l.message_ttl.is_some() || l.expires.is_some()
+            };
+            if (timed || q.message_count() > 0) && q.sweep() {
                 tracing::debug!(queue = %q.name, "deleting queue unused for its x-expires");
                 self.remove_queue(&q);
             }

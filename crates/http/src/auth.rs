@@ -79,17 +79,28 @@ impl Caller {
         if self.sees(broker, vhost) {
             Ok(())
         } else {
-            Err(ApiError::NotAuthorised("User not authorised to access virtual host"))
+            Err(ApiError::NotAuthorised(
+                "User not authorised to access virtual host",
+            ))
         }
     }
 
     /// What an AMQP client of this user would need for the same operation:
     /// access to the vhost and `perm` on the resource.
-    pub fn check(&self, broker: &Broker, vhost: &str, perm: Perm, kind: &str, name: &str) -> Result<(), ApiError> {
+    pub fn check(
+        &self,
+        broker: &Broker,
+        vhost: &str,
+        perm: Perm,
+        kind: &str,
+        name: &str,
+    ) -> Result<(), ApiError> {
         let p = broker
             .access
             .permission(vhost, self.name())
-            .ok_or(ApiError::NotAuthorised("User not authorised to access virtual host"))?;
+            .ok_or(ApiError::NotAuthorised(
+                "User not authorised to access virtual host",
+            ))?;
         p.check(perm, kind, name)
             .map_err(|_| ApiError::NotAuthorised("Access refused."))
     }
@@ -106,7 +117,11 @@ pub fn credentials(header: &str) -> Option<(String, String)> {
     Some((user.to_string(), pass.to_string()))
 }
 
-pub async fn require_user(State(state): State<ApiState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_user(
+    State(state): State<ApiState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let header = req
         .headers()
         .get(AUTHORIZATION)

@@ -1,7 +1,280 @@
-//! Definitions (being written).
+//! Definitions in RabbitMQ's export format: users (with their password
+//! hashes), vhosts, permissions, policies, queues, exchanges and bindings.
+//! A file exported from RabbitMQ imports into Warren and the other way
+//! round; the same import runs for `POST /api/definitions` and for the
+//! definitions file named in the configuration.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde_json::{json, Map, Value};
+use warren_broker::exchange::{Dest, ExchangeOptions};
+use warren_broker::queue::QueueOptions;
+use warren_broker::{Broker, VHost};
+use warren_store::definitions::{PermissionDef, UserDef};
+
+use crate::auth::Caller;
 use crate::error::ApiError;
-pub async fn export_all() -> ApiError { ApiError::NotFound }
-pub async fn import_all() -> ApiError { ApiError::NotFound }
-pub async fn export_vhost() -> ApiError { ApiError::NotFound }
-pub async fn import_vhost() -> ApiError { ApiError::NotFound }
-pub fn import_text(_b: &warren_broker::Broker, _v: Option<&str>, _t: &str) -> Result<(), String> { Ok(()) }
+use crate::routes::access::{parse_tags, permission_json, user_json};
+use crate::routes::policies::{policy_def, policy_json};
+use crate::{json, ApiState};
+
+/// RabbitMQ's reply for a vhost that does not exist.
+fn no_such_vhost(name: &str) -> String {
+    format!("[\"no_such_vhost\",\"{name}\"]")
+}
+
+fn queues_of(v: &VHost, with_vhost: bool) -> Vec<Value> {
+    let mut qs = v.queues();
+    qs.retain(|q| !q.is_exclusive());
+    qs.sort_by(|a, b| a.name.cmp(&b.name));
+    qs.iter()
+        .map(|q| {
+            let mut o = json!({
+                "name": &*q.name,
+                "durable": q.options.durable,
+                "auto_delete": q.options.auto_delete,
+                "arguments": json::table(&q.options.arguments),
+            });
+            if with_vhost {
+                o["vhost"] = Value::from(&*v.name);
+            }
+            o
+        })
+        .collect()
+}
+
+fn exchanges_of(v: &VHost, with_vhost: bool) -> Vec<Value> {
+    let mut xs = v.exchanges();
+    xs.retain(|x| !x.name.is_empty() && !x.name.starts_with("amq."));
+    xs.sort_by(|a, b| a.name.cmp(&b.name));
+    xs.iter()
+        .map(|x| {
+            let mut o = json!({
+                "name": &*x.name,
+                "type": x.type_name(),
+                "durable": x.options.durable,
+                "auto_delete": x.options.auto_delete,
+                "internal": x.options.internal,
+                "arguments": json::table(&x.options.arguments),
+            });
+            if with_vhost {
+                o["vhost"] = Value::from(&*v.name);
+            }
+            o
+        })
+        .collect()
+}
+
+fn bindings_of(v: &VHost, with_vhost: bool) -> Vec<Value> {
+    v.bindings()
+        .iter()
+        .filter(|(_, b)| !matches!(&b.dest, Dest::Queue(q) if q.is_exclusive()))
+        .map(|(source, b)| {
+            let mut o = json::binding(&v.name, source, b);
+            if let Some(m) = o.as_object_mut() {
+                m.remove("properties_key");
+                if !with_vhost {
+                    m.remove("vhost");
+                }
+            }
+            o
+        })
+        .collect()
+}
+
+/// Everything, as `GET /api/definitions` returns it.
+pub fn export(broker: &Broker, version: &str) -> Value {
+    let mut vhosts = broker.vhosts();
+    vhosts.sort_by(|a, b| a.name.cmp(&b.name));
+    let all = |f: &dyn Fn(&VHost) -> Vec<Value>| -> Vec<Value> { vhosts.iter().flat_map(|v| f(v)).collect() };
+    json!({
+        "rabbit_version": version,
+        "rabbitmq_version": version,
+        "product_name": "Warren",
+        "product_version": version,
+        "users": broker.access.users().iter().map(|u| user_json(u)).collect::<Vec<_>>(),
+        "vhosts": vhosts.iter().map(|v| json!({"name": &*v.name})).collect::<Vec<_>>(),
+        "permissions": broker.access.permissions().iter().map(|p| permission_json(p)).collect::<Vec<_>>(),
+        "topic_permissions": [],
+        "parameters": [],
+        "global_parameters": [],
+        "policies": all(&|v| v.policies().iter().map(|p| policy_json(p)).collect()),
+        "queues": all(&|v| queues_of(v, true)),
+        "exchanges": all(&|v| exchanges_of(v, true)),
+        "bindings": all(&|v| bindings_of(v, true)),
+    })
+}
+
+/// One vhost's objects, without vhost fields (except in policies), as
+/// `GET /api/definitions/{vhost}` returns them.
+pub fn export_one(v: &VHost, version: &str) -> Value {
+    json!({
+        "rabbit_version": version,
+        "rabbitmq_version": version,
+        "product_name": "Warren",
+        "product_version": version,
+        "parameters": [],
+        "policies": v.policies().iter().map(|p| policy_json(p)).collect::<Vec<_>>(),
+        "queues": queues_of(v, false),
+        "exchanges": exchanges_of(v, false),
+        "bindings": bindings_of(v, false),
+    })
+}
+
+fn items<'a>(defs: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    defs.get(key).and_then(Value::as_array).into_iter().flatten()
+}
+
+fn text<'a>(o: &'a Value, key: &str) -> &'a str {
+    o.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn flag(o: &Value, key: &str, default: bool) -> bool {
+    o.get(key).and_then(Value::as_bool).unwrap_or(default)
+}
+
+fn args(o: &Value) -> Map<String, Value> {
+    o.get("arguments")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Imports definitions; with `only_vhost`, every object goes to that vhost
+/// whatever its own `vhost` field says. Objects are created in RabbitMQ's
+/// order (users, vhosts, permissions, policies, exchanges, queues,
+/// bindings); an error stops the import at the failing object.
+pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result<(), String> {
+    if !defs.is_object() {
+        return Err("failed_to_parse_json".into());
+    }
+    let vhost_of = |o: &Value| -> Result<std::sync::Arc<VHost>, String> {
+        let name = only_vhost.unwrap_or_else(|| text(o, "vhost"));
+        broker.vhost(name).ok_or_else(|| no_such_vhost(name))
+    };
+    if only_vhost.is_none() {
+        for u in items(defs, "users") {
+            broker.access.put_user(UserDef {
+                name: text(u, "name").to_string(),
+                password_hash: text(u, "password_hash").to_string(),
+                hashing_algorithm: u
+                    .get("hashing_algorithm")
+                    .and_then(Value::as_str)
+                    .unwrap_or(warren_broker::access::SHA256)
+                    .to_string(),
+                tags: u.get("tags").map(parse_tags).unwrap_or_default(),
+            });
+        }
+        for v in items(defs, "vhosts") {
+            broker.add_vhost(text(v, "name"));
+        }
+        for p in items(defs, "permissions") {
+            broker
+                .access
+                .put_permission(PermissionDef {
+                    user: text(p, "user").to_string(),
+                    vhost: text(p, "vhost").to_string(),
+                    configure: text(p, "configure").to_string(),
+                    write: text(p, "write").to_string(),
+                    read: text(p, "read").to_string(),
+                })
+                .map_err(|e| format!("invalid permission of user '{}': {e}", text(p, "user")))?;
+        }
+    }
+    for p in items(defs, "policies") {
+        let v = vhost_of(p)?;
+        let def = policy_def(&v.name, text(p, "name"), p)?;
+        v.put_policy(def)?;
+    }
+    for x in items(defs, "exchanges") {
+        let v = vhost_of(x)?;
+        let options = ExchangeOptions {
+            durable: flag(x, "durable", true),
+            auto_delete: flag(x, "auto_delete", false),
+            internal: flag(x, "internal", false),
+            arguments: json::to_table(&args(x)),
+        };
+        v.declare_exchange(text(x, "name"), text(x, "type"), false, options)
+            .map_err(|e| e.text)?;
+    }
+    for q in items(defs, "queues") {
+        let v = vhost_of(q)?;
+        let options = QueueOptions {
+            durable: flag(q, "durable", true),
+            auto_delete: flag(q, "auto_delete", false),
+            exclusive_owner: None,
+            arguments: json::to_table(&args(q)),
+        };
+        v.declare_queue(text(q, "name"), false, options, 0)
+            .map_err(|e| e.text)?;
+    }
+    for b in items(defs, "bindings") {
+        let v = vhost_of(b)?;
+        let (source, dest, key) = (text(b, "source"), text(b, "destination"), text(b, "routing_key"));
+        let arguments = json::to_table(&args(b));
+        let r = if text(b, "destination_type") == "exchange" {
+            v.bind_exchange(dest, source, key, arguments)
+        } else {
+            v.bind_queue(dest, source, key, arguments, 0)
+        };
+        r.map_err(|e| e.text)?;
+    }
+    Ok(())
+}
+
+/// Imports a definitions file's text (the boot-time import).
+pub fn import_text(broker: &Broker, only_vhost: Option<&str>, text: &str) -> Result<(), String> {
+    let defs: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    import(broker, only_vhost, &defs)
+}
+
+type Body = std::result::Result<Json<Value>, axum::extract::rejection::JsonRejection>;
+
+pub async fn export_all(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_admin()?;
+    Ok(Json(export(&s.broker, s.product_version)))
+}
+
+pub async fn export_vhost(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(vhost): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_admin()?;
+    let v = s.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
+    Ok(Json(export_one(&v, s.product_version)))
+}
+
+fn run_import(
+    s: &ApiState,
+    caller: &Caller,
+    vhost: Option<&str>,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
+    let Json(defs) = body.map_err(|_| ApiError::BadRequest("failed_to_parse_json".into()))?;
+    import(&s.broker, vhost, &defs).map_err(ApiError::BadRequest)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn import_all(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    run_import(&s, &caller, None, body)
+}
+
+pub async fn import_vhost(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(vhost): Path<String>,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    s.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
+    run_import(&s, &caller, Some(&vhost), body)
+}

@@ -63,7 +63,8 @@ fn to_value(v: &Value) -> Option<AMQPValue> {
 pub fn queue(q: &Queue) -> Value {
     let ready = q.message_count();
     let unacked = q.unacked_count();
-    json!({
+    let policy = q.policy();
+    let mut v = json!({
         "name": &*q.name,
         "vhost": &*q.vhost,
         "durable": q.options.durable,
@@ -81,11 +82,16 @@ pub fn queue(q: &Queue) -> Value {
             "deliver_get": q.stats.delivered.load(Ordering::Relaxed),
             "ack": q.stats.acked.load(Ordering::Relaxed),
         },
-    })
+        "effective_policy_definition": policy.as_ref().map_or_else(|| json!({}), |p| Value::Object(p.definition.clone())),
+    });
+    if let Some(p) = policy {
+        v["policy"] = Value::from(p.name.as_str());
+    }
+    v
 }
 
 pub fn exchange(vhost: &str, x: &Exchange) -> Value {
-    json!({
+    let mut v = json!({
         "name": &*x.name,
         "vhost": vhost,
         "type": x.type_name(),
@@ -93,7 +99,11 @@ pub fn exchange(vhost: &str, x: &Exchange) -> Value {
         "auto_delete": x.options.auto_delete,
         "internal": x.options.internal,
         "arguments": table(&x.options.arguments),
-    })
+    });
+    if let Some(p) = x.policy() {
+        v["policy"] = Value::from(p.name.as_str());
+    }
+    v
 }
 
 /// RabbitMQ's `properties_key`: the routing key, or `~` when empty; with
@@ -180,8 +190,15 @@ pub fn properties(p: &warren_codec::protocol::basic::AMQPProperties) -> Value {
 /// The properties of a message published through the API.
 pub fn to_properties(m: &Map<String, Value>) -> warren_codec::protocol::basic::AMQPProperties {
     let mut p = warren_codec::protocol::basic::AMQPProperties::default();
-    let text = |k: &str| m.get(k).and_then(Value::as_str).map(|s| amq_protocol::types::ShortString::from(s.to_string()));
-    let int = |k: &str| m.get(k).and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+    let text = |k: &str| {
+        m.get(k)
+            .and_then(Value::as_str)
+            .map(|s| amq_protocol::types::ShortString::from(s.to_string()))
+    };
+    let int = |k: &str| {
+        m.get(k)
+            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+    };
     if let Some(v) = text("content_type") {
         p = p.with_content_type(v);
     }
@@ -222,4 +239,55 @@ pub fn to_properties(m: &Map<String, Value>) -> warren_codec::protocol::basic::A
         p = p.with_app_id(v);
     }
     p
+}
+
+/// Lenient readers for request bodies: rabbitmqadmin sends booleans and
+/// numbers as strings (`"durable": "true"`, `"count": "1"`), and RabbitMQ
+/// accepts both forms.
+pub mod lenient {
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    fn to_bool(v: &Value) -> Option<bool> {
+        match v {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        let v = Value::deserialize(d)?;
+        to_bool(&v).ok_or_else(|| serde::de::Error::custom(format!("not a boolean: {v}")))
+    }
+
+    pub fn opt_boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        let v = Value::deserialize(d)?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        to_bool(&v)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a boolean: {v}")))
+    }
+
+    pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let v = Value::deserialize(d)?;
+        match &v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| serde::de::Error::custom(format!("not a number: {v}")))
+    }
+
+    pub fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        let v = Value::deserialize(d)?;
+        match &v {
+            Value::Null => Ok(None),
+            Value::Number(n) => Ok(n.as_u64()),
+            Value::String(s) => Ok(s.parse().ok()),
+            _ => Err(serde::de::Error::custom(format!("not a number: {v}"))),
+        }
+    }
 }

@@ -79,7 +79,11 @@ impl ListParams {
                 items.retain(|i| i["name"].as_str().is_some_and(|n| re.is_match(n)));
             } else {
                 let needle = name.to_lowercase();
-                items.retain(|i| i["name"].as_str().is_some_and(|n| n.to_lowercase().contains(&needle)));
+                items.retain(|i| {
+                    i["name"]
+                        .as_str()
+                        .is_some_and(|n| n.to_lowercase().contains(&needle))
+                });
             }
         }
         if let Some(sort) = self.sort.as_deref().filter(|s| !s.is_empty()) {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use warren_broker::access::{Permissions, Perm};
+use warren_broker::access::{Perm, Permissions};
 use warren_broker::error::{self, AmqpError};
 use warren_broker::exchange::ExchangeOptions;
 use warren_broker::queue::QueueOptions;
@@ -653,7 +653,11 @@ impl Channel {
         // The last exchange that passed the write check is remembered: a
         // publisher usually publishes to one exchange again and again.
         let generation = ctx.perms_generation;
-        if self.write_allowed.as_ref().is_none_or(|(n, g)| **n != *name || *g != generation) {
+        if self
+            .write_allowed
+            .as_ref()
+            .is_none_or(|(n, g)| **n != *name || *g != generation)
+        {
             ctx.perms.check(Perm::Write, "exchange", name)?;
             self.write_allowed = Some((name.into(), generation));
         }

@@ -445,7 +445,9 @@ impl Connection {
                     *self.info.user.lock() = u.clone();
                 }
                 let peer = self.info.peer.ip();
-                let user = creds.filter(|(u, p)| self.shared.authenticate(u, p, peer)).map(|(u, _)| u);
+                let user = creds
+                    .filter(|(u, p)| self.shared.authenticate(u, p, peer))
+                    .map(|(u, _)| u);
                 let Some(user) = user else {
                     return Err(AmqpError::access_refused(format_args!(
                         "Login was refused using authentication mechanism {mech}. For details see the broker logfile."
@@ -663,7 +665,12 @@ impl Connection {
         *self.info.channel_views.lock() = self
             .channels
             .iter()
-            .map(|(id, ch)| (*id, ch.shared.clone() as Arc<dyn warren_broker::connections::ChannelView>))
+            .map(|(id, ch)| {
+                (
+                    *id,
+                    ch.shared.clone() as Arc<dyn warren_broker::connections::ChannelView>,
+                )
+            })
             .collect();
     }
 

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use warren_broker::queue::{Source, Taken};
 use warren_broker::connections::{ChannelInfo, ChannelView};
+use warren_broker::queue::{Source, Taken};
 use warren_broker::{DeliverySink, Entry, Queue};
 use warren_codec::encode;
 

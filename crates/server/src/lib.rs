@@ -110,8 +110,9 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
     ));
     broker.access.seed(&config.default_user, &config.default_pass);
     if let Some(path) = &config.definitions_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| std::io::Error::other(format!("cannot read definitions file {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            std::io::Error::other(format!("cannot read definitions file {}: {e}", path.display()))
+        })?;
         warren_http::definitions::import_text(&broker, None, &text)
             .map_err(|e| std::io::Error::other(format!("cannot import {}: {e}", path.display())))?;
         tracing::info!("imported definitions from {}", path.display());
@@ -147,7 +148,10 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
     }
     if let Some(l) = prometheus_listener {
         tokio::spawn(warren_http::metrics::serve(l, api, shutdown.clone()));
-        tracing::info!("Prometheus metrics on http://{}/metrics", prometheus.unwrap_or(addr));
+        tracing::info!(
+            "Prometheus metrics on http://{}/metrics",
+            prometheus.unwrap_or(addr)
+        );
     }
     let shared = Arc::new(Shared {
         broker: broker.clone(),

@@ -278,7 +278,11 @@ pub async fn permission(
     Path((vhost, user)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     caller.require_admin()?;
-    let p = s.broker.access.permission(&vhost, &user).ok_or(ApiError::NotFound)?;
+    let p = s
+        .broker
+        .access
+        .permission(&vhost, &user)
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(permission_json(&p)))
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use warren_broker::exchange::{Binding, Dest};
 use warren_broker::VHost;
 
-use super::{find_exchange, find_queue, visible_vhost, vhosts_of, Result};
+use super::{find_exchange, find_queue, vhosts_of, visible_vhost, Result};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::json;
@@ -75,12 +75,7 @@ pub async fn in_vhost(
 }
 
 /// Bindings of a vhost matching `keep`, for the per-object listings.
-fn filtered(
-    s: &ApiState,
-    caller: &Caller,
-    vhost: &str,
-    keep: impl Fn(&Value) -> bool,
-) -> Result<Vec<Value>> {
+fn filtered(s: &ApiState, caller: &Caller, vhost: &str, keep: impl Fn(&Value) -> bool) -> Result<Vec<Value>> {
     let v = visible_vhost(s, caller, vhost)?;
     Ok(bindings_of(&v).into_iter().filter(|b| keep(b)).collect())
 }
@@ -103,7 +98,9 @@ pub async fn from_exchange(
     Path((vhost, name)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     let x = find_exchange(&*visible_vhost(&s, &caller, &vhost)?, &name)?;
-    let items = filtered(&s, &caller, &vhost, |b| b["source"] == &*x.name && !x.name.is_empty())?;
+    let items = filtered(&s, &caller, &vhost, |b| {
+        b["source"] == *x.name && !x.name.is_empty()
+    })?;
     Ok(Json(Value::Array(items)))
 }
 
@@ -176,11 +173,20 @@ pub struct BindingBody {
     arguments: Map<String, Value>,
 }
 
-fn check_bind(s: &ApiState, caller: &Caller, vhost: &str, kind: &str, dest: &str, source: &str) -> Result<()> {
+fn check_bind(
+    s: &ApiState,
+    caller: &Caller,
+    vhost: &str,
+    kind: &str,
+    dest: &str,
+    source: &str,
+) -> Result<()> {
     s.broker
         .access
         .permission(vhost, caller.name())
-        .ok_or(ApiError::NotAuthorised("User not authorised to access virtual host"))?
+        .ok_or(ApiError::NotAuthorised(
+            "User not authorised to access virtual host",
+        ))?
         .check_bind(kind, dest, source)?;
     Ok(())
 }

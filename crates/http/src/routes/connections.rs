@@ -38,7 +38,12 @@ pub async fn list(
     Extension(caller): Extension<Caller>,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
-    p.apply(visible_connections(&s, &caller).iter().map(|c| json::connection(c)).collect())
+    p.apply(
+        visible_connections(&s, &caller)
+            .iter()
+            .map(|c| json::connection(c))
+            .collect(),
+    )
 }
 
 pub async fn of_vhost(

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use warren_broker::access::Perm;
 
-use super::{exchange_name, find_exchange, visible, visible_vhost, vhosts_of, Result};
+use super::{exchange_name, find_exchange, vhosts_of, visible, visible_vhost, Result};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::json;
@@ -61,8 +61,11 @@ pub async fn one(
 pub struct ExchangeBody {
     #[serde(rename = "type")]
     kind: String,
+    #[serde(deserialize_with = "json::lenient::opt_boolean")]
     durable: Option<bool>,
+    #[serde(deserialize_with = "json::lenient::boolean")]
     auto_delete: bool,
+    #[serde(deserialize_with = "json::lenient::boolean")]
     internal: bool,
     arguments: Map<String, Value>,
 }
@@ -78,7 +81,9 @@ pub async fn put(
     s.broker
         .access
         .permission(&vhost, caller.name())
-        .ok_or(ApiError::NotAuthorised("User not authorised to access virtual host"))?
+        .ok_or(ApiError::NotAuthorised(
+            "User not authorised to access virtual host",
+        ))?
         .check_exchange_declare(&name, &arguments)?;
     let existed = v.exchange(&name).is_some();
     let options = warren_broker::exchange::ExchangeOptions {

@@ -2,13 +2,13 @@
 //! listing takes RabbitMQ's list parameters ([`crate::listing`]) and shows
 //! only what the caller's tags and permissions let them see ([`crate::auth`]).
 
-mod access;
+pub(crate) mod access;
 mod bindings;
 mod connections;
 mod exchanges;
 mod health;
 mod overview;
-mod policies;
+pub(crate) mod policies;
 mod queues;
 
 use std::sync::Arc;
@@ -32,7 +32,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/whoami", get(overview::whoami))
         .route("/api/extensions", get(overview::extensions))
         .route("/api/connections", get(connections::list))
-        .route("/api/connections/{name}", get(connections::one).delete(connections::close))
+        .route(
+            "/api/connections/{name}",
+            get(connections::one).delete(connections::close),
+        )
         .route("/api/connections/{name}/channels", get(connections::channels_of))
         .route("/api/vhosts/{vhost}/connections", get(connections::of_vhost))
         .route("/api/channels", get(connections::channels))
@@ -41,21 +44,39 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/consumers", get(connections::consumers))
         .route("/api/consumers/{vhost}", get(connections::consumers_in))
         .route("/api/vhosts", get(access::vhosts))
-        .route("/api/vhosts/{vhost}", get(access::vhost).put(access::put_vhost).delete(access::delete_vhost))
+        .route(
+            "/api/vhosts/{vhost}",
+            get(access::vhost)
+                .put(access::put_vhost)
+                .delete(access::delete_vhost),
+        )
         .route("/api/vhosts/{vhost}/permissions", get(access::vhost_permissions))
         .route("/api/users", get(access::users))
-        .route("/api/users/without-permissions", get(access::users_without_permissions))
+        .route(
+            "/api/users/without-permissions",
+            get(access::users_without_permissions),
+        )
         .route("/api/users/bulk-delete", post(access::bulk_delete_users))
-        .route("/api/users/{user}", get(access::user).put(access::put_user).delete(access::delete_user))
+        .route(
+            "/api/users/{user}",
+            get(access::user)
+                .put(access::put_user)
+                .delete(access::delete_user),
+        )
         .route("/api/users/{user}/permissions", get(access::user_permissions))
         .route("/api/permissions", get(access::permissions))
         .route(
             "/api/permissions/{vhost}/{user}",
-            get(access::permission).put(access::put_permission).delete(access::delete_permission),
+            get(access::permission)
+                .put(access::put_permission)
+                .delete(access::delete_permission),
         )
         .route("/api/queues", get(queues::all))
         .route("/api/queues/{vhost}", get(queues::in_vhost))
-        .route("/api/queues/{vhost}/{name}", get(queues::one).put(queues::put).delete(queues::remove))
+        .route(
+            "/api/queues/{vhost}/{name}",
+            get(queues::one).put(queues::put).delete(queues::remove),
+        )
         .route("/api/queues/{vhost}/{name}/contents", delete(queues::purge))
         .route("/api/queues/{vhost}/{name}/get", post(queues::get_messages))
         .route("/api/queues/{vhost}/{name}/bindings", get(bindings::of_queue))
@@ -66,8 +87,14 @@ pub fn router(state: ApiState) -> Router {
             get(exchanges::one).put(exchanges::put).delete(exchanges::remove),
         )
         .route("/api/exchanges/{vhost}/{name}/publish", post(exchanges::publish))
-        .route("/api/exchanges/{vhost}/{name}/bindings/source", get(bindings::from_exchange))
-        .route("/api/exchanges/{vhost}/{name}/bindings/destination", get(bindings::to_exchange))
+        .route(
+            "/api/exchanges/{vhost}/{name}/bindings/source",
+            get(bindings::from_exchange),
+        )
+        .route(
+            "/api/exchanges/{vhost}/{name}/bindings/destination",
+            get(bindings::to_exchange),
+        )
         .route("/api/bindings", get(bindings::all))
         .route("/api/bindings/{vhost}", get(bindings::in_vhost))
         .route(
@@ -84,7 +111,10 @@ pub fn router(state: ApiState) -> Router {
             "/api/policies/{vhost}/{name}",
             get(policies::one).put(policies::put).delete(policies::remove),
         )
-        .route("/api/definitions", get(crate::definitions::export_all).post(crate::definitions::import_all))
+        .route(
+            "/api/definitions",
+            get(crate::definitions::export_all).post(crate::definitions::import_all),
+        )
         .route(
             "/api/definitions/{vhost}",
             get(crate::definitions::export_vhost).post(crate::definitions::import_vhost),
@@ -93,7 +123,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/health/checks/alarms", get(health::alarms))
         .route("/api/health/checks/local-alarms", get(health::alarms))
         .route("/api/health/checks/virtual-hosts", get(health::virtual_hosts))
-        .route("/api/health/checks/port-listener/{port}", get(health::port_listener))
+        .route(
+            "/api/health/checks/port-listener/{port}",
+            get(health::port_listener),
+        )
         .route("/api/health/checks/node-is-quorum-critical", get(health::ok))
         .route("/api/health/checks/node-is-mirror-sync-critical", get(health::ok))
         .fallback(|| async { ApiError::NotFound })
@@ -139,7 +172,9 @@ fn visible(state: &ApiState, caller: &Caller, vhost: Option<&str>, items: Vec<Va
             vhost.is_none_or(|want| want == v) && caller.sees(&state.broker, v)
         })
         .collect();
-    items.sort_by(|a, b| (a["vhost"].as_str(), a["name"].as_str()).cmp(&(b["vhost"].as_str(), b["name"].as_str())));
+    items.sort_by(|a, b| {
+        (a["vhost"].as_str(), a["name"].as_str()).cmp(&(b["vhost"].as_str(), b["name"].as_str()))
+    });
     items
 }
 

@@ -1,7 +1,143 @@
-//! Policies (being written).
+//! `/api/policies`: list, set and clear policies. Changing them needs the
+//! `administrator` or `policymaker` tag and access to the vhost.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+use warren_broker::policy::Policy;
+use warren_store::definitions::PolicyDef;
+
+use super::{vhosts_of, visible, Result};
+use crate::auth::Caller;
 use crate::error::ApiError;
-pub async fn all() -> ApiError { ApiError::NotFound }
-pub async fn in_vhost() -> ApiError { ApiError::NotFound }
-pub async fn one() -> ApiError { ApiError::NotFound }
-pub async fn put() -> ApiError { ApiError::NotFound }
-pub async fn remove() -> ApiError { ApiError::NotFound }
+use crate::listing::ListParams;
+use crate::ApiState;
+
+pub fn policy_json(p: &Policy) -> Value {
+    json!({
+        "vhost": p.vhost,
+        "name": p.name,
+        "pattern": p.pattern,
+        "apply-to": p.apply_to,
+        "definition": p.definition,
+        "priority": p.priority,
+    })
+}
+
+fn list(s: &ApiState, caller: &Caller, vhost: Option<&str>) -> Result<Vec<Value>> {
+    let items = vhosts_of(s, caller, vhost)?
+        .iter()
+        .flat_map(|v| v.policies())
+        .map(|p| policy_json(&p))
+        .collect();
+    Ok(visible(s, caller, vhost, items))
+}
+
+pub async fn all(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    p.apply(list(&s, &caller, None)?)
+}
+
+pub async fn in_vhost(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(vhost): Path<String>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    p.apply(list(&s, &caller, Some(&vhost))?)
+}
+
+pub async fn one(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    let v = super::visible_vhost(&s, &caller, &vhost)?;
+    let p = v.policy(&name).ok_or(ApiError::NotFound)?;
+    Ok(Json(policy_json(&p)))
+}
+
+fn vhost_for_change(
+    s: &ApiState,
+    caller: &Caller,
+    vhost: &str,
+) -> Result<std::sync::Arc<warren_broker::VHost>> {
+    caller.require_policymaker()?;
+    let v = s
+        .broker
+        .vhost(vhost)
+        .ok_or_else(|| ApiError::Status(404, "not_found", "vhost_not_found".into()))?;
+    caller.require_sees(&s.broker, vhost)?;
+    Ok(v)
+}
+
+/// Reads a policy from RabbitMQ's JSON body (`pattern`, `definition`,
+/// optional `priority` and `apply-to`), with RabbitMQ's error texts.
+pub fn policy_def(vhost: &str, name: &str, body: &Value) -> std::result::Result<PolicyDef, String> {
+    let missing: Vec<&str> = ["pattern", "definition"]
+        .into_iter()
+        .filter(|k| body.get(k).is_none())
+        .collect();
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(|k| format!("{{key_missing,{k}}}")).collect();
+        return Err(format!("[{}]", list.join(",")));
+    }
+    let priority = match body.get("priority") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or(0),
+        Some(other) => {
+            let shown = match other {
+                Value::String(s) => format!("&lt;&lt;\"{s}\"&gt;&gt;"),
+                v => v.to_string(),
+            };
+            return Err(format!(
+                "Validation failed\n\npriority should be a number, actually was {shown}\n"
+            ));
+        }
+    };
+    Ok(PolicyDef {
+        vhost: vhost.to_string(),
+        name: name.to_string(),
+        pattern: body["pattern"].as_str().unwrap_or("").to_string(),
+        apply_to: body
+            .get("apply-to")
+            .and_then(Value::as_str)
+            .unwrap_or("all")
+            .to_string(),
+        priority,
+        definition: body["definition"].as_object().cloned().unwrap_or_default(),
+    })
+}
+
+pub async fn put(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    body: std::result::Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode> {
+    let v = vhost_for_change(&s, &caller, &vhost)?;
+    let Json(body) = body.map_err(|_| ApiError::BadRequest("not_json".into()))?;
+    let def = policy_def(&vhost, &name, &body).map_err(ApiError::BadRequest)?;
+    let created = v.put_policy(def).map_err(ApiError::BadRequest)?;
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
+pub async fn remove(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let v = vhost_for_change(&s, &caller, &vhost)?;
+    if !v.delete_policy(&name) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use warren_broker::access::Perm;
 use warren_broker::queue::QueueOptions;
 
-use super::{find_queue, visible, visible_vhost, vhosts_of, Result};
+use super::{find_queue, vhosts_of, visible, visible_vhost, Result};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::json;
@@ -55,7 +55,9 @@ pub async fn one(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct QueueBody {
+    #[serde(deserialize_with = "json::lenient::opt_boolean")]
     durable: Option<bool>,
+    #[serde(deserialize_with = "json::lenient::boolean")]
     auto_delete: bool,
     arguments: Map<String, Value>,
 }
@@ -71,7 +73,9 @@ pub async fn put(
     let arguments = json::to_table(&body.arguments);
     let perms = s.broker.access.permission(&vhost, caller.name());
     perms
-        .ok_or(ApiError::NotAuthorised("User not authorised to access virtual host"))?
+        .ok_or(ApiError::NotAuthorised(
+            "User not authorised to access virtual host",
+        ))?
         .check_queue_declare(&name, &arguments)?;
     let options = QueueOptions {
         durable: body.durable.unwrap_or(true),
@@ -123,11 +127,13 @@ pub async fn purge(
 
 #[derive(Deserialize)]
 pub struct GetBody {
-    count: u32,
+    #[serde(deserialize_with = "json::lenient::number")]
+    count: u64,
     ackmode: String,
     #[serde(default = "auto")]
     encoding: String,
-    truncate: Option<usize>,
+    #[serde(default, deserialize_with = "json::lenient::opt_number")]
+    truncate: Option<u64>,
 }
 
 fn auto() -> String {
@@ -154,22 +160,31 @@ pub async fn get_messages(
         other => return Err(ApiError::BadRequest(format!("Unknown ackmode: {other}"))),
     };
     if !matches!(body.encoding.as_str(), "auto" | "base64") {
-        return Err(ApiError::BadRequest(format!("Unsupported encoding: {}", body.encoding)));
+        return Err(ApiError::BadRequest(format!(
+            "Unsupported encoding: {}",
+            body.encoding
+        )));
     }
     let mut taken = Vec::new();
     let mut out = Vec::new();
     for _ in 0..body.count {
-        let Some((entry, remaining)) = q.get(true) else { break };
+        let Some((entry, remaining)) = q.get(true) else {
+            break;
+        };
         let m = &entry.msg;
         let mut payload: &[u8] = &m.body;
         if let Some(t) = body.truncate {
-            payload = &payload[..payload.len().min(t)];
+            payload = &payload[..payload.len().min(t as usize)];
         }
         let (payload, encoding) = match std::str::from_utf8(payload) {
             Ok(text) if body.encoding == "auto" => (text.to_string(), "string"),
-            _ => (base64::engine::general_purpose::STANDARD.encode(payload), "base64"),
+            _ => (
+                base64::engine::general_purpose::STANDARD.encode(payload),
+                "base64",
+            ),
         };
-        let props = warren_codec::properties::decode(&m.properties).map_or_else(|| json!({}), |p| json::properties(&p));
+        let props = warren_codec::properties::decode(&m.properties)
+            .map_or_else(|| json!({}), |p| json::properties(&p));
         out.push(json!({
             "payload_bytes": m.body.len(),
             "redelivered": entry.redelivered,

@@ -1,0 +1,303 @@
+//! Policies: named definitions applied to the queues and exchanges whose
+//! names match a pattern, as in RabbitMQ.
+//!
+//! Of the policies that match an object (pattern unanchored and
+//! case-sensitive, `apply-to` queues / exchanges / all) the one with the
+//! highest priority applies; a tie goes to the greater name. Only one
+//! policy applies at a time. Combined with a queue's own x-arguments the
+//! way RabbitMQ combines them (observed on RabbitMQ 3.10): for the limits
+//! (`message-ttl`, `expires`, `max-length`, `max-length-bytes`,
+//! `delivery-limit`) the lower value wins; for `overflow`,
+//! `dead-letter-exchange`, `dead-letter-routing-key` and
+//! `alternate-exchange` the object's own argument wins, key by key.
+
+use std::sync::Arc;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+use warren_store::definitions::PolicyDef;
+
+use crate::args::{Overflow, QueueArgs};
+
+/// Settings RabbitMQ accepts in a policy that Warren has no use for
+/// (mirroring, federation, streams): accepted so that definitions exported
+/// from RabbitMQ import, and otherwise ignored.
+const ACCEPTED_UNUSED: &[&str] = &[
+    "ha-mode",
+    "ha-params",
+    "ha-sync-mode",
+    "ha-sync-batch-size",
+    "ha-promote-on-shutdown",
+    "ha-promote-on-failure",
+    "queue-mode",
+    "queue-version",
+    "queue-master-locator",
+    "queue-leader-locator",
+    "max-age",
+    "stream-max-segment-size-bytes",
+    "initial-cluster-size",
+    "federation-upstream",
+    "federation-upstream-set",
+    "consumer-timeout",
+    "max-in-memory-length",
+    "max-in-memory-bytes",
+];
+
+pub struct Policy {
+    pub vhost: String,
+    pub name: String,
+    pub pattern: String,
+    regex: Regex,
+    /// `queues`, `exchanges` or `all`.
+    pub apply_to: String,
+    pub priority: i64,
+    pub definition: Map<String, Value>,
+}
+
+/// How RabbitMQ prints an Erlang term in its validation messages (the
+/// management API HTML-escapes the binary brackets).
+fn term(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("&lt;&lt;\"{s}\"&gt;&gt;"),
+        other => other.to_string(),
+    }
+}
+
+fn failed(detail: impl std::fmt::Display) -> String {
+    format!("Validation failed\n\n{detail}\n")
+}
+
+fn non_negative(v: &Value) -> bool {
+    v.as_u64().is_some()
+}
+
+fn positive(v: &Value) -> bool {
+    v.as_u64().is_some_and(|n| n > 0)
+}
+
+/// Checks one setting's value; the text RabbitMQ gives when it is wrong.
+fn check_setting(key: &str, v: &Value) -> Result<(), String> {
+    let (ok, what) = match key {
+        "message-ttl" => (non_negative(v), "a valid message TTL"),
+        "expires" => (positive(v), "a valid queue expiry"),
+        "max-length" => (non_negative(v), "a valid maximum length"),
+        "max-length-bytes" => (non_negative(v), "a valid maximum length in bytes"),
+        "delivery-limit" => (non_negative(v), "a valid delivery limit"),
+        "overflow" => (
+            matches!(
+                v.as_str(),
+                Some("drop-head" | "reject-publish" | "reject-publish-dlx")
+            ),
+            "a valid overflow value",
+        ),
+        "dead-letter-exchange" => (v.is_string(), "a valid dead letter exchange name"),
+        "dead-letter-routing-key" => (v.is_string(), "a valid dead letter routing key"),
+        "alternate-exchange" => (v.is_string(), "a valid alternate exchange name"),
+        _ => return Ok(()),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(failed(format_args!("{} is not {what}", term(v))))
+    }
+}
+
+impl Policy {
+    /// Validates a policy with RabbitMQ's rules and texts.
+    pub fn new(def: PolicyDef) -> Result<Policy, String> {
+        if def.definition.is_empty() {
+            return Err(failed("no policy provided"));
+        }
+        let unknown: Vec<String> = def
+            .definition
+            .iter()
+            .filter(|(k, _)| !APPLIED.contains(&k.as_str()) && !ACCEPTED_UNUSED.contains(&k.as_str()))
+            .map(|(k, v)| format!("{{&lt;&lt;\"{k}\"&gt;&gt;,{}}}", term(v)))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(failed(format_args!(
+                "[{}] are not recognised policy settings",
+                unknown.join(",")
+            )));
+        }
+        for (k, v) in &def.definition {
+            check_setting(k, v)?;
+        }
+        if !matches!(def.apply_to.as_str(), "queues" | "exchanges" | "all") {
+            return Err(failed(format_args!(
+                "apply-to '{}' unrecognised; should be 'queues', 'exchanges' or 'all'",
+                def.apply_to
+            )));
+        }
+        let regex = Regex::new(&def.pattern).map_err(|e| {
+            failed(format_args!(
+                "pattern should be regular expression but is invalid: {e}"
+            ))
+        })?;
+        Ok(Policy {
+            vhost: def.vhost,
+            name: def.name,
+            pattern: def.pattern,
+            regex,
+            apply_to: def.apply_to,
+            priority: def.priority,
+            definition: def.definition,
+        })
+    }
+
+    pub fn def(&self) -> PolicyDef {
+        PolicyDef {
+            vhost: self.vhost.clone(),
+            name: self.name.clone(),
+            pattern: self.pattern.clone(),
+            apply_to: self.apply_to.clone(),
+            priority: self.priority,
+            definition: self.definition.clone(),
+        }
+    }
+
+    fn applies(&self, kind: Kind, name: &str) -> bool {
+        let kind_ok = match kind {
+            Kind::Queue => self.apply_to != "exchanges",
+            Kind::Exchange => self.apply_to != "queues",
+        };
+        kind_ok && self.regex.is_match(name)
+    }
+
+    fn int(&self, key: &str) -> Option<u64> {
+        self.definition.get(key).and_then(Value::as_u64)
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        self.definition.get(key).and_then(Value::as_str).map(String::from)
+    }
+
+    /// The alternate exchange this policy names, for exchanges.
+    pub fn alternate_exchange(&self) -> Option<String> {
+        self.text("alternate-exchange")
+    }
+}
+
+/// The settings Warren applies.
+const APPLIED: &[&str] = &[
+    "message-ttl",
+    "expires",
+    "max-length",
+    "max-length-bytes",
+    "overflow",
+    "dead-letter-exchange",
+    "dead-letter-routing-key",
+    "alternate-exchange",
+    "delivery-limit",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Queue,
+    Exchange,
+}
+
+/// The policy that applies to an object, if any.
+pub fn select(policies: &[Arc<Policy>], kind: Kind, name: &str) -> Option<Arc<Policy>> {
+    policies
+        .iter()
+        .filter(|p| p.applies(kind, name))
+        .max_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)))
+        .cloned()
+}
+
+/// A queue's arguments in force: its own combined with the policy's.
+pub fn queue_limits(own: &QueueArgs, policy: Option<&Policy>) -> QueueArgs {
+    let mut out = own.clone();
+    let Some(p) = policy else { return out };
+    let lower = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    };
+    out.message_ttl = lower(own.message_ttl, p.int("message-ttl"));
+    out.expires = lower(own.expires, p.int("expires"));
+    out.max_length = lower(own.max_length, p.int("max-length"));
+    out.max_length_bytes = lower(own.max_length_bytes, p.int("max-length-bytes"));
+    if own.queue_type == crate::args::QueueType::Quorum {
+        out.delivery_limit = lower(own.delivery_limit, p.int("delivery-limit"));
+    }
+    if !own.overflow_declared {
+        if let Some(o) = p.text("overflow").and_then(|o| Overflow::parse(&o)) {
+            out.overflow = o;
+        }
+    }
+    if own.dead_letter_exchange.is_none() {
+        out.dead_letter_exchange = p.text("dead-letter-exchange");
+    }
+    if own.dead_letter_routing_key.is_none() {
+        out.dead_letter_routing_key = p.text("dead-letter-routing-key");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn def(pattern: &str, priority: i64, definition: Value) -> PolicyDef {
+        PolicyDef {
+            vhost: "/".into(),
+            name: format!("p{priority}-{pattern}"),
+            pattern: pattern.into(),
+            apply_to: "all".into(),
+            priority,
+            definition: definition.as_object().unwrap().clone(),
+        }
+    }
+
+    #[test]
+    fn validation_uses_rabbitmq_texts() {
+        let e = Policy::new(def("q", 0, json!({"max-priority": 5})))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            "Validation failed\n\n[{&lt;&lt;\"max-priority\"&gt;&gt;,5}] are not recognised policy settings\n"
+        );
+        let e = Policy::new(def("q", 0, json!({"message-ttl": "abc"})))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            "Validation failed\n\n&lt;&lt;\"abc\"&gt;&gt; is not a valid message TTL\n"
+        );
+        let e = Policy::new(def("q", 0, json!({"expires": 0}))).err().unwrap();
+        assert_eq!(e, "Validation failed\n\n0 is not a valid queue expiry\n");
+        assert!(Policy::new(def("q", 0, json!({}))).is_err());
+    }
+
+    #[test]
+    fn highest_priority_wins_and_limits_combine_by_minimum() {
+        let ps: Vec<Arc<Policy>> = vec![
+            Arc::new(Policy::new(def("^q", 1, json!({"max-length": 1}))).unwrap()),
+            Arc::new(
+                Policy::new(def(
+                    "q",
+                    5,
+                    json!({"max-length": 20, "dead-letter-exchange": "p"}),
+                ))
+                .unwrap(),
+            ),
+        ];
+        let p = select(&ps, Kind::Queue, "aqa").unwrap();
+        assert_eq!(p.priority, 5);
+        let own = QueueArgs {
+            max_length: Some(10),
+            dead_letter_exchange: Some("own".into()),
+            ..Default::default()
+        };
+        let l = queue_limits(&own, Some(&p));
+        assert_eq!(l.max_length, Some(10));
+        assert_eq!(l.dead_letter_exchange.as_deref(), Some("own"));
+        assert!(
+            select(&ps, Kind::Queue, "Q").is_none(),
+            "patterns are case-sensitive"
+        );
+    }
+}
