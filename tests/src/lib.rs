@@ -10,6 +10,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
 pub use warren_server::{Config, Server};
 
+pub mod http;
 pub mod raw;
 
 /// Starts a broker on 127.0.0.1 with a free port.

@@ -2,46 +2,9 @@
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use warren_tests::http::*;
 use warren_tests::raw::Raw;
 use warren_tests::*;
-
-/// A minimal HTTP/1.1 request; returns the status and the JSON body.
-async fn http(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    auth: Option<&str>,
-    body: Option<&str>,
-) -> (u16, Value, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    if let Some(a) = auth {
-        req.push_str(&format!("Authorization: Basic {a}\r\n"));
-    }
-    let body = body.unwrap_or("");
-    req.push_str(&format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    ));
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).await.unwrap();
-    let (head, rest) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (
-        status,
-        serde_json::from_str(rest).unwrap_or(Value::Null),
-        head.to_string(),
-    )
-}
-
-const GUEST: &str = "Z3Vlc3Q6Z3Vlc3Q="; // guest:guest
-
-async fn server() -> Server {
-    let mut config = Config::ephemeral();
-    config.management_port = Some(0);
-    warren_server::start(config).await.unwrap()
-}
 
 #[tokio::test]
 async fn requests_without_valid_credentials_get_401_with_a_challenge() {

@@ -1,0 +1,53 @@
+//! A minimal HTTP client for the management API tests (the tests need
+//! status codes and headers exactly as sent, which a plain socket gives).
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{Config, Server};
+
+/// `guest:guest` as HTTP basic credentials.
+pub const GUEST: &str = "Z3Vlc3Q6Z3Vlc3Q=";
+
+/// Basic credentials for `user:password`.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+/// A broker with the management API on a free port.
+pub async fn server() -> Server {
+    let mut config = Config::ephemeral();
+    config.management_port = Some(0);
+    warren_server::start(config).await.unwrap()
+}
+
+/// A minimal HTTP/1.1 request; returns the status and the JSON body.
+pub async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some(a) = auth {
+        req.push_str(&format!("Authorization: Basic {a}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    req.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    let (head, rest) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        serde_json::from_str(rest).unwrap_or(Value::Null),
+        head.to_string(),
+    )
+}
