@@ -1,0 +1,396 @@
+//! Management API: users, vhosts, permissions, policies, definitions,
+//! `POST .../get`, channels and consumers, pagination, health checks, and
+//! what each user tag may see, with RabbitMQ's shapes and status codes.
+
+use serde_json::{json, Value};
+use warren_tests::http::*;
+use warren_tests::*;
+
+async fn call(s: &Server, method: &str, path: &str, auth: &str, body: Option<Value>) -> (u16, Value) {
+    let body = body.map(|b| b.to_string());
+    let (status, v, _) = http(
+        s.management_addr().unwrap(),
+        method,
+        path,
+        Some(auth),
+        body.as_deref(),
+    )
+    .await;
+    (status, v)
+}
+
+#[tokio::test]
+async fn users_and_permissions_created_over_http_log_in_over_amqp() {
+    let s = server().await;
+    let (st, _) = call(
+        &s,
+        "PUT",
+        "/api/users/alice",
+        GUEST,
+        Some(json!({"password": "pw", "tags": "management"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, _) = call(
+        &s,
+        "PUT",
+        "/api/users/alice",
+        GUEST,
+        Some(json!({"password": "pw2", "tags": ["management", "monitoring"]})),
+    )
+    .await;
+    assert_eq!(st, 204);
+    let (st, v) = call(
+        &s,
+        "PUT",
+        "/api/users/nobody",
+        GUEST,
+        Some(json!({"password": "x"})),
+    )
+    .await;
+    assert_eq!((st, v["reason"].as_str()), (400, Some("tags_not_present")));
+    let (_, u) = call(&s, "GET", "/api/users/alice", GUEST, None).await;
+    assert_eq!(u["tags"], json!(["management", "monitoring"]));
+    assert_eq!(u["hashing_algorithm"], "rabbit_password_hashing_sha256");
+    let url = format!("amqp://alice:pw2@127.0.0.1:{}/%2f", s.addr().port());
+    let connect = || lapin::Connection::connect(&url, Default::default());
+    assert!(connect().await.is_err(), "no permissions in / yet");
+    let (st, _) = call(
+        &s,
+        "PUT",
+        "/api/permissions/%2F/alice",
+        GUEST,
+        Some(json!({"configure": ".*", "write": ".*", "read": ".*"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (_, perms) = call(&s, "GET", "/api/users/alice/permissions", GUEST, None).await;
+    assert_eq!(
+        perms,
+        json!([{"user": "alice", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}])
+    );
+    connect().await.expect("alice logs in with her new password");
+    // A management user is not an administrator.
+    let alice = basic("alice", "pw2");
+    let (st, v) = call(&s, "GET", "/api/users", &alice, None).await;
+    assert_eq!(
+        (st, v["error"].as_str(), v["reason"].as_str()),
+        (401, Some("not_authorised"), Some("Not administrator user"))
+    );
+    let (st, _) = call(&s, "DELETE", "/api/users/alice", GUEST, None).await;
+    assert_eq!(st, 204);
+    let (st, _) = call(&s, "DELETE", "/api/users/alice", GUEST, None).await;
+    assert_eq!(st, 404);
+}
+
+#[tokio::test]
+async fn a_hash_exported_by_rabbitmq_imports_and_logs_in() {
+    let s = server().await;
+    // Exported by RabbitMQ 3.10.8 for the password "test12".
+    let defs = json!({
+        "users": [{"name": "imported", "password_hash": "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR",
+                   "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"], "limits": {}}],
+        "vhosts": [{"name": "v1"}],
+        "permissions": [{"user": "imported", "vhost": "v1", "configure": ".*", "write": ".*", "read": ".*"}],
+        "policies": [{"vhost": "v1", "name": "cap", "pattern": "^capped", "apply-to": "queues", "definition": {"max-length": 2}, "priority": 0}],
+        "exchanges": [{"name": "ex", "vhost": "v1", "type": "topic", "durable": true, "auto_delete": false, "internal": false, "arguments": {}}],
+        "queues": [{"name": "capped", "vhost": "v1", "durable": true, "auto_delete": false, "arguments": {}}],
+        "bindings": [{"source": "ex", "vhost": "v1", "destination": "capped", "destination_type": "queue", "routing_key": "a.#", "arguments": {}}]
+    });
+    let (st, _) = call(&s, "POST", "/api/definitions", GUEST, Some(defs)).await;
+    assert_eq!(st, 204);
+    let url = format!("amqp://imported:test12@127.0.0.1:{}/v1", s.addr().port());
+    let conn = lapin::Connection::connect(&url, Default::default())
+        .await
+        .expect("RabbitMQ's hash verifies");
+    let ch = conn.create_channel().await.unwrap();
+    for i in 0..5 {
+        publish(&ch, "ex", "a.b", format!("m{i}").as_bytes()).await;
+    }
+    sync(&ch).await;
+    assert_eq!(
+        count(&ch, "capped").await,
+        2,
+        "the imported policy caps the imported queue"
+    );
+    let (_, q) = call(&s, "GET", "/api/queues/v1/capped", GUEST, None).await;
+    assert_eq!(q["policy"], "cap");
+    assert_eq!(q["effective_policy_definition"], json!({"max-length": 2}));
+    // Export gives the same objects back.
+    let (_, out) = call(&s, "GET", "/api/definitions", GUEST, None).await;
+    let names = |k: &str| -> Vec<String> {
+        out[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert!(names("users").contains(&"imported".to_string()));
+    assert_eq!(names("queues"), vec!["capped"]);
+    assert_eq!(
+        names("exchanges"),
+        vec!["ex"],
+        "amq.* and the default exchange are not exported"
+    );
+    assert_eq!(out["bindings"][0]["routing_key"], "a.#");
+    let (_, one) = call(&s, "GET", "/api/definitions/v1", GUEST, None).await;
+    assert!(
+        one["queues"][0].get("vhost").is_none(),
+        "per-vhost exports leave out the vhost"
+    );
+    let (st, v) = call(
+        &s,
+        "POST",
+        "/api/definitions",
+        GUEST,
+        Some(json!({"queues": [{"name": "q", "vhost": "nope"}]})),
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert!(v["reason"].as_str().unwrap().contains("no_such_vhost"), "{v}");
+}
+
+#[tokio::test]
+async fn policies_validate_apply_by_priority_and_combine_with_arguments() {
+    let s = server().await;
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    let put = |name: &'static str, body: Value| {
+        let s = &s;
+        async move { call(s, "PUT", &format!("/api/policies/%2F/{name}"), GUEST, Some(body)).await }
+    };
+    let (st, v) = put("bad", json!({"pattern": "q", "definition": {"max-priority": 5}})).await;
+    assert_eq!(st, 400);
+    assert_eq!(
+        v["reason"],
+        "Validation failed\n\n[{&lt;&lt;\"max-priority\"&gt;&gt;,5}] are not recognised policy settings\n"
+    );
+    let (st, v) = put(
+        "bad",
+        json!({"pattern": "q", "definition": {"message-ttl": "abc"}}),
+    )
+    .await;
+    assert_eq!(
+        (st, v["reason"].as_str()),
+        (
+            400,
+            Some("Validation failed\n\n&lt;&lt;\"abc\"&gt;&gt; is not a valid message TTL\n")
+        )
+    );
+    let (st, _) = put(
+        "low",
+        json!({"pattern": "^p", "definition": {"max-length": 1}, "priority": 1, "apply-to": "queues"}),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, _) = put(
+        "high",
+        json!({"pattern": "^p", "definition": {"max-length": 3}, "priority": 5}),
+    )
+    .await;
+    assert_eq!(st, 201);
+    // The queue's own x-max-length of 2 is lower than the policy's 3: 2 wins.
+    declare_with(
+        &ch,
+        "p1",
+        args(&[("x-max-length", lapin::types::AMQPValue::LongInt(2))]),
+    )
+    .await
+    .unwrap();
+    declare(&ch, "p2").await.unwrap();
+    for i in 0..5 {
+        publish(&ch, "", "p1", format!("{i}").as_bytes()).await;
+        publish(&ch, "", "p2", format!("{i}").as_bytes()).await;
+    }
+    sync(&ch).await;
+    assert_eq!(count(&ch, "p1").await, 2);
+    assert_eq!(count(&ch, "p2").await, 3, "the highest-priority policy applies");
+    // Deleting it lets the other one apply at once (dropping from the head).
+    let (st, _) = call(&s, "DELETE", "/api/policies/%2F/high", GUEST, None).await;
+    assert_eq!(st, 204);
+    assert_eq!(count(&ch, "p2").await, 1);
+    let c = ch
+        .basic_get("p2".into(), Default::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.delivery.data, b"4", "the newest message stays");
+    let (_, list) = call(&s, "GET", "/api/policies/%2F", GUEST, None).await;
+    assert_eq!(
+        list,
+        json!([{"vhost": "/", "name": "low", "pattern": "^p", "apply-to": "queues", "definition": {"max-length": 1}, "priority": 1}])
+    );
+    // A dead-letter-exchange from a policy is used when the queue names none.
+    let (st, _) = put("dlx", json!({"pattern": "^ttl", "definition": {"dead-letter-exchange": "amq.fanout", "message-ttl": 0}, "priority": 9})).await;
+    assert_eq!(st, 201);
+    declare(&ch, "dead").await.unwrap();
+    ch.queue_bind(
+        "dead".into(),
+        "amq.fanout".into(),
+        "".into(),
+        Default::default(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    declare(&ch, "ttl-q").await.unwrap();
+    publish(&ch, "", "ttl-q", b"expires").await;
+    sync(&ch).await;
+    assert_eq!(
+        count(&ch, "dead").await,
+        1,
+        "expired at once and dead-lettered through the policy's exchange"
+    );
+}
+
+#[tokio::test]
+async fn get_messages_pagination_channels_consumers_and_health() {
+    let s = server().await;
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    for n in ["a1", "a2", "b1"] {
+        declare(&ch, n).await.unwrap();
+    }
+    publish(&ch, "", "a1", b"hello").await;
+    publish(&ch, "", "a1", &[0, 159, 146]).await;
+    sync(&ch).await;
+    let get = |ackmode: &str, encoding: &str| json!({"count": "5", "ackmode": ackmode, "encoding": encoding, "truncate": 3});
+    let (st, got) = call(
+        &s,
+        "POST",
+        "/api/queues/%2F/a1/get",
+        GUEST,
+        Some(get("ack_requeue_true", "auto")),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(got[0]["payload"], "hel");
+    assert_eq!(got[0]["payload_bytes"], 5);
+    assert_eq!(got[0]["payload_encoding"], "string");
+    assert_eq!(got[0]["message_count"], 1);
+    assert_eq!(
+        got[1]["payload_encoding"], "base64",
+        "bytes that are not UTF-8 come as base64"
+    );
+    let (_, again) = call(
+        &s,
+        "POST",
+        "/api/queues/%2F/a1/get",
+        GUEST,
+        Some(get("ack_requeue_false", "base64")),
+    )
+    .await;
+    assert_eq!(again[0]["redelivered"], true);
+    assert_eq!(again[0]["payload"], "aGVs");
+    assert_eq!(count(&ch, "a1").await, 0, "ack_requeue_false removes them");
+    let (_, page) = call(
+        &s,
+        "GET",
+        "/api/queues?page=1&page_size=2&name=a&columns=name",
+        GUEST,
+        None,
+    )
+    .await;
+    assert_eq!(
+        page,
+        json!({"filtered_count": 2, "item_count": 2, "items": [{"name": "a1"}, {"name": "a2"}], "page": 1, "page_count": 1, "page_size": 2, "total_count": 3})
+    );
+    let (st, v) = call(&s, "GET", "/api/queues?page=3&page_size=2", GUEST, None).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("page_out_of_range")));
+    // Channels and consumers.
+    ch.basic_qos(7, Default::default()).await.unwrap();
+    let _consumer = consume(&ch, "b1", false).await;
+    let (_, chans) = call(&s, "GET", "/api/channels", GUEST, None).await;
+    let c = &chans[0];
+    assert_eq!(c["consumer_count"], 1);
+    assert_eq!(c["prefetch_count"], 7);
+    assert!(c["name"].as_str().unwrap().ends_with(" (1)"), "{c}");
+    let (_, cons) = call(&s, "GET", "/api/consumers/%2F", GUEST, None).await;
+    assert_eq!(cons[0]["queue"], json!({"name": "b1", "vhost": "/"}));
+    assert_eq!(cons[0]["ack_required"], true);
+    assert_eq!(cons[0]["prefetch_count"], 7);
+    assert_eq!(cons[0]["channel_details"]["number"], 1);
+    // Health checks.
+    let (st, v) = call(&s, "GET", "/api/health/checks/alarms", GUEST, None).await;
+    assert_eq!((st, v), (200, json!({"status": "ok"})));
+    s.alarms.set_memory(true);
+    let (st, v) = call(&s, "GET", "/api/health/checks/local-alarms", GUEST, None).await;
+    assert_eq!(st, 503);
+    assert_eq!(v["alarms"][0]["resource"], "memory");
+    s.alarms.set_memory(false);
+    let port = s.addr().port();
+    let (st, v) = call(
+        &s,
+        "GET",
+        &format!("/api/health/checks/port-listener/{port}"),
+        GUEST,
+        None,
+    )
+    .await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("ok")));
+    let (st, v) = call(&s, "GET", "/api/health/checks/port-listener/1", GUEST, None).await;
+    assert_eq!(
+        (st, v["status"].as_str(), v["missing"].as_u64()),
+        (503, Some("failed"), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn tags_decide_what_a_user_sees() {
+    let s = server().await;
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    declare(&ch, "in-root").await.unwrap();
+    call(&s, "PUT", "/api/vhosts/mine", GUEST, None).await;
+    for (user, tags) in [("m", "management"), ("mon", "monitoring"), ("none", "")] {
+        call(
+            &s,
+            "PUT",
+            &format!("/api/users/{user}"),
+            GUEST,
+            Some(json!({"password": "pw", "tags": tags})),
+        )
+        .await;
+        call(
+            &s,
+            "PUT",
+            &format!("/api/permissions/mine/{user}"),
+            GUEST,
+            Some(json!({"configure": ".*", "write": ".*", "read": ".*"})),
+        )
+        .await;
+    }
+    let (st, v) = call(&s, "GET", "/api/overview", &basic("none", "pw"), None).await;
+    assert_eq!((st, v["reason"].as_str()), (401, Some("Not management user")));
+    let m = basic("m", "pw");
+    let (_, qs) = call(&s, "GET", "/api/queues", &m, None).await;
+    assert_eq!(
+        qs,
+        json!([]),
+        "a management user sees only the vhosts it has permissions in"
+    );
+    let (_, vs) = call(&s, "GET", "/api/vhosts", &m, None).await;
+    assert_eq!(vs.as_array().unwrap().len(), 1);
+    let (st, v) = call(&s, "PUT", "/api/queues/%2F/x", &m, Some(json!({}))).await;
+    assert_eq!(
+        (st, v["reason"].as_str()),
+        (401, Some("User not authorised to access virtual host"))
+    );
+    let (st, _) = call(&s, "PUT", "/api/queues/mine/x", &m, Some(json!({}))).await;
+    assert_eq!(st, 201);
+    let (st, v) = call(&s, "GET", "/api/nodes", &m, None).await;
+    assert_eq!((st, v["reason"].as_str()), (401, Some("Not monitor user")));
+    let mon = basic("mon", "pw");
+    let (_, vs) = call(&s, "GET", "/api/vhosts", &mon, None).await;
+    assert_eq!(vs.as_array().unwrap().len(), 2, "monitoring sees every vhost");
+    let (_, cs) = call(&s, "GET", "/api/connections", &mon, None).await;
+    assert_eq!(cs.as_array().unwrap().len(), 1, "and every connection");
+    let (_, cs) = call(&s, "GET", "/api/connections", &m, None).await;
+    assert_eq!(cs, json!([]), "a management user sees only its own connections");
+    // Deleting a vhost deletes what is in it.
+    let (st, _) = call(&s, "DELETE", "/api/vhosts/mine", GUEST, None).await;
+    assert_eq!(st, 204);
+    let (st, _) = call(&s, "GET", "/api/queues/mine", GUEST, None).await;
+    assert_eq!(st, 404);
+}
