@@ -29,9 +29,26 @@ async fn metrics_report_queues_and_messages() {
     let ch = conn.create_channel().await.unwrap();
     declare(&ch, "m1").await.unwrap();
     declare(&ch, "m2").await.unwrap();
+    ch.confirm_select(Default::default()).await.unwrap();
     for _ in 0..3 {
         publish(&ch, "", "m1", b"x").await;
     }
+    // Unroutable: one dropped, one returned.
+    publish(&ch, "amq.direct", "nowhere", b"x").await;
+    ch.basic_publish(
+        "amq.direct".into(),
+        "nowhere".into(),
+        lapin::options::BasicPublishOptions {
+            mandatory: true,
+            ..Default::default()
+        },
+        b"x",
+        Default::default(),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
     let _held = ch
         .basic_get("m1".into(), Default::default())
         .await
@@ -48,6 +65,25 @@ async fn metrics_report_queues_and_messages() {
         sample(&text, "rabbitmq_global_messages_delivered_total "),
         Some(1.0)
     );
+    assert_eq!(
+        sample(&text, "rabbitmq_global_messages_received_total "),
+        Some(5.0)
+    );
+    assert_eq!(sample(&text, "rabbitmq_global_messages_routed_total "), Some(3.0));
+    assert_eq!(
+        sample(&text, "rabbitmq_global_messages_unroutable_dropped_total "),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "rabbitmq_global_messages_unroutable_returned_total "),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "rabbitmq_global_messages_confirmed_total "),
+        Some(5.0)
+    );
+    assert_eq!(sample(&text, "rabbitmq_connections "), Some(1.0));
+    assert_eq!(sample(&text, "rabbitmq_channels "), Some(1.0));
     assert!(sample(&text, "rabbitmq_process_resident_memory_bytes ").unwrap() > 0.0);
     assert!(sample(&text, "rabbitmq_disk_space_available_bytes ").is_some());
     let per = scrape(addr, "/metrics/per-object").await;

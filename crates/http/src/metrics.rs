@@ -123,6 +123,43 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         "Messages acknowledged by consumers (all queues)",
         acked,
     );
+    let connections = state.broker.connections.list();
+    gauge(
+        &mut reg,
+        "rabbitmq_connections",
+        "Connections currently open",
+        connections.len() as i64,
+    );
+    gauge(
+        &mut reg,
+        "rabbitmq_channels",
+        "Channels currently open",
+        connections.iter().map(|c| i64::from(c.channel_count())).sum(),
+    );
+    gauge(
+        &mut reg,
+        "rabbitmq_consumers",
+        "Consumers currently connected",
+        consumers,
+    );
+    let g = &state.broker.stats;
+    for (name, help, v) in [
+        ("rabbitmq_global_messages_received", "Total number of messages received from publishers", &g.received),
+        ("rabbitmq_global_messages_confirmed", "Total number of messages confirmed to publishers", &g.confirmed),
+        ("rabbitmq_global_messages_routed", "Total number of messages routed to queues or streams", &g.routed),
+        (
+            "rabbitmq_global_messages_unroutable_dropped",
+            "Total number of messages published as non-mandatory into an exchange and dropped as unroutable",
+            &g.unroutable_dropped,
+        ),
+        (
+            "rabbitmq_global_messages_unroutable_returned",
+            "Total number of messages published as mandatory into an exchange and returned to the publisher as unroutable",
+            &g.unroutable_returned,
+        ),
+    ] {
+        counter(&mut reg, name, help, v.load(Ordering::Relaxed));
+    }
     gauge(
         &mut reg,
         "rabbitmq_process_resident_memory_bytes",
