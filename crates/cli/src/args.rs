@@ -1,0 +1,541 @@
+//! The command line: `warrenctl [options] <verb> <noun> [noun options]`.
+//!
+//! Options for the connection (`--host`, `--port`, `--username`,
+//! `--vhost`, `--format`) may stand before the verb or after the noun;
+//! `--password` only before the verb, because `declare user --password`
+//! is the new user's password. Each also comes from a `WARRENCTL_*`
+//! environment variable (not `WARREN_*`: the broker reads `WARREN_PORT`
+//! as its AMQP port).
+//!
+//! Per-noun options carry RabbitMQ's management API field names
+//! (`--auto-delete` is `auto_delete`, `--apply-to` is `apply-to`).
+
+use clap::builder::{NonEmptyStringValueParser, PossibleValuesParser};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Map, Value};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "warrenctl",
+    version,
+    about = "Manage a Warren (or RabbitMQ) broker through its management HTTP API.",
+    after_help = "Exit codes (sysexits): 0 ok, 64 usage, 65 data error (HTTP 400/404/other 4xx, bad JSON), \
+                  66 input file unreadable, 69 unavailable (cannot connect, HTTP 5xx), \
+                  74 output write error, 77 no permission (HTTP 401/403)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub conn: Connection,
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+/// Where the management API is and who we are there.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Connection and output")]
+pub struct Connection {
+    /// Host of the management API.
+    #[arg(long, global = true, env = "WARRENCTL_HOST", default_value = "localhost")]
+    pub host: String,
+    /// Port of the management API.
+    #[arg(long, global = true, env = "WARRENCTL_PORT", default_value_t = 15672)]
+    pub port: u16,
+    /// User of the management API.
+    #[arg(long, global = true, env = "WARRENCTL_USERNAME", default_value = "guest")]
+    pub username: String,
+    /// That user's password; must come before the verb (`declare user --password` is the new user's).
+    #[arg(
+        long,
+        env = "WARRENCTL_PASSWORD",
+        default_value = "guest",
+        hide_env_values = true
+    )]
+    pub password: String,
+    /// Virtual host of the objects listed, declared or deleted.
+    #[arg(long, global = true, env = "WARRENCTL_VHOST", default_value = "/")]
+    pub vhost: String,
+    /// Output: aligned table for people, JSON (the API's own objects) or
+    /// tab-separated values for scripts.
+    #[arg(long, global = true, env = "WARRENCTL_FORMAT", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Tsv,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Verb {
+    /// Show one object.
+    Show {
+        #[command(subcommand)]
+        noun: ShowNoun,
+    },
+    /// List objects (queues, exchanges and bindings, consumers and policies of --vhost).
+    List {
+        #[command(subcommand)]
+        noun: ListNoun,
+    },
+    /// Create an object (or update it, where the API allows).
+    Declare {
+        #[command(subcommand)]
+        noun: DeclareNoun,
+    },
+    /// Delete an object.
+    Delete {
+        #[command(subcommand)]
+        noun: DeleteNoun,
+    },
+    /// Remove the ready messages of a queue.
+    Purge {
+        #[command(subcommand)]
+        noun: PurgeNoun,
+    },
+    /// Publish a message through an exchange.
+    Publish {
+        #[command(subcommand)]
+        noun: PublishNoun,
+    },
+    /// Fetch messages from a queue (basic.get).
+    Get {
+        #[command(subcommand)]
+        noun: GetNoun,
+    },
+    /// Close a client connection.
+    Close {
+        #[command(subcommand)]
+        noun: CloseNoun,
+    },
+    /// Write the broker's definitions as JSON.
+    Export {
+        #[command(subcommand)]
+        noun: ExportNoun,
+    },
+    /// Load definitions from JSON.
+    Import {
+        #[command(subcommand)]
+        noun: ImportNoun,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShowNoun {
+    /// Broker version, totals and message rates.
+    Overview,
+}
+
+#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListNoun {
+    /// Queues of --vhost: name, type, message counts, consumers.
+    Queues,
+    /// Exchanges of --vhost.
+    Exchanges,
+    /// Bindings of --vhost, with the properties_key that `delete binding` takes.
+    Bindings,
+    /// Client connections, by the name `close connection` takes.
+    Connections,
+    Channels,
+    /// Consumers of --vhost.
+    Consumers,
+    Vhosts,
+    Users,
+    /// Every user's permissions in every vhost.
+    Permissions,
+    /// Policies of --vhost.
+    Policies,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeclareNoun {
+    Queue(DeclareQueue),
+    Exchange(DeclareExchange),
+    Binding(DeclareBinding),
+    Vhost(DeclareVhost),
+    User(DeclareUser),
+    Permission(DeclarePermission),
+    Policy(DeclarePolicy),
+}
+
+#[derive(Args, Debug)]
+pub struct DeclareQueue {
+    /// The queue's name.
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    /// Survives a broker restart (the API's default is true).
+    #[arg(long)]
+    pub durable: Option<bool>,
+    #[arg(long)]
+    pub auto_delete: Option<bool>,
+    /// Sets the `x-queue-type` argument.
+    #[arg(long, value_parser = PossibleValuesParser::new(["classic", "quorum", "stream"]))]
+    pub queue_type: Option<String>,
+    /// Queue arguments as a JSON object, e.g. '{"x-max-length":10}'.
+    #[arg(long, value_parser = json_object)]
+    pub arguments: Option<Map<String, Value>>,
+}
+
+#[derive(Args, Debug)]
+pub struct DeclareExchange {
+    /// The exchange's name.
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    /// direct, fanout, topic, headers, or a plugin's type (x-delayed-message).
+    #[arg(long = "type", default_value = "direct")]
+    pub kind: String,
+    #[arg(long)]
+    pub durable: Option<bool>,
+    #[arg(long)]
+    pub auto_delete: Option<bool>,
+    /// Clients cannot publish to it directly.
+    #[arg(long)]
+    pub internal: Option<bool>,
+    /// Exchange arguments as a JSON object, e.g. '{"alternate-exchange":"ae"}'.
+    #[arg(long, value_parser = json_object)]
+    pub arguments: Option<Map<String, Value>>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DestinationType {
+    Queue,
+    Exchange,
+}
+
+impl DestinationType {
+    /// The letter in `/api/bindings/{vhost}/e/{source}/{q|e}/{destination}`.
+    pub fn path_letter(self) -> &'static str {
+        match self {
+            DestinationType::Queue => "q",
+            DestinationType::Exchange => "e",
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct DeclareBinding {
+    /// The exchange messages come from.
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub source: String,
+    /// The queue or exchange they go to.
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub destination: String,
+    #[arg(long, value_enum, default_value_t = DestinationType::Queue)]
+    pub destination_type: DestinationType,
+    #[arg(long, default_value = "")]
+    pub routing_key: String,
+    /// Binding arguments as a JSON object (headers exchanges: '{"x-match":"all",...}').
+    #[arg(long, value_parser = json_object)]
+    pub arguments: Option<Map<String, Value>>,
+}
+
+#[derive(Args, Debug)]
+pub struct DeclareVhost {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Comma-separated tags.
+    #[arg(long)]
+    pub tags: Option<String>,
+    #[arg(long, value_parser = PossibleValuesParser::new(["classic", "quorum", "stream"]))]
+    pub default_queue_type: Option<String>,
+    #[arg(long)]
+    pub tracing: Option<bool>,
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("secret").required(true).args(["password", "password_hash"])))]
+pub struct DeclareUser {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    /// The new user's password.
+    #[arg(long)]
+    pub password: Option<String>,
+    /// A salted hash as the API exports it; '' makes a user that cannot log in with a password.
+    #[arg(long)]
+    pub password_hash: Option<String>,
+    /// e.g. rabbit_password_hashing_sha256 (with --password-hash).
+    #[arg(long, requires = "password_hash")]
+    pub hashing_algorithm: Option<String>,
+    /// Comma-separated: administrator, monitoring, policymaker, management.
+    #[arg(long, default_value = "")]
+    pub tags: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DeclarePermission {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub user: String,
+    /// Regular expression of the resources the user may configure.
+    #[arg(long)]
+    pub configure: String,
+    #[arg(long)]
+    pub write: String,
+    #[arg(long)]
+    pub read: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DeclarePolicy {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    /// Regular expression of the queue or exchange names it applies to.
+    #[arg(long)]
+    pub pattern: String,
+    /// The policy's keys as a JSON object, e.g. '{"max-length":10}'.
+    #[arg(long, value_parser = json_object)]
+    pub definition: Map<String, Value>,
+    #[arg(long, default_value = "all", value_parser = PossibleValuesParser::new(
+        ["all", "queues", "exchanges", "classic_queues", "quorum_queues", "streams"]))]
+    pub apply_to: String,
+    #[arg(long, default_value_t = 0)]
+    pub priority: i64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeleteNoun {
+    Queue(DeleteQueue),
+    Exchange(DeleteExchange),
+    Binding(DeleteBinding),
+    Vhost(ByName),
+    User(ByName),
+    Permission(DeletePermission),
+    Policy(ByName),
+}
+
+/// Shared by every `delete`.
+#[derive(Args, Debug)]
+pub struct Idempotently {
+    /// Succeed when the object does not exist.
+    #[arg(long)]
+    pub idempotently: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ByName {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    #[command(flatten)]
+    pub idem: Idempotently,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteQueue {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    /// Only if it has no ready messages.
+    #[arg(long)]
+    pub if_empty: bool,
+    /// Only if it has no consumers.
+    #[arg(long)]
+    pub if_unused: bool,
+    #[command(flatten)]
+    pub idem: Idempotently,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteExchange {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    /// Only if nothing is bound to it.
+    #[arg(long)]
+    pub if_unused: bool,
+    #[command(flatten)]
+    pub idem: Idempotently,
+}
+
+/// A binding is named by its `properties_key` (shown by `list bindings`);
+/// without one, the binding with this routing key (and arguments) is looked up.
+#[derive(Args, Debug)]
+pub struct DeleteBinding {
+    /// The exchange messages come from.
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub source: String,
+    /// The queue or exchange they go to.
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub destination: String,
+    #[arg(long, value_enum, default_value_t = DestinationType::Queue)]
+    pub destination_type: DestinationType,
+    /// The binding's `properties_key`, as `list bindings` shows it.
+    #[arg(long, conflicts_with_all = ["routing_key", "arguments"])]
+    pub properties_key: Option<String>,
+    /// Find the binding by routing key instead of properties key.
+    #[arg(long)]
+    pub routing_key: Option<String>,
+    /// With --routing-key: the binding's arguments as a JSON object.
+    #[arg(long, value_parser = json_object, requires = "routing_key")]
+    pub arguments: Option<Map<String, Value>>,
+    #[command(flatten)]
+    pub idem: Idempotently,
+}
+
+#[derive(Args, Debug)]
+pub struct DeletePermission {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub user: String,
+    #[command(flatten)]
+    pub idem: Idempotently,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PurgeNoun {
+    Queue {
+        #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PublishNoun {
+    Message(PublishMessage),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadEncoding {
+    String,
+    Base64,
+}
+
+#[derive(Args, Debug)]
+pub struct PublishMessage {
+    /// '' (the default exchange) routes to the queue named by the routing key.
+    #[arg(long, default_value = "")]
+    pub exchange: String,
+    #[arg(long, default_value = "")]
+    pub routing_key: String,
+    /// The body; read from standard input when absent.
+    #[arg(long)]
+    pub payload: Option<String>,
+    /// How --payload is written; standard input that is not UTF-8 is sent as base64.
+    #[arg(long, value_enum)]
+    pub payload_encoding: Option<PayloadEncoding>,
+    /// Message properties as a JSON object, e.g. '{"delivery_mode":2,"headers":{"h":1}}'.
+    #[arg(long, value_parser = json_object)]
+    pub properties: Option<Map<String, Value>>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GetNoun {
+    Messages(GetMessages),
+}
+
+#[derive(Args, Debug)]
+pub struct GetMessages {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub queue: String,
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
+    /// ack_requeue_true leaves the messages in the queue (redelivered).
+    #[arg(long, default_value = "ack_requeue_true", value_parser = PossibleValuesParser::new(
+        ["ack_requeue_true", "ack_requeue_false", "reject_requeue_true", "reject_requeue_false"]))]
+    pub ackmode: String,
+    /// auto: a UTF-8 body as a string, anything else base64.
+    #[arg(long, default_value = "auto", value_parser = PossibleValuesParser::new(["auto", "base64"]))]
+    pub encoding: String,
+    /// Bodies longer than this many bytes are cut.
+    #[arg(long, default_value_t = 50_000)]
+    pub truncate: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CloseNoun {
+    Connection {
+        /// The connection's name, as `list connections` shows it.
+        #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+        name: String,
+        /// Sent to the client in connection.close (320 CONNECTION_FORCED).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportNoun {
+    /// Users, vhosts, permissions, policies, queues, exchanges and bindings.
+    Definitions {
+        /// Write here instead of standard output.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportNoun {
+    Definitions {
+        /// Read from here instead of standard input.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
+}
+
+/// Parses a JSON object given on the command line (a usage error otherwise).
+fn json_object(s: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str(s) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err("expected a JSON object such as '{\"key\":1}'".into()),
+        Err(e) => Err(format!("not valid JSON: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn connection_options_go_before_the_verb_or_after_the_noun() {
+        let cli = Cli::try_parse_from([
+            "warrenctl",
+            "--port",
+            "1",
+            "list",
+            "queues",
+            "--vhost",
+            "v",
+            "--format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(cli.conn.port, 1);
+        assert_eq!(cli.conn.vhost, "v");
+        assert_eq!(cli.conn.format, Format::Json);
+    }
+
+    #[test]
+    fn declare_user_password_is_the_new_users() {
+        let cli = Cli::try_parse_from([
+            "warrenctl",
+            "--password",
+            "admin",
+            "declare",
+            "user",
+            "--name",
+            "u",
+            "--password",
+            "p",
+        ])
+        .unwrap();
+        assert_eq!(cli.conn.password, "admin");
+        let Verb::Declare {
+            noun: DeclareNoun::User(u),
+        } = cli.verb
+        else {
+            panic!("{:?}", cli.verb)
+        };
+        assert_eq!(u.password.as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn json_arguments_must_be_objects() {
+        assert!(json_object(r#"{"x-max-length":10}"#).is_ok());
+        assert!(json_object("[1]").is_err());
+        assert!(json_object("{").is_err());
+    }
+}

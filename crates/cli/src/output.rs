@@ -1,0 +1,246 @@
+//! Rendering API objects: a boxed table for people, the API's JSON
+//! untouched for scripts, or tab-separated values with a header row.
+//!
+//! Tables and TSV show the columns chosen per noun (`name`, `messages`...);
+//! a column is a dotted path into the object (`queue.name`). JSON shows
+//! whole objects, every field the API returned.
+
+use serde_json::Value;
+
+use crate::args::Format;
+
+/// One column: its header and where its value is in an object.
+#[derive(Clone, Copy, Debug)]
+pub struct Column {
+    pub header: &'static str,
+    pub path: &'static str,
+}
+
+/// A column whose header is its path.
+pub const fn col(path: &'static str) -> Column {
+    Column { header: path, path }
+}
+
+/// A list of objects, one row each.
+pub fn list(format: Format, items: &Value, columns: &[Column]) -> String {
+    let empty = Vec::new();
+    let rows: Vec<Vec<Cell>> = items
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|item| columns.iter().map(|c| Cell::of(lookup(item, c.path))).collect())
+        .collect();
+    let headers: Vec<&str> = columns.iter().map(|c| c.header).collect();
+    match format {
+        Format::Json => json(items),
+        Format::Tsv => tsv(&headers, &rows),
+        Format::Table => table(&headers, &rows),
+    }
+}
+
+/// One object as `key  value` rows.
+pub fn object(format: Format, item: &Value, fields: &[Column]) -> String {
+    let rows: Vec<Vec<Cell>> = fields
+        .iter()
+        .map(|f| vec![Cell::text(f.header), Cell::of(lookup(item, f.path))])
+        .collect();
+    match format {
+        Format::Json => json(item),
+        Format::Tsv => tsv(&["key", "value"], &rows),
+        Format::Table => table(&["key", "value"], &rows),
+    }
+}
+
+/// Pretty JSON with a final newline.
+pub fn json(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    s.push('\n');
+    s
+}
+
+/// `a.b.c` inside nested objects; `None` when any step is missing.
+fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |v, key| v.get(key))
+}
+
+struct Cell {
+    text: String,
+    numeric: bool,
+}
+
+impl Cell {
+    fn text(s: &str) -> Cell {
+        Cell {
+            text: s.to_string(),
+            numeric: false,
+        }
+    }
+
+    /// Strings as they are, lists of scalars joined by commas (user tags),
+    /// empty objects as nothing, other structures as compact JSON.
+    fn of(v: Option<&Value>) -> Cell {
+        let text = match v {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(a)) if a.iter().all(|x| !x.is_array() && !x.is_object()) => a
+                .iter()
+                .map(|x| match x {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            Some(Value::Object(m)) if m.is_empty() => String::new(),
+            Some(other) => other.to_string(),
+        };
+        Cell {
+            text,
+            numeric: matches!(v, Some(Value::Number(_))),
+        }
+    }
+}
+
+/// Control characters would break the grid: shown escaped.
+fn printable(s: &str) -> String {
+    s.replace('\n', "\\n").replace('\r', "\\r").replace('\t', "\\t")
+}
+
+fn table(headers: &[&str], rows: &[Vec<Cell>]) -> String {
+    let head: Vec<String> = headers.iter().map(|h| printable(h)).collect();
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(&c.text)).collect())
+        .collect();
+    let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for row in &body {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let rule = {
+        let mut s = String::from("+");
+        for w in &widths {
+            s.push_str(&"-".repeat(w + 2));
+            s.push('+');
+        }
+        s.push('\n');
+        s
+    };
+    let line = |cells: &[String], numeric: &dyn Fn(usize) -> bool| {
+        let mut s = String::from("|");
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            let pad = " ".repeat(w - cell.chars().count());
+            if numeric(i) {
+                s.push_str(&format!(" {pad}{cell} |"));
+            } else {
+                s.push_str(&format!(" {cell}{pad} |"));
+            }
+        }
+        s.push('\n');
+        s
+    };
+    let mut out = rule.clone();
+    out.push_str(&line(&head, &|_| false));
+    out.push_str(&rule);
+    for (cells, row) in body.iter().zip(rows) {
+        out.push_str(&line(cells, &|i| row[i].numeric));
+    }
+    if !body.is_empty() {
+        out.push_str(&rule);
+    }
+    out
+}
+
+/// Linear TSV: a header row, then one line per row; backslash, tab and
+/// newline inside a value are written `\\`, `\t` and `\n`.
+fn tsv(headers: &[&str], rows: &[Vec<Cell>]) -> String {
+    let escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('\t', "\\t")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r")
+    };
+    let mut out = headers.iter().map(|h| escape(h)).collect::<Vec<_>>().join("\t");
+    out.push('\n');
+    for row in rows {
+        out.push_str(&row.iter().map(|c| escape(&c.text)).collect::<Vec<_>>().join("\t"));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const COLS: [Column; 3] = [
+        col("name"),
+        col("messages"),
+        Column {
+            header: "queue",
+            path: "queue.name",
+        },
+    ];
+
+    fn items() -> Value {
+        json!([
+            {"name": "a", "messages": 3, "queue": {"name": "q1"}},
+            {"name": "longer\tname", "messages": 120, "tags": ["x", "y"]},
+        ])
+    }
+
+    #[test]
+    fn tables_align_columns_and_right_align_numbers() {
+        let out = list(Format::Table, &items(), &COLS);
+        assert_eq!(
+            out,
+            "+--------------+----------+-------+\n\
+             | name         | messages | queue |\n\
+             +--------------+----------+-------+\n\
+             | a            |        3 | q1    |\n\
+             | longer\\tname |      120 |       |\n\
+             +--------------+----------+-------+\n"
+        );
+    }
+
+    #[test]
+    fn an_empty_list_is_a_header() {
+        let out = list(Format::Table, &json!([]), &COLS[..1]);
+        assert_eq!(out, "+------+\n| name |\n+------+\n");
+    }
+
+    #[test]
+    fn tsv_has_a_header_and_escapes_tabs() {
+        let out = list(Format::Tsv, &items(), &COLS);
+        assert_eq!(out, "name\tmessages\tqueue\na\t3\tq1\nlonger\\tname\t120\t\n");
+    }
+
+    #[test]
+    fn json_is_the_whole_object() {
+        let out = list(Format::Json, &items(), &COLS);
+        let back: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, items());
+    }
+
+    #[test]
+    fn cells_flatten_lists_and_show_structures_as_json() {
+        assert_eq!(
+            Cell::of(Some(&json!(["administrator", "monitoring"]))).text,
+            "administrator,monitoring"
+        );
+        assert_eq!(Cell::of(Some(&json!({}))).text, "");
+        assert_eq!(
+            Cell::of(Some(&json!({"max-length": 10}))).text,
+            r#"{"max-length":10}"#
+        );
+        assert_eq!(Cell::of(Some(&json!(true))).text, "true");
+        assert_eq!(Cell::of(None).text, "");
+    }
+
+    #[test]
+    fn objects_are_key_value_rows() {
+        let out = object(Format::Tsv, &json!({"a": {"b": 1}}), &[col("a.b"), col("c")]);
+        assert_eq!(out, "key\tvalue\na.b\t1\nc\t\n");
+    }
+}
