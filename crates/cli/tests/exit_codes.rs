@@ -10,7 +10,7 @@ fn a_wrong_password_is_no_permission() {
     let stderr = w.fails(77, &["--password", "wrong", "list", "queues"]);
     assert!(stderr.contains("HTTP 401"), "{stderr}");
     let stderr = w.fails(77, &["--username", "nobody", "show", "overview"]);
-    assert!(stderr.contains("Not_Authorized"), "{stderr}");
+    assert!(stderr.contains("Login failed"), "{stderr}");
 }
 
 #[test]

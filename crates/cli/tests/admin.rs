@@ -1,7 +1,5 @@
-//! The parts of the management API Warren does not serve yet (users,
-//! permissions, policies, vhost PUT/DELETE, channels, consumers,
-//! `POST .../get`, definitions). The CLI was checked against RabbitMQ by
-//! hand; these tests pass once the server side lands.
+//! Administration through the CLI: users, permissions, policies, vhosts,
+//! channels, consumers, `get messages`, and definitions export/import.
 
 mod common;
 
