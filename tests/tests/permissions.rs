@@ -19,7 +19,10 @@ fn add_user(s: &Server, name: &str, password: &str, tags: &[&str]) {
     });
 }
 
-fn grant(s: &Server, user: &str, vhost: &str, (configure, write, read): (&str, &str, &str)) {
+/// (configure, write, read) expressions.
+type Perms<'a> = (&'a str, &'a str, &'a str);
+
+fn grant(s: &Server, user: &str, vhost: &str, (configure, write, read): Perms) {
     s.broker
         .access
         .put_permission(PermissionDef {
@@ -182,7 +185,7 @@ async fn each_operation_needs_its_permission_on_its_resource() {
     let all = ".*";
     // (operation, permissions that lack exactly what it needs, the refusal
     // text, permissions that are just enough)
-    let cases: Vec<(Op, (&str, &str, &str), &str, (&str, &str, &str))> = vec![
+    let cases: Vec<(Op, Perms, &str, Perms)> = vec![
         (
             Op::DeclareExchange,
             ("^q$", all, all),
