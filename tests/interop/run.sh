@@ -1,21 +1,40 @@
 #!/usr/bin/env bash
 # Interop suites: start the real `warren` binary and drive it with pika
-# (Python) and amqplib (Node). Installs pika and amqplib when missing.
+# (Python), amqplib (Node), RabbitMQ's rabbitmqadmin and the
+# prometheus_client parser. Installs what is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
 
 python3 -c 'import pika' 2>/dev/null || python3 -m pip install --quiet 'pika==1.3.2'
+python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet 'prometheus-client==0.21.1'
+
+# RabbitMQ's rabbitmqadmin v1 (a Python script): the installed one, else
+# extracted from the Debian rabbitmq-server package without installing it.
+rabbitmqadmin=$(command -v rabbitmqadmin || true)
+if [ -z "$rabbitmqadmin" ]; then
+  cache="$here/.cache"
+  rabbitmqadmin="$cache/usr/bin/rabbitmqadmin"
+  if [ ! -f "$rabbitmqadmin" ]; then
+    mkdir -p "$cache"
+    (cd "$cache" && { apt-get download rabbitmq-server 2>/dev/null || { apt-get update -qq && apt-get download rabbitmq-server; }; } \
+      && dpkg -x rabbitmq-server_*.deb . && rm -f rabbitmq-server_*.deb)
+  fi
+fi
+export RABBITMQADMIN=$rabbitmqadmin
 if [ ! -d "$here/node_modules/amqplib" ]; then
   (cd "$here" && npm install --silent --no-audit --no-fund)
 fi
 
 cargo build --quiet -p warren-server --bin warren
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+api_port=$(free_port)
+metrics_port=$(free_port)
 data=$(mktemp -d)
 log="$data/warren.log"
-target/debug/warren --bind 127.0.0.1 --port "$port" --management-port 0 --prometheus-port 0 --data-dir "$data" --log-level warn >"$log" 2>&1 &
+target/debug/warren --bind 127.0.0.1 --port "$port" --management-port "$api_port" --prometheus-port "$metrics_port" --data-dir "$data" --log-level warn >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
@@ -29,6 +48,9 @@ echo "== pika against warren on port $port"
 python3 "$here/pika_suite.py"
 echo "== amqplib against warren on port $port"
 node "$here/amqplib_suite.js"
+echo "== rabbitmqadmin and prometheus_client against warren's HTTP ports $api_port, $metrics_port"
+WARREN_MANAGEMENT_PORT_UNDER_TEST=$api_port WARREN_PROMETHEUS_PORT_UNDER_TEST=$metrics_port \
+  python3 "$here/management_suite.py"
 
 # SIGTERM stops the broker cleanly.
 kill -TERM "$pid"

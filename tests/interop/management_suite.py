@@ -1,0 +1,88 @@
+"""Operators' tools against Warren: RabbitMQ's own rabbitmqadmin (v1) runs
+list / declare / publish / get / export unchanged, and the Python
+prometheus_client parser reads /metrics and /metrics/per-object."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import uuid
+
+from prometheus_client.parser import text_string_to_metric_families
+
+API_PORT = int(os.environ["WARREN_MANAGEMENT_PORT_UNDER_TEST"])
+METRICS_PORT = int(os.environ["WARREN_PROMETHEUS_PORT_UNDER_TEST"])
+RABBITMQADMIN = os.environ["RABBITMQADMIN"]
+failures = []
+
+
+def check(name, fn):
+    try:
+        fn()
+        print(f"ok   {name}")
+    except Exception as e:  # report every case, then fail the run
+        failures.append(name)
+        print(f"FAIL {name}: {e!r}")
+
+
+def admin(*args):
+    cmd = [sys.executable, RABBITMQADMIN, "-H", "127.0.0.1", "-P", str(API_PORT), "-u", "guest", "-p", "guest", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {out.returncode}: {out.stdout}{out.stderr}")
+    return out.stdout
+
+
+def rabbitmqadmin_round_trip():
+    q = f"admin-{uuid.uuid4().hex[:8]}"
+    assert "queue declared" in admin("declare", "queue", f"name={q}", "durable=true")
+    assert "Message published" in admin("publish", f"routing_key={q}", "payload=hello from rabbitmqadmin")
+    assert "NOT routed" not in admin("publish", f"routing_key={q}", "payload=second")
+    listed = json.loads(admin("-f", "raw_json", "list", "queues"))
+    mine = [x for x in listed if x["name"] == q]
+    assert mine and mine[0]["messages"] == 2, listed
+    table = admin("list", "queues")
+    assert q in table, table
+    got = json.loads(admin("-f", "raw_json", "get", f"queue={q}", "count=2"))
+    assert [m["payload"] for m in got] == ["hello from rabbitmqadmin", "second"], got
+    assert got[0]["message_count"] == 1, got
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "defs.json")
+        assert "Exported definitions" in admin("export", path)
+        with open(path) as f:
+            defs = json.load(f)
+    assert any(x["name"] == q and x["durable"] for x in defs["queues"]), defs["queues"]
+    assert any(u["name"] == "guest" and u["hashing_algorithm"] == "rabbit_password_hashing_sha256" for u in defs["users"])
+    assert "queue deleted" in admin("delete", "queue", f"name={q}")
+
+
+def scrape(path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}{path}", timeout=10) as r:
+        return r.read().decode()
+
+
+def prometheus_parses_metrics():
+    admin("declare", "queue", "name=metrics-q")
+    admin("publish", "routing_key=metrics-q", "payload=x")
+    families = {f.name: f for f in text_string_to_metric_families(scrape("/metrics"))}
+    for name in ["rabbitmq_queues", "rabbitmq_queue_messages", "rabbitmq_connections", "rabbitmq_channels",
+                 "rabbitmq_global_messages_received", "rabbitmq_global_messages_delivered",
+                 "rabbitmq_global_messages_acknowledged", "rabbitmq_global_messages_confirmed",
+                 "rabbitmq_global_messages_routed", "rabbitmq_global_messages_unroutable_dropped",
+                 "rabbitmq_process_resident_memory_bytes", "rabbitmq_disk_space_available_bytes"]:
+        assert name in families, f"{name} missing from {sorted(families)}"
+    assert families["rabbitmq_queue_messages"].samples[0].value >= 1
+    per = list(text_string_to_metric_families(scrape("/metrics/per-object")))
+    ready = [s for f in per if f.name == "rabbitmq_queue_messages_ready" for s in f.samples]
+    assert any(s.labels.get("queue") == "metrics-q" and s.value == 1 for s in ready), ready
+    admin("delete", "queue", "name=metrics-q")
+
+
+for case in [rabbitmqadmin_round_trip, prometheus_parses_metrics]:
+    check(case.__name__, case)
+
+if failures:
+    print(f"{len(failures)} management case(s) failed: {failures}")
+    sys.exit(1)
+print("management suite passed")
