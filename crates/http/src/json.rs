@@ -113,11 +113,21 @@ pub fn properties_key(b: &Binding) -> String {
 }
 
 pub fn properties_key_of(routing_key: &str, arguments: &FieldTable) -> String {
+    // RabbitMQ percent-encodes the routing key (`a.*` is `a.%2A`).
+    let mut encoded = String::with_capacity(routing_key.len());
+    for b in routing_key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let routing_key = encoded;
     if arguments.inner().is_empty() {
         if routing_key.is_empty() {
             "~".to_string()
         } else {
-            routing_key.to_string()
+            routing_key
         }
     } else {
         use std::hash::{Hash, Hasher};
@@ -289,5 +299,16 @@ pub mod lenient {
             Value::String(s) => Ok(s.parse().ok()),
             _ => Err(serde::de::Error::custom(format!("not a number: {v}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn properties_keys_percent_encode_the_routing_key_like_rabbitmq() {
+        let none = super::FieldTable::default();
+        assert_eq!(super::properties_key_of("a.*", &none), "a.%2A");
+        assert_eq!(super::properties_key_of("q-1.x_y", &none), "q-1.x_y");
+        assert_eq!(super::properties_key_of("", &none), "~");
     }
 }

@@ -184,7 +184,10 @@ pub async fn get_messages(
             ),
         };
         let props = warren_codec::properties::decode(&m.properties)
-            .map_or_else(|| json!({}), |p| json::properties(&p));
+            .map(|p| json::properties(&p))
+            .filter(|p| p.as_object().is_some_and(|o| !o.is_empty()))
+            // RabbitMQ shows a message without properties as `[]`.
+            .unwrap_or_else(|| json!([]));
         out.push(json!({
             "payload_bytes": m.body.len(),
             "redelivered": entry.redelivered,
