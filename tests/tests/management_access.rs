@@ -425,3 +425,67 @@ async fn ten_thousand_queues_list_quickly() {
     assert!(elapsed < std::time::Duration::from_secs(3), "{elapsed:?}");
     eprintln!("listing 10,000 queues took {elapsed:?} (debug build)");
 }
+
+#[tokio::test]
+async fn users_permissions_and_policies_survive_a_restart_and_a_deleted_default_user_stays_deleted() {
+    let dir = std::env::temp_dir().join(format!("warren-access-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let start = || {
+        let mut config = Config::ephemeral();
+        config.data_dir = dir.clone();
+        config.management_port = Some(0);
+        warren_server::start(config)
+    };
+    {
+        let s = start().await.unwrap();
+        call(
+            &s,
+            "PUT",
+            "/api/users/keeper",
+            GUEST,
+            Some(json!({"password": "pw", "tags": "administrator"})),
+        )
+        .await;
+        call(
+            &s,
+            "PUT",
+            "/api/permissions/%2F/keeper",
+            GUEST,
+            Some(json!({"configure": "^k", "write": ".*", "read": ".*"})),
+        )
+        .await;
+        call(
+            &s,
+            "PUT",
+            "/api/policies/%2F/cap",
+            GUEST,
+            Some(json!({"pattern": "^k", "definition": {"max-length": 1}})),
+        )
+        .await;
+        let (st, _) = call(&s, "DELETE", "/api/users/guest", &basic("keeper", "pw"), None).await;
+        assert_eq!(st, 204);
+        s.shutdown().await;
+    }
+    let s = start().await.unwrap();
+    let keeper = basic("keeper", "pw");
+    let (st, _) = call(&s, "GET", "/api/whoami", GUEST, None).await;
+    assert_eq!(st, 401, "the deleted default user is not created again");
+    let (_, p) = call(&s, "GET", "/api/permissions/%2F/keeper", &keeper, None).await;
+    assert_eq!(p["configure"], "^k");
+    let url = format!("amqp://keeper:pw@127.0.0.1:{}/%2f", s.addr().port());
+    let conn = lapin::Connection::connect(&url, Default::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    declare(&ch, "kq").await.unwrap();
+    publish(&ch, "", "kq", b"1").await;
+    publish(&ch, "", "kq", b"2").await;
+    sync(&ch).await;
+    assert_eq!(
+        count(&ch, "kq").await,
+        1,
+        "the stored policy applies after the restart"
+    );
+    s.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -32,7 +32,7 @@ pub struct Cli {
     #[arg(long, env = "WARREN_DEFAULT_PASS")]
     pub default_pass: Option<String>,
     /// Users who may log in only from loopback addresses, comma-separated
-    /// (default `guest`; an empty string lets every user log in from anywhere).
+    /// (default `guest`; `none` lets every user log in from anywhere).
     #[arg(long, env = "WARREN_LOOPBACK_USERS")]
     pub loopback_users: Option<String>,
     /// A definitions file (RabbitMQ's JSON export format) imported at start.
@@ -194,6 +194,7 @@ impl Config {
             loopback_users: match cli.loopback_users {
                 Some(s) => s
                     .split(',')
+                    .filter(|u| *u != "none")
                     .map(str::trim)
                     .filter(|u| !u.is_empty())
                     .map(String::from)
@@ -263,6 +264,12 @@ mod tests {
         assert_eq!(c.port, 5999);
         assert_eq!(c.heartbeat, 20);
         assert_eq!(c.channel_max, 2047);
+        assert_eq!(c.loopback_users, vec!["guest".to_string()]);
+        let open = Cli {
+            loopback_users: Some("none".into()),
+            ..Cli::default()
+        };
+        assert!(Config::resolve(open).unwrap().loopback_users.is_empty());
     }
 
     #[test]
