@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use warren_broker::exchange::{Binding, Dest};
 use warren_broker::VHost;
 
-use super::{find_exchange, find_queue, vhosts_of, visible_vhost, Result};
+use super::{find_exchange, find_queue, listing, visible_vhost, Result};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::json;
@@ -49,20 +49,12 @@ fn bindings_of(v: &VHost) -> Vec<Value> {
     out
 }
 
-fn list(s: &ApiState, caller: &Caller, vhost: Option<&str>) -> Result<Vec<Value>> {
-    Ok(vhosts_of(s, caller, vhost)?
-        .iter()
-        .filter(|v| caller.sees(&s.broker, &v.name))
-        .flat_map(|v| bindings_of(v))
-        .collect())
-}
-
 pub async fn all(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
-    p.apply(list(&s, &caller, None)?)
+    listing(&s, &caller, None, &p, bindings_of)
 }
 
 pub async fn in_vhost(
@@ -71,7 +63,7 @@ pub async fn in_vhost(
     Path(vhost): Path<String>,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
-    p.apply(list(&s, &caller, Some(&vhost))?)
+    listing(&s, &caller, Some(&vhost), &p, bindings_of)
 }
 
 /// Bindings of a vhost matching `keep`, for the per-object listings.

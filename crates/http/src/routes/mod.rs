@@ -178,6 +178,23 @@ fn visible(state: &ApiState, caller: &Caller, vhost: Option<&str>, items: Vec<Va
     items
 }
 
+/// A listing over one vhost or all: `items` gives a vhost's objects as
+/// JSON; the caller sees those of the vhosts it may see, filtered, sorted
+/// and paged by the list parameters.
+fn listing(
+    s: &ApiState,
+    caller: &Caller,
+    vhost: Option<&str>,
+    p: &crate::listing::ListParams,
+    items: impl Fn(&VHost) -> Vec<Value>,
+) -> Result<axum::Json<Value>> {
+    let all = vhosts_of(s, caller, vhost)?
+        .iter()
+        .flat_map(|v| items(v))
+        .collect();
+    p.apply(visible(s, caller, vhost, all))
+}
+
 /// The vhosts a listing covers: one (checked) or all.
 fn vhosts_of(state: &ApiState, caller: &Caller, vhost: Option<&str>) -> Result<Vec<Arc<VHost>>> {
     match vhost {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use warren_broker::policy::Policy;
 use warren_store::definitions::PolicyDef;
 
-use super::{vhosts_of, visible, Result};
+use super::{listing, Result};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::listing::ListParams;
@@ -25,21 +25,14 @@ pub fn policy_json(p: &Policy) -> Value {
     })
 }
 
-fn list(s: &ApiState, caller: &Caller, vhost: Option<&str>) -> Result<Vec<Value>> {
-    let items = vhosts_of(s, caller, vhost)?
-        .iter()
-        .flat_map(|v| v.policies())
-        .map(|p| policy_json(&p))
-        .collect();
-    Ok(visible(s, caller, vhost, items))
-}
-
 pub async fn all(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
-    p.apply(list(&s, &caller, None)?)
+    listing(&s, &caller, None, &p, |v| {
+        v.policies().iter().map(|x| policy_json(x)).collect()
+    })
 }
 
 pub async fn in_vhost(
@@ -48,7 +41,9 @@ pub async fn in_vhost(
     Path(vhost): Path<String>,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
-    p.apply(list(&s, &caller, Some(&vhost))?)
+    listing(&s, &caller, Some(&vhost), &p, |v| {
+        v.policies().iter().map(|x| policy_json(x)).collect()
+    })
 }
 
 pub async fn one(

@@ -9,28 +9,21 @@ use serde_json::{json, Map, Value};
 use warren_broker::access::Perm;
 use warren_broker::queue::QueueOptions;
 
-use super::{find_queue, vhosts_of, visible, visible_vhost, Result};
+use super::{find_queue, listing, visible_vhost, Result};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::json;
 use crate::listing::ListParams;
 use crate::ApiState;
 
-fn list(s: &ApiState, caller: &Caller, vhost: Option<&str>) -> Result<Vec<Value>> {
-    let items = vhosts_of(s, caller, vhost)?
-        .iter()
-        .flat_map(|v| v.queues())
-        .map(|q| json::queue(&q))
-        .collect();
-    Ok(visible(s, caller, vhost, items))
-}
-
 pub async fn all(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
-    p.apply(list(&s, &caller, None)?)
+    listing(&s, &caller, None, &p, |v| {
+        v.queues().iter().map(|q| json::queue(q)).collect()
+    })
 }
 
 pub async fn in_vhost(
@@ -39,7 +32,9 @@ pub async fn in_vhost(
     Path(vhost): Path<String>,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
-    p.apply(list(&s, &caller, Some(&vhost))?)
+    listing(&s, &caller, Some(&vhost), &p, |v| {
+        v.queues().iter().map(|q| json::queue(q)).collect()
+    })
 }
 
 pub async fn one(
