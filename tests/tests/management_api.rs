@@ -52,6 +52,10 @@ async fn queues_show_their_counts_and_can_be_declared_purged_and_deleted() {
     assert_eq!(q["messages_unacknowledged"], 1);
     assert_eq!(q["durable"], false);
     assert_eq!(q["message_stats"]["publish"], 3);
+    assert!(
+        q["message_stats"]["publish_details"]["rate"].is_number(),
+        "rates as RabbitMQ shows them: {q}"
+    );
 
     let (status, _, _) = http(
         api,

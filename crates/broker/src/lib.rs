@@ -61,6 +61,8 @@ pub struct Broker {
     pub access: access::Access,
     /// Message counters across all vhosts.
     pub stats: stats::GlobalStats,
+    /// Rates of (publish, confirm, deliver_get, ack) for the overview.
+    pub rates: stats::RateMeter<4>,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     pub store: Option<Arc<Persistence>>,
 }
@@ -73,6 +75,7 @@ impl Default for Broker {
             connections: Default::default(),
             access: Default::default(),
             stats: Default::default(),
+            rates: Default::default(),
             vhosts: RwLock::new(HashMap::new()),
             store: None,
         };
@@ -150,6 +153,7 @@ impl Broker {
             connections: Default::default(),
             access: access::Access::open(Some(store.clone()))?,
             stats: Default::default(),
+            rates: Default::default(),
             vhosts: RwLock::new(HashMap::new()),
             store: Some(store.clone()),
         };

@@ -219,6 +219,20 @@ pub struct QueueStats {
     pub published: AtomicU64,
     pub delivered: AtomicU64,
     pub acked: AtomicU64,
+    /// Rates of the three counters, for management.
+    pub rates: crate::stats::RateMeter<3>,
+}
+
+impl QueueStats {
+    /// (publish, deliver_get, ack) counts and their rates per second.
+    pub fn snapshot(&self) -> ([u64; 3], [f64; 3]) {
+        let counts = [
+            self.published.load(Ordering::Relaxed),
+            self.delivered.load(Ordering::Relaxed),
+            self.acked.load(Ordering::Relaxed),
+        ];
+        (counts, self.rates.rates(counts))
+    }
 }
 
 struct QueueState {

@@ -42,3 +42,74 @@ impl GlobalStats {
         *c = Counts::default();
     }
 }
+
+/// Rates per second of a set of counters, as management shows them
+/// (`publish_details.rate`). Measured between reads at least
+/// [`RateMeter::INTERVAL`] apart, so no timer runs for objects nobody looks
+/// at; until two samples exist the rates are 0.
+#[derive(Debug, Default)]
+pub struct RateMeter<const N: usize> {
+    state: parking_lot::Mutex<Option<MeterState<N>>>,
+}
+
+#[derive(Debug)]
+struct MeterState<const N: usize> {
+    at: std::time::Instant,
+    counts: [u64; N],
+    rates: [f64; N],
+}
+
+impl<const N: usize> RateMeter<N> {
+    /// RabbitMQ samples every 5 seconds.
+    pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+    pub fn rates(&self, counts: [u64; N]) -> [f64; N] {
+        self.rates_at(std::time::Instant::now(), counts)
+    }
+
+    pub fn rates_at(&self, now: std::time::Instant, counts: [u64; N]) -> [f64; N] {
+        let mut st = self.state.lock();
+        let Some(s) = st.as_mut() else {
+            *st = Some(MeterState {
+                at: now,
+                counts,
+                rates: [0.0; N],
+            });
+            return [0.0; N];
+        };
+        let elapsed = now.saturating_duration_since(s.at);
+        if elapsed >= Self::INTERVAL {
+            let secs = elapsed.as_secs_f64();
+            for ((rate, now), before) in s.rates.iter_mut().zip(counts).zip(s.counts) {
+                *rate = now.saturating_sub(before) as f64 / secs;
+            }
+            s.at = now;
+            s.counts = counts;
+        }
+        s.rates
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn rates_are_measured_over_the_interval() {
+        let m: RateMeter<2> = RateMeter::default();
+        let t0 = Instant::now();
+        assert_eq!(m.rates_at(t0, [0, 10]), [0.0, 0.0]);
+        assert_eq!(
+            m.rates_at(t0 + Duration::from_secs(1), [100, 10]),
+            [0.0, 0.0],
+            "too soon"
+        );
+        assert_eq!(m.rates_at(t0 + Duration::from_secs(10), [1000, 10]), [100.0, 0.0]);
+        assert_eq!(
+            m.rates_at(t0 + Duration::from_secs(11), [5000, 10]),
+            [100.0, 0.0],
+            "kept until the next interval"
+        );
+    }
+}

@@ -1,7 +1,5 @@
 //! AMQP values and broker objects in RabbitMQ's JSON shapes.
 
-use std::sync::atomic::Ordering;
-
 use serde_json::{json, Map, Value};
 use warren_broker::exchange::{Binding, Dest};
 use warren_broker::{Exchange, Queue};
@@ -64,6 +62,7 @@ pub fn queue(q: &Queue) -> Value {
     let ready = q.message_count();
     let unacked = q.unacked_count();
     let policy = q.policy();
+    let (counts, rates) = q.stats.snapshot();
     let mut v = json!({
         "name": &*q.name,
         "vhost": &*q.vhost,
@@ -77,17 +76,23 @@ pub fn queue(q: &Queue) -> Value {
         "messages_ready": ready,
         "messages_unacknowledged": unacked,
         "consumers": q.consumer_count(),
-        "message_stats": {
-            "publish": q.stats.published.load(Ordering::Relaxed),
-            "deliver_get": q.stats.delivered.load(Ordering::Relaxed),
-            "ack": q.stats.acked.load(Ordering::Relaxed),
-        },
+        "message_stats": message_stats(&["publish", "deliver_get", "ack"], &counts, &rates),
         "effective_policy_definition": policy.as_ref().map_or_else(|| json!({}), |p| Value::Object(p.definition.clone())),
     });
     if let Some(p) = policy {
         v["policy"] = Value::from(p.name.as_str());
     }
     v
+}
+
+/// RabbitMQ's `message_stats`: each count and `<name>_details.rate`.
+pub fn message_stats(names: &[&str], counts: &[u64], rates: &[f64]) -> Value {
+    let mut m = Map::new();
+    for ((name, count), rate) in names.iter().zip(counts).zip(rates) {
+        m.insert(name.to_string(), Value::from(*count));
+        m.insert(format!("{name}_details"), json!({"rate": rate}));
+    }
+    Value::Object(m)
 }
 
 pub fn exchange(vhost: &str, x: &Exchange) -> Value {

@@ -41,6 +41,18 @@ pub async fn overview(State(s): State<ApiState>, Extension(caller): Extension<Ca
         .map(|(protocol, port)| json!({"node": NODE, "protocol": protocol, "ip_address": "::", "port": port}))
         .collect();
     let g = &s.broker.stats;
+    let counts = [
+        g.received.load(Ordering::Relaxed),
+        g.confirmed.load(Ordering::Relaxed),
+        delivered,
+        acked,
+    ];
+    let rates = s.broker.rates.rates(counts);
+    let mut stats =
+        crate::json::message_stats(&["publish", "confirm", "deliver_get", "ack"], &counts, &rates);
+    stats["return_unroutable"] = Value::from(g.unroutable_returned.load(Ordering::Relaxed));
+    stats["drop_unroutable"] = Value::from(g.unroutable_dropped.load(Ordering::Relaxed));
+    stats["publish_in"] = Value::from(published);
     let exchange_types: Vec<Value> = ["direct", "fanout", "topic", "headers", "x-delayed-message"]
         .iter()
         .map(|t| json!({"name": t, "description": "", "enabled": true}))
@@ -61,15 +73,7 @@ pub async fn overview(State(s): State<ApiState>, Extension(caller): Extension<Ca
             "connections": connections.len(), "channels": channels,
         },
         "queue_totals": {"messages": ready + unacked, "messages_ready": ready, "messages_unacknowledged": unacked},
-        "message_stats": {
-            "publish": g.received.load(Ordering::Relaxed),
-            "confirm": g.confirmed.load(Ordering::Relaxed),
-            "return_unroutable": g.unroutable_returned.load(Ordering::Relaxed),
-            "drop_unroutable": g.unroutable_dropped.load(Ordering::Relaxed),
-            "deliver_get": delivered,
-            "ack": acked,
-            "publish_in": published,
-        },
+        "message_stats": stats,
     }))
 }
 
