@@ -52,6 +52,7 @@ async fn queues_show_their_counts_and_can_be_declared_purged_and_deleted() {
     assert_eq!(q["messages_unacknowledged"], 1);
     assert_eq!(q["durable"], false);
     assert_eq!(q["message_stats"]["publish"], 3);
+    assert!(q["memory"].as_u64().unwrap() > 0, "{q}");
     assert!(
         q["message_stats"]["publish_details"]["rate"].is_number(),
         "rates as RabbitMQ shows them: {q}"

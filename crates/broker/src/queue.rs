@@ -732,6 +732,18 @@ impl Queue {
         self.inner.lock().consumers.len() as u32
     }
 
+    /// An estimate of the memory the queue's ready messages use: the bodies
+    /// held in memory (at the backlog's average size) and an index entry
+    /// per message; and the body bytes of all ready messages.
+    pub fn memory(&self) -> (u64, u64) {
+        const ENTRY: u64 = 64;
+        let st = self.inner.lock();
+        let (len, bytes) = (st.ready.len() as u64, st.ready.bytes());
+        let held = st.ready.in_memory() as u64;
+        let average = bytes.checked_div(len).unwrap_or(0);
+        (held * average + len * ENTRY, bytes)
+    }
+
     /// Ready messages held in memory (the rest of the backlog is on disk).
     pub fn in_memory(&self) -> usize {
         self.inner.lock().ready.in_memory()

@@ -63,6 +63,7 @@ pub fn queue(q: &Queue) -> Value {
     let unacked = q.unacked_count();
     let policy = q.policy();
     let (counts, rates) = q.stats.snapshot();
+    let (memory, message_bytes) = q.memory();
     let mut v = json!({
         "name": &*q.name,
         "vhost": &*q.vhost,
@@ -76,6 +77,8 @@ pub fn queue(q: &Queue) -> Value {
         "messages_ready": ready,
         "messages_unacknowledged": unacked,
         "consumers": q.consumer_count(),
+        "memory": memory,
+        "message_bytes": message_bytes,
         "message_stats": message_stats(&["publish", "deliver_get", "ack"], &counts, &rates),
         "effective_policy_definition": policy.as_ref().map_or_else(|| json!({}), |p| Value::Object(p.definition.clone())),
     });
