@@ -114,6 +114,9 @@ async fn run(ch: &Channel, op: Op) -> lapin::Result<()> {
             } else {
                 ("", "q")
             };
+            // Under confirms the outcome is certain: an ack, or the channel
+            // closed with the refusal.
+            ch.confirm_select(Default::default()).await?;
             ch.basic_publish(
                 x.into(),
                 key.into(),
@@ -121,16 +124,7 @@ async fn run(ch: &Channel, op: Op) -> lapin::Result<()> {
                 b"m",
                 Default::default(),
             )
-            .await?;
-            // A refused publish closes the channel; a round trip shows it.
-            ch.queue_declare(
-                "q".into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                args(),
-            )
+            .await?
             .await
             .map(drop)
         }
@@ -397,4 +391,31 @@ fn non_loopback_ip() -> Option<std::net::IpAddr> {
     sock.connect("192.0.2.1:9").ok()?;
     let ip = sock.local_addr().ok()?.ip();
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[tokio::test]
+async fn a_message_may_not_claim_another_user_id() {
+    let (_s, _conn, ch) = setup().await;
+    declare(&ch, "uid").await.unwrap();
+    let props = lapin::BasicProperties::default().with_user_id("guest".into());
+    publish_props(&ch, "", "uid", b"mine", props).await;
+    sync(&ch).await;
+    assert_eq!(
+        count(&ch, "uid").await,
+        1,
+        "the publisher's own user_id is accepted"
+    );
+    let props = lapin::BasicProperties::default().with_user_id("mallory".into());
+    ch.confirm_select(Default::default()).await.unwrap();
+    let err = ch
+        .basic_publish("".into(), "uid".into(), Default::default(), b"forged", props)
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert_eq!(reply_code(&err), Some(406));
+    assert_eq!(
+        reply_text(&err),
+        "PRECONDITION_FAILED - user_id property set to 'mallory' but authenticated user was 'guest'"
+    );
 }

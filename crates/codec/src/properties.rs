@@ -33,6 +33,7 @@ pub struct Properties {
     headers: Option<Range<usize>>,
     reply_to: Option<Range<usize>>,
     expiration: Option<Range<usize>>,
+    user_id: Option<Range<usize>>,
 }
 
 /// The property block is malformed.
@@ -105,7 +106,10 @@ impl Properties {
         }
         for flag in [TYPE, USER_ID, APP_ID, CLUSTER_ID] {
             if flags & flag != 0 {
-                shortstr(&mut pos)?;
+                let r = shortstr(&mut pos)?;
+                if flag == USER_ID {
+                    p.user_id = Some(r);
+                }
             }
         }
         if pos != raw.len() {
@@ -131,6 +135,11 @@ impl Properties {
 
     pub fn reply_to<'a>(&self, raw: &'a [u8]) -> Option<&'a [u8]> {
         self.reply_to.clone().map(|r| &raw[r])
+    }
+
+    /// The `user_id` property (the broker checks it names the publisher).
+    pub fn user_id<'a>(&self, raw: &'a [u8]) -> Option<&'a [u8]> {
+        self.user_id.clone().map(|r| &raw[r])
     }
 
     pub fn expiration<'a>(&self, raw: &'a [u8]) -> Option<&'a [u8]> {

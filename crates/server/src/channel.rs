@@ -689,6 +689,16 @@ impl Channel {
             .map(warren_broker::message::parse_expiration)
             .transpose()
             .map_err(AmqpError::precondition)?;
+        if let Some(user_id) = props.user_id(&properties) {
+            // As RabbitMQ: a message may not claim to come from someone else.
+            if user_id != ctx.perms.user.as_bytes() {
+                return Err(AmqpError::precondition(format_args!(
+                    "user_id property set to '{}' but authenticated user was '{}'",
+                    utf8(user_id),
+                    ctx.perms.user
+                )));
+            }
+        }
         if props.reply_to(&properties) == Some(REPLY_TO.as_bytes()) {
             // Direct reply-to: name this channel's pseudo-queue instead.
             let q = self
