@@ -311,7 +311,21 @@ async fn get_messages_pagination_channels_consumers_and_health() {
     assert_eq!(cons[0]["ack_required"], true);
     assert_eq!(cons[0]["prefetch_count"], 7);
     assert_eq!(cons[0]["channel_details"]["number"], 1);
+    let (_, q) = call(&s, "GET", "/api/queues/%2F/b1", GUEST, None).await;
+    assert_eq!(q["consumer_details"][0]["prefetch_count"], 7, "{q}");
+    let (_, conns) = call(&s, "GET", "/api/connections", GUEST, None).await;
+    assert_eq!(conns[0]["auth_mechanism"], "PLAIN");
+    assert!(conns[0]["frame_max"].as_u64().unwrap() >= 4096);
     // Health checks.
+    let (st, v) = call(
+        &s,
+        "GET",
+        "/api/health/checks/protocol-listener/amqp",
+        GUEST,
+        None,
+    )
+    .await;
+    assert_eq!((st, v), (200, json!({"status": "ok", "protocol": "amqp"})));
     let (st, v) = call(&s, "GET", "/api/health/checks/alarms", GUEST, None).await;
     assert_eq!((st, v), (200, json!({"status": "ok"})));
     s.alarms.set_memory(true);
@@ -342,7 +356,26 @@ async fn tags_decide_what_a_user_sees() {
     let conn = connect(&s).await;
     let ch = conn.create_channel().await.unwrap();
     declare(&ch, "in-root").await.unwrap();
-    call(&s, "PUT", "/api/vhosts/mine", GUEST, None).await;
+    let (st, _) = call(
+        &s,
+        "PUT",
+        "/api/vhosts/mine",
+        GUEST,
+        Some(json!({"description": "my vhost", "tags": "a,b"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (_, v) = call(&s, "GET", "/api/vhosts/mine", GUEST, None).await;
+    assert_eq!(
+        (v["description"].as_str(), &v["tags"]),
+        (Some("my vhost"), &json!(["a", "b"]))
+    );
+    let (_, defs) = call(&s, "GET", "/api/definitions", GUEST, None).await;
+    assert!(defs["vhosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["name"] == "mine" && v["description"] == "my vhost"));
     for (user, tags) in [("m", "management"), ("mon", "monitoring"), ("none", "")] {
         call(
             &s,

@@ -9,6 +9,16 @@ use amq_protocol::types::FieldTable;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
+/// A connection's negotiated limits, for management.
+#[derive(Debug, Clone, Default)]
+pub struct Tuning {
+    pub channel_max: u16,
+    pub frame_max: u32,
+    /// Seconds (0: none).
+    pub heartbeat: u16,
+    pub auth_mechanism: String,
+}
+
 /// What management shows of a channel.
 #[derive(Debug, Clone, Default)]
 pub struct ChannelInfo {
@@ -36,6 +46,8 @@ pub struct ConnectionInfo {
     pub user: Mutex<String>,
     pub vhost: Mutex<String>,
     pub client_properties: Mutex<FieldTable>,
+    /// Negotiated in tune-ok, and the mechanism the client logged in with.
+    pub tuning: Mutex<Tuning>,
     pub channels: AtomicU32,
     /// The open channels, by number.
     pub channel_views: Mutex<BTreeMap<u16, Arc<dyn ChannelView>>>,
@@ -61,6 +73,7 @@ impl ConnectionInfo {
             user: Mutex::new(String::new()),
             vhost: Mutex::new(String::new()),
             client_properties: Mutex::new(FieldTable::default()),
+            tuning: Mutex::new(Tuning::default()),
             channels: AtomicU32::new(0),
             channel_views: Mutex::new(BTreeMap::new()),
             connected_at,

@@ -159,7 +159,10 @@ impl Broker {
         };
         broker.add_vhost("/");
         for name in store.defs.vhosts()? {
-            broker.add_vhost(&name);
+            let v = broker.add_vhost(&name);
+            if let Some(meta) = store.defs.vhost_meta(&name) {
+                v.restore_meta(meta);
+            }
         }
         for p in store.defs.policies()? {
             let v = broker.add_vhost(&p.vhost);

@@ -16,8 +16,8 @@ use crate::message::Message;
 use crate::persist::Persistence;
 use crate::policy::{self, Policy};
 use crate::queue::{DeadLetters, Enqueued, Queue, QueueEnv, QueueOptions};
-use warren_store::definitions::PolicyDef;
 use warren_store::definitions::QueueDef;
+use warren_store::definitions::{PolicyDef, VhostMeta};
 use warren_store::record::MessageParts;
 use warren_store::Ticket;
 
@@ -34,6 +34,8 @@ pub struct VHost {
     store: Option<Arc<Persistence>>,
     /// Sorted by name.
     policies: RwLock<Vec<Arc<Policy>>>,
+    /// Description, tags, default queue type.
+    meta: RwLock<VhostMeta>,
 }
 
 /// Buffers reused across publishes so routing allocates nothing.
@@ -78,6 +80,7 @@ impl VHost {
             queues: RwLock::new(HashMap::new()),
             reply_queues: RwLock::new(HashMap::new()),
             policies: RwLock::new(Vec::new()),
+            meta: RwLock::new(VhostMeta::default()),
         };
         let durable = ExchangeOptions {
             durable: true,
@@ -98,6 +101,23 @@ impl VHost {
                 .insert(n.to_string(), Exchange::new(n, k, durable.clone()));
         }
         v
+    }
+
+    pub fn meta(&self) -> VhostMeta {
+        self.meta.read().clone()
+    }
+
+    /// Sets the description, tags and default queue type (stored).
+    pub fn set_meta(&self, meta: VhostMeta) {
+        if let Some(store) = &self.store {
+            store.defs.put_vhost_meta(&self.name, &meta);
+        }
+        *self.meta.write() = meta;
+    }
+
+    /// Puts back metadata read from the store at start.
+    pub fn restore_meta(&self, meta: VhostMeta) {
+        *self.meta.write() = meta;
     }
 
     pub fn policies(&self) -> Vec<Arc<Policy>> {

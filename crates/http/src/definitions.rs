@@ -15,7 +15,7 @@ use warren_store::definitions::{PermissionDef, UserDef};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::access::{parse_tags, permission_json, user_json};
+use crate::routes::access::{parse_tags, permission_json, user_json, vhost_meta};
 use crate::routes::policies::{policy_def, policy_json};
 use crate::{json, ApiState};
 
@@ -83,6 +83,17 @@ fn bindings_of(v: &VHost, with_vhost: bool) -> Vec<Value> {
         .collect()
 }
 
+/// A vhost in an export: its name and, as RabbitMQ 3.13 writes them, its
+/// description, tags and default queue type.
+fn vhost_def(v: &VHost) -> Value {
+    let meta = v.meta();
+    let mut o = json!({"name": &*v.name, "description": meta.description, "tags": meta.tags});
+    if let Some(t) = meta.default_queue_type {
+        o["default_queue_type"] = Value::from(t);
+    }
+    o
+}
+
 /// Everything, as `GET /api/definitions` returns it.
 pub fn export(broker: &Broker, version: &str) -> Value {
     let mut vhosts = broker.vhosts();
@@ -94,7 +105,7 @@ pub fn export(broker: &Broker, version: &str) -> Value {
         "product_name": "Warren",
         "product_version": version,
         "users": broker.access.users().iter().map(|u| user_json(u)).collect::<Vec<_>>(),
-        "vhosts": vhosts.iter().map(|v| json!({"name": &*v.name})).collect::<Vec<_>>(),
+        "vhosts": vhosts.iter().map(|v| vhost_def(v)).collect::<Vec<_>>(),
         "permissions": broker.access.permissions().iter().map(|p| permission_json(p)).collect::<Vec<_>>(),
         "topic_permissions": [],
         "parameters": [],
@@ -167,7 +178,8 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
             });
         }
         for v in items(defs, "vhosts") {
-            broker.add_vhost(text(v, "name"));
+            let meta = vhost_meta(v.get("metadata").filter(|m| m.is_object()).unwrap_or(v));
+            broker.add_vhost(text(v, "name")).set_meta(meta);
         }
         for p in items(defs, "permissions") {
             broker

@@ -162,7 +162,21 @@ pub fn binding(vhost: &str, source: &str, b: &Binding) -> Value {
 }
 
 pub fn connection(c: &warren_broker::connections::ConnectionInfo) -> Value {
+    let tuning = c.tuning.lock().clone();
+    let client_properties = c.client_properties.lock().clone();
+    let provided_name = client_properties
+        .inner()
+        .get("connection_name")
+        .map(value)
+        .unwrap_or(Value::Null);
     json!({
+        "node": "warren@localhost",
+        "auth_mechanism": tuning.auth_mechanism,
+        "channel_max": tuning.channel_max,
+        "frame_max": tuning.frame_max,
+        "timeout": tuning.heartbeat,
+        "ssl": false,
+        "user_provided_name": provided_name,
         "name": &c.name,
         "vhost": &*c.vhost.lock(),
         "user": &*c.user.lock(),
@@ -175,7 +189,7 @@ pub fn connection(c: &warren_broker::connections::ConnectionInfo) -> Value {
         "host": c.local.ip().to_string(),
         "port": c.local.port(),
         "connected_at": c.connected_at * 1000,
-        "client_properties": table(&c.client_properties.lock()),
+        "client_properties": table(&client_properties),
     })
 }
 

@@ -454,6 +454,7 @@ impl Connection {
                     )));
                 };
                 self.user = user;
+                self.info.tuning.lock().auth_mechanism = mech.to_string();
                 self.state = State::AwaitTuneOk;
                 let c = &self.shared.config;
                 self.send(
@@ -501,6 +502,12 @@ impl Connection {
                     t.channel_max
                 };
                 self.out.frame_max.store(self.frame_max, Ordering::Relaxed);
+                {
+                    let mut tuning = self.info.tuning.lock();
+                    tuning.channel_max = self.channel_max;
+                    tuning.frame_max = self.frame_max;
+                    tuning.heartbeat = t.heartbeat;
+                }
                 self.heartbeat.store(u32::from(t.heartbeat), Ordering::Relaxed);
                 // The writer picks up the interval when it next wakes.
                 self.out.wake();

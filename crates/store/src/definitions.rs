@@ -47,6 +47,15 @@ pub struct BindingDef {
     pub arguments: FieldTable,
 }
 
+/// What an operator says about a vhost (RabbitMQ's vhost metadata).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VhostMeta {
+    pub description: String,
+    pub tags: Vec<String>,
+    pub default_queue_type: Option<String>,
+}
+
 /// A user as RabbitMQ exports it: the password only as a salted hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserDef {
@@ -91,6 +100,7 @@ pub struct Definitions {
     users: sled::Tree,
     permissions: sled::Tree,
     policies: sled::Tree,
+    vhost_meta: sled::Tree,
 }
 
 fn key(parts: &[&str]) -> Vec<u8> {
@@ -139,6 +149,7 @@ impl Definitions {
             users: db.open_tree("users")?,
             permissions: db.open_tree("permissions")?,
             policies: db.open_tree("policies")?,
+            vhost_meta: db.open_tree("vhost_meta")?,
             meta,
             db,
         })
@@ -172,6 +183,16 @@ impl Definitions {
 
     pub fn delete_vhost(&self, name: &str) {
         self.write(&self.vhosts, key(&[name]), None);
+        self.write(&self.vhost_meta, key(&[name]), None);
+    }
+
+    pub fn put_vhost_meta(&self, name: &str, meta: &VhostMeta) {
+        self.write(&self.vhost_meta, key(&[name]), Some(json(meta)));
+    }
+
+    pub fn vhost_meta(&self, name: &str) -> Option<VhostMeta> {
+        let v = self.vhost_meta.get(key(&[name])).ok()??;
+        serde_json::from_slice(&v).ok()
     }
 
     pub fn put_user(&self, u: &UserDef) {

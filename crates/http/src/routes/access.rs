@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use warren_broker::access::{hash_password, Permissions, User, SHA256};
 use warren_broker::VHost;
-use warren_store::definitions::{PermissionDef, UserDef};
+use warren_store::definitions::{PermissionDef, UserDef, VhostMeta};
 
 use super::{visible_vhost, Result};
 use crate::auth::Caller;
@@ -22,12 +22,14 @@ pub fn vhost_json(v: &VHost) -> Value {
         ready += u64::from(q.message_count());
         unacked += q.unacked_count() as u64;
     }
+    let meta = v.meta();
+    let default_queue_type = meta.default_queue_type.as_deref().unwrap_or("classic");
     json!({
         "name": &*v.name,
-        "description": "",
-        "tags": [],
-        "metadata": {"description": "", "tags": []},
-        "default_queue_type": "classic",
+        "description": meta.description,
+        "tags": meta.tags,
+        "metadata": {"description": meta.description, "tags": meta.tags, "default_queue_type": default_queue_type},
+        "default_queue_type": default_queue_type,
         "tracing": false,
         "cluster_state": {super::overview::NODE: "running"},
         "messages": ready + unacked,
@@ -56,16 +58,38 @@ pub async fn vhost(
     Ok(Json(vhost_json(&*visible_vhost(&s, &caller, &name)?)))
 }
 
+/// A vhost's metadata from a request or a definitions file (`description`,
+/// `tags` as a list or comma-separated, `default_queue_type`).
+pub fn vhost_meta(body: &Value) -> VhostMeta {
+    VhostMeta {
+        description: body
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        tags: body.get("tags").map(parse_tags).unwrap_or_default(),
+        default_queue_type: body
+            .get("default_queue_type")
+            .and_then(Value::as_str)
+            .map(String::from),
+    }
+}
+
+/// Creates a vhost, or (as RabbitMQ) resets an existing one's metadata to
+/// what the body says.
 pub async fn put_vhost(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
+    body: Option<Json<Value>>,
 ) -> Result<StatusCode> {
     caller.require_admin()?;
-    if s.broker.vhost(&name).is_some() {
+    let meta = vhost_meta(&body.map(|b| b.0).unwrap_or(Value::Null));
+    if let Some(v) = s.broker.vhost(&name) {
+        v.set_meta(meta);
         return Ok(StatusCode::NO_CONTENT);
     }
-    s.broker.add_vhost(&name);
+    s.broker.add_vhost(&name).set_meta(meta);
     // As in RabbitMQ, whoever creates a vhost gets every permission in it.
     let all = PermissionDef {
         user: caller.name().to_string(),

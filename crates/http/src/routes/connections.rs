@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 use warren_broker::connections::ConnectionInfo;
+use warren_broker::Queue;
 
 use super::overview::NODE;
 use super::{vhosts_of, Result};
@@ -167,41 +168,43 @@ pub async fn channel(
         .ok_or(ApiError::NotFound)
 }
 
+/// A queue's consumers as RabbitMQ shows them.
+pub(super) fn consumers_of(s: &ApiState, q: &Queue) -> Vec<Value> {
+    q.consumers()
+        .iter()
+        .filter_map(|c| {
+            let conn = s.broker.connections.by_id(c.connection)?;
+            let (number, ack_required, prefetch) = c.sink.describe();
+            Some(json!({
+                "consumer_tag": &*c.tag,
+                "exclusive": c.exclusive,
+                "ack_required": ack_required,
+                "prefetch_count": prefetch,
+                "active": true,
+                "activity_status": "up",
+                "arguments": if c.priority != 0 { json!({"x-priority": c.priority}) } else { json!({}) },
+                "queue": {"name": &*q.name, "vhost": &*q.vhost},
+                "channel_details": {
+                    "name": format!("{} ({number})", conn.name),
+                    "number": number,
+                    "connection_name": conn.name,
+                    "node": NODE,
+                    "peer_host": conn.peer.ip().to_string(),
+                    "peer_port": conn.peer.port(),
+                    "user": &*conn.user.lock(),
+                },
+            }))
+        })
+        .collect()
+}
+
 fn consumers_json(s: &ApiState, caller: &Caller, vhost: Option<&str>) -> Result<Vec<Value>> {
-    let mut out = Vec::new();
-    for v in vhosts_of(s, caller, vhost)? {
-        if !caller.sees(&s.broker, &v.name) {
-            continue;
-        }
-        for q in v.queues() {
-            for c in q.consumers() {
-                let Some(conn) = s.broker.connections.by_id(c.connection) else {
-                    continue;
-                };
-                let (number, ack_required, prefetch) = c.sink.describe();
-                out.push(json!({
-                    "consumer_tag": &*c.tag,
-                    "exclusive": c.exclusive,
-                    "ack_required": ack_required,
-                    "prefetch_count": prefetch,
-                    "active": true,
-                    "activity_status": "up",
-                    "arguments": if c.priority != 0 { json!({"x-priority": c.priority}) } else { json!({}) },
-                    "queue": {"name": &*q.name, "vhost": &*v.name},
-                    "channel_details": {
-                        "name": format!("{} ({number})", conn.name),
-                        "number": number,
-                        "connection_name": conn.name,
-                        "node": NODE,
-                        "peer_host": conn.peer.ip().to_string(),
-                        "peer_port": conn.peer.port(),
-                        "user": &*conn.user.lock(),
-                    },
-                }));
-            }
-        }
-    }
-    Ok(out)
+    Ok(vhosts_of(s, caller, vhost)?
+        .iter()
+        .filter(|v| caller.sees(&s.broker, &v.name))
+        .flat_map(|v| v.queues())
+        .flat_map(|q| consumers_of(s, &q))
+        .collect())
 }
 
 pub async fn consumers(

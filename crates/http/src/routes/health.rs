@@ -30,7 +30,8 @@ pub async fn aliveness(
     Ok(Json(json!({"status": "ok"})))
 }
 
-pub async fn virtual_hosts() -> Json<Value> {
+/// Checks that pass whenever the broker answers.
+pub async fn healthy() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
@@ -45,6 +46,19 @@ pub async fn alarms(State(s): State<ApiState>) -> Response {
         "status": "failed",
         "reason": "There are alarms in effect in the cluster",
         "alarms": raised.iter().map(|r| json!({"node": NODE, "resource": r})).collect::<Vec<_>>(),
+    }))
+}
+
+pub async fn protocol_listener(State(s): State<ApiState>, Path(protocol): Path<String>) -> Response {
+    let protocols: Vec<&str> = s.listeners.iter().map(|(p, _)| *p).collect();
+    if protocols.contains(&protocol.as_str()) {
+        return Json(json!({"status": "ok", "protocol": protocol})).into_response();
+    }
+    failed(json!({
+        "status": "failed",
+        "reason": "No active listener",
+        "missing": protocol,
+        "protocols": protocols,
     }))
 }
 

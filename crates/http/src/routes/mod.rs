@@ -4,7 +4,7 @@
 
 pub(crate) mod access;
 mod bindings;
-mod connections;
+pub(crate) mod connections;
 mod exchanges;
 mod health;
 mod overview;
@@ -122,10 +122,18 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/aliveness-test/{vhost}", get(health::aliveness))
         .route("/api/health/checks/alarms", get(health::alarms))
         .route("/api/health/checks/local-alarms", get(health::alarms))
-        .route("/api/health/checks/virtual-hosts", get(health::virtual_hosts))
+        .route("/api/health/checks/virtual-hosts", get(health::healthy))
         .route(
             "/api/health/checks/port-listener/{port}",
             get(health::port_listener),
+        )
+        .route(
+            "/api/health/checks/protocol-listener/{protocol}",
+            get(health::protocol_listener),
+        )
+        .route(
+            "/api/health/checks/certificate-expiration/{within}/{unit}",
+            get(health::healthy),
         )
         .route("/api/health/checks/node-is-quorum-critical", get(health::ok))
         .route("/api/health/checks/node-is-mirror-sync-critical", get(health::ok))

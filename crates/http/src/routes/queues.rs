@@ -44,7 +44,10 @@ pub async fn one(
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
     let v = visible_vhost(&s, &caller, &vhost)?;
-    Ok(p.project_one(json::queue(&*find_queue(&v, &name)?)))
+    let q = find_queue(&v, &name)?;
+    let mut item = json::queue(&q);
+    item["consumer_details"] = Value::Array(super::connections::consumers_of(&s, &q));
+    Ok(p.project_one(item))
 }
 
 #[derive(Deserialize, Default)]
