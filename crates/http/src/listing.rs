@@ -68,78 +68,121 @@ fn truthy(v: &Option<String>) -> bool {
 impl ListParams {
     /// Filters, sorts, pages and projects `items` (already in the default
     /// order) as RabbitMQ does.
-    pub fn apply(&self, mut items: Vec<Value>) -> Result<Json<Value>, ApiError> {
+    pub fn apply(&self, items: Vec<Value>) -> Result<Json<Value>, ApiError> {
+        self.apply_to(items, |i| i["name"].as_str().map(String::from), |i| i)
+    }
+
+    /// [`ListParams::apply`] over any items: `name` is what the `name`
+    /// parameter filters on, and `to_value` is called only for the items
+    /// that are shown (or for all of them when they are sorted by a field),
+    /// so a page of a long listing costs a page's worth of JSON.
+    pub fn apply_to<T>(
+        &self,
+        mut items: Vec<T>,
+        name: impl Fn(&T) -> Option<String>,
+        to_value: impl FnMut(T) -> Value,
+    ) -> Result<Json<Value>, ApiError> {
         let total = items.len() as u64;
-        if let Some(name) = self.name.as_deref().filter(|n| !n.is_empty()) {
+        if let Some(wanted) = self.name.as_deref().filter(|n| !n.is_empty()) {
             if truthy(&self.use_regex) {
-                let re = regex::RegexBuilder::new(name)
+                let re = regex::RegexBuilder::new(wanted)
                     .case_insensitive(true)
                     .build()
-                    .map_err(|e| ApiError::BadRequest(format!("invalid regex: {e}")))?;
-                items.retain(|i| i["name"].as_str().is_some_and(|n| re.is_match(n)));
+                    .map_err(|_| ApiError::BadRequest("Pagination parameters are invalid".into()))?;
+                items.retain(|i| name(i).is_some_and(|n| re.is_match(&n)));
             } else {
-                let needle = name.to_lowercase();
-                items.retain(|i| {
-                    i["name"]
-                        .as_str()
-                        .is_some_and(|n| n.to_lowercase().contains(&needle))
-                });
+                let needle = wanted.to_lowercase();
+                items.retain(|i| name(i).is_some_and(|n| n.to_lowercase().contains(&needle)));
             }
         }
+        let mut values: Option<Vec<Value>> = None;
+        let mut to_value = to_value;
         if let Some(sort) = self.sort.as_deref().filter(|s| !s.is_empty()) {
-            items.sort_by(|a, b| compare(field(a, sort), field(b, sort)));
+            let mut all: Vec<Value> = items.drain(..).map(&mut to_value).collect();
+            all.sort_by(|a, b| compare(field(a, sort), field(b, sort)));
+            values = Some(all);
         }
-        if truthy(&self.sort_reverse) {
-            items.reverse();
-        }
+        let reverse = truthy(&self.sort_reverse);
         let columns: Vec<&str> = self
             .columns
             .as_deref()
             .map(|c| c.split(',').filter(|c| !c.is_empty()).collect())
             .unwrap_or_default();
-        let project_all = |items: Vec<Value>| -> Vec<Value> {
-            if columns.is_empty() {
-                items
-            } else {
-                items.iter().map(|i| project(i, &columns)).collect()
+        let filtered = values.as_ref().map_or(items.len(), Vec::len) as u64;
+        // The window of items shown: all, or one page.
+        let (skip, take, paged) = match &self.page {
+            None => (0, usize::MAX, None),
+            Some(page) => {
+                let invalid =
+                    || ApiError::Status(400, "bad_request", "Pagination parameters are invalid".into());
+                let page: u64 = page.parse().map_err(|_| invalid())?;
+                let page_size: u64 = match &self.page_size {
+                    Some(s) => s.parse().map_err(|_| invalid())?,
+                    None => DEFAULT_PAGE_SIZE,
+                };
+                if page == 0 || page_size == 0 || page_size > MAX_PAGE_SIZE {
+                    return Err(ApiError::Status(
+                        400,
+                        "invalid_pagination_parameters",
+                        format!("Invalid pagination parameters: page number {page}, page size {page_size}"),
+                    ));
+                }
+                let page_count = filtered.div_ceil(page_size);
+                if page > page_count.max(1) {
+                    return Err(ApiError::Status(
+                        400,
+                        "page_out_of_range",
+                        format!("Page out of range, page: {page} page size: {page_size}, len: {filtered}"),
+                    ));
+                }
+                (
+                    ((page - 1) * page_size) as usize,
+                    page_size as usize,
+                    Some((page, page_count, page_size)),
+                )
             }
         };
-        let Some(page) = &self.page else {
-            return Ok(Json(Value::Array(project_all(items))));
+        let shown: Vec<Value> = match values {
+            Some(mut all) => {
+                if reverse {
+                    all.reverse();
+                }
+                all.into_iter().skip(skip).take(take).collect()
+            }
+            None => {
+                if reverse {
+                    items.reverse();
+                }
+                items.into_iter().skip(skip).take(take).map(to_value).collect()
+            }
         };
-        let invalid = || ApiError::Status(400, "bad_request", "Pagination parameters are invalid".into());
-        let page: u64 = page.parse().map_err(|_| invalid())?;
-        let page_size: u64 = match &self.page_size {
-            Some(s) => s.parse().map_err(|_| invalid())?,
-            None => DEFAULT_PAGE_SIZE,
+        let shown: Vec<Value> = if columns.is_empty() {
+            shown
+        } else {
+            shown.iter().map(|i| project(i, &columns)).collect()
         };
-        if page == 0 || page_size == 0 || page_size > MAX_PAGE_SIZE {
-            return Err(ApiError::Status(
-                400,
-                "invalid_pagination_parameters",
-                format!("Invalid pagination parameters: page number {page}, page size {page_size}"),
-            ));
-        }
-        let filtered = items.len() as u64;
-        let page_count = filtered.div_ceil(page_size);
-        if page > page_count.max(1) {
-            return Err(ApiError::Status(
-                400,
-                "page_out_of_range",
-                format!("Page out of range, page: {page} page size: {page_size}, len: {filtered}"),
-            ));
-        }
-        let start = ((page - 1) * page_size) as usize;
-        let items: Vec<Value> = items.into_iter().skip(start).take(page_size as usize).collect();
+        let Some((page, page_count, page_size)) = paged else {
+            return Ok(Json(Value::Array(shown)));
+        };
         Ok(Json(json!({
             "filtered_count": filtered,
-            "item_count": items.len(),
-            "items": project_all(items),
+            "item_count": shown.len(),
+            "items": shown,
             "page": page,
             "page_count": page_count,
             "page_size": page_size,
             "total_count": total,
         })))
+    }
+
+    /// No filter, sort, page or columns: the default listing.
+    pub fn is_plain(&self) -> bool {
+        let set = |o: &Option<String>| o.as_deref().is_some_and(|v| !v.is_empty());
+        !(set(&self.page)
+            || set(&self.name)
+            || set(&self.columns)
+            || set(&self.sort)
+            || truthy(&self.sort_reverse))
     }
 
     /// `columns` for a single object.

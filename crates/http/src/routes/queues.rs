@@ -9,21 +9,45 @@ use serde_json::{json, Map, Value};
 use warren_broker::access::Perm;
 use warren_broker::queue::QueueOptions;
 
-use super::{find_queue, listing, visible_vhost, Result};
+use super::{find_queue, vhosts_of, visible_vhost, Result};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::json;
 use crate::listing::ListParams;
 use crate::ApiState;
 
+/// Queues of one vhost or all, sorted by vhost and name. The default
+/// listing serializes each queue straight from [`json::QueueView`]; with
+/// list parameters only the queues shown become JSON.
+fn list(
+    s: &ApiState,
+    caller: &Caller,
+    vhost: Option<&str>,
+    p: &ListParams,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let mut queues: Vec<_> = vhosts_of(s, caller, vhost)?
+        .into_iter()
+        .filter(|v| caller.sees(&s.broker, &v.name))
+        .flat_map(|v| v.queues())
+        .collect();
+    queues.sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
+    if p.is_plain() {
+        let views: Vec<json::QueueView> = queues.iter().map(|q| json::QueueView::of(q)).collect();
+        return Ok(Json(views).into_response());
+    }
+    Ok(
+        p.apply_to(queues, |q| Some(q.name.to_string()), |q| json::queue(&q))?
+            .into_response(),
+    )
+}
+
 pub async fn all(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Query(p): Query<ListParams>,
-) -> Result<Json<Value>> {
-    listing(&s, &caller, None, &p, |v| {
-        v.queues().iter().map(|q| json::queue(q)).collect()
-    })
+) -> Result<axum::response::Response> {
+    list(&s, &caller, None, &p)
 }
 
 pub async fn in_vhost(
@@ -31,10 +55,8 @@ pub async fn in_vhost(
     Extension(caller): Extension<Caller>,
     Path(vhost): Path<String>,
     Query(p): Query<ListParams>,
-) -> Result<Json<Value>> {
-    listing(&s, &caller, Some(&vhost), &p, |v| {
-        v.queues().iter().map(|q| json::queue(q)).collect()
-    })
+) -> Result<axum::response::Response> {
+    list(&s, &caller, Some(&vhost), &p)
 }
 
 pub async fn one(
