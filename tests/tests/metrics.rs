@@ -92,4 +92,13 @@ async fn metrics_report_queues_and_messages() {
         Some(2.0),
         "{per}"
     );
+    // Totals are counters: deleting a queue does not lower them.
+    drop(_held);
+    ch.queue_delete("m1".into(), Default::default()).await.unwrap();
+    let after = scrape(addr, "/metrics").await;
+    assert_eq!(
+        sample(&after, "rabbitmq_global_messages_delivered_total "),
+        Some(1.0),
+        "{after}"
+    );
 }

@@ -60,7 +60,7 @@ pub struct Broker {
     /// Users and permissions.
     pub access: access::Access,
     /// Message counters across all vhosts.
-    pub stats: stats::GlobalStats,
+    pub stats: Arc<stats::GlobalStats>,
     /// Rates of (publish, confirm, deliver_get, ack) for the overview.
     pub rates: stats::RateMeter<4>,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
@@ -97,9 +97,30 @@ impl Broker {
                 if let Some(store) = &self.store {
                     store.defs.put_vhost(name);
                 }
-                Arc::new_cyclic(|me| VHost::new(name, me.clone(), self.clock.clone(), self.store.clone()))
+                Arc::new_cyclic(|me| {
+                    let mut v = VHost::new(name, me.clone(), self.clock.clone(), self.store.clone());
+                    v.stats = self.stats.clone();
+                    v
+                })
             })
             .clone()
+    }
+
+    /// Deliveries and acknowledgements over all queues ever, for monotonic
+    /// totals: the live queues' counters plus those of deleted queues.
+    pub fn queue_totals(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (mut delivered, mut acked) = (
+            self.stats.retired_delivered.load(Relaxed),
+            self.stats.retired_acked.load(Relaxed),
+        );
+        for v in self.vhosts() {
+            for q in v.queues() {
+                delivered += q.stats.delivered.load(Relaxed);
+                acked += q.stats.acked.load(Relaxed);
+            }
+        }
+        (delivered, acked)
     }
 
     /// Deletes a vhost with everything in it, and the permissions users had

@@ -11,6 +11,10 @@ pub struct GlobalStats {
     pub unroutable_dropped: AtomicU64,
     pub unroutable_returned: AtomicU64,
     pub confirmed: AtomicU64,
+    /// Deliveries and acks of queues deleted since the start, so that the
+    /// totals over all queues never go down.
+    pub retired_delivered: AtomicU64,
+    pub retired_acked: AtomicU64,
 }
 
 /// A channel's counts since it last added them to [`GlobalStats`].

@@ -36,6 +36,8 @@ pub struct VHost {
     policies: RwLock<Vec<Arc<Policy>>>,
     /// Description, tags, default queue type.
     meta: RwLock<VhostMeta>,
+    /// The broker's counters (deleted queues leave their totals there).
+    pub stats: Arc<crate::stats::GlobalStats>,
 }
 
 /// Buffers reused across publishes so routing allocates nothing.
@@ -81,6 +83,7 @@ impl VHost {
             reply_queues: RwLock::new(HashMap::new()),
             policies: RwLock::new(Vec::new()),
             meta: RwLock::new(VhostMeta::default()),
+            stats: Default::default(),
         };
         let durable = ExchangeOptions {
             durable: true,
@@ -555,7 +558,15 @@ impl VHost {
         if let (Some(store), true) = (&self.store, q.store_id().is_some()) {
             store.defs.delete_queue(&self.name, &q.name);
         }
-        q.delete()
+        let ready = q.delete();
+        use std::sync::atomic::Ordering::Relaxed;
+        self.stats
+            .retired_delivered
+            .fetch_add(q.stats.delivered.load(Relaxed), Relaxed);
+        self.stats
+            .retired_acked
+            .fetch_add(q.stats.acked.load(Relaxed), Relaxed);
+        ready
     }
 
     fn check_bindable(&self, exchange: &str) -> Result<Arc<Exchange>, AmqpError> {

@@ -37,7 +37,7 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
     };
     let queues: Vec<_> = state.broker.vhosts().iter().flat_map(|v| v.queues()).collect();
     let (mut ready, mut unacked, mut consumers) = (0i64, 0i64, 0i64);
-    let (mut delivered, mut acked) = (0u64, 0u64);
+    let (delivered, acked) = state.broker.queue_totals();
     let fam = || Family::<Labels, Gauge>::default();
     let (q_msgs, q_ready, q_unacked, q_consumers) = (fam(), fam(), fam(), fam());
     for q in &queues {
@@ -49,8 +49,6 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         ready += r;
         unacked += u;
         consumers += c;
-        delivered += q.stats.delivered.load(Ordering::Relaxed);
-        acked += q.stats.acked.load(Ordering::Relaxed);
         if per_object {
             let labels = vec![
                 ("vhost".to_string(), q.vhost.to_string()),
