@@ -296,6 +296,43 @@ async fn get_messages_pagination_channels_consumers_and_health() {
         page,
         json!({"filtered_count": 2, "item_count": 2, "items": [{"name": "a1"}, {"name": "a2"}], "page": 1, "page_count": 1, "page_size": 2, "total_count": 3})
     );
+    let (st, v) = call(
+        &s,
+        "POST",
+        "/api/queues/%2F/a1/get",
+        GUEST,
+        Some(json!({"count": 1})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["reason"].as_str()),
+        (400, Some("[{key_missing,ackmode},{key_missing,encoding}]"))
+    );
+    let (st, v) = call(
+        &s,
+        "PUT",
+        "/api/permissions/%2F/guest",
+        GUEST,
+        Some(json!({"configure": ".*"})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["reason"].as_str()),
+        (400, Some("[{key_missing,write},{key_missing,read}]"))
+    );
+    let (st, v, _) = http(
+        s.management_addr().unwrap(),
+        "PUT",
+        "/api/queues/%2F/x",
+        Some(GUEST),
+        Some("{not json"),
+    )
+    .await;
+    assert_eq!((st, v["reason"].as_str()), (400, Some("not_json")));
+    let (st, _) = call(&s, "PUT", "/api/exchanges/%2F/typeless", GUEST, Some(json!({}))).await;
+    assert_eq!(st, 201, "an exchange without a type is direct, as in RabbitMQ");
+    let (_, x) = call(&s, "GET", "/api/exchanges/%2F/typeless", GUEST, None).await;
+    assert_eq!(x["type"], "direct");
     let (st, v) = call(&s, "GET", "/api/queues?page=3&page_size=2", GUEST, None).await;
     assert_eq!((st, v["error"].as_str()), (400, Some("page_out_of_range")));
     // Channels and consumers.

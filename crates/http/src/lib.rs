@@ -8,6 +8,7 @@
 //! * [`error`]: RabbitMQ's error bodies (`{"error":"Object Not Found","reason":"Not Found"}`).
 
 pub mod auth;
+pub mod body;
 pub mod definitions;
 pub mod error;
 pub mod json;

@@ -12,6 +12,7 @@ use warren_store::definitions::{PermissionDef, UserDef, VhostMeta};
 
 use super::{visible_vhost, Result};
 use crate::auth::Caller;
+use crate::body::{Body, Required};
 use crate::error::ApiError;
 use crate::listing::ListParams;
 use crate::ApiState;
@@ -81,10 +82,10 @@ pub async fn put_vhost(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-    body: Option<Json<Value>>,
+    Body(body): Body<Value>,
 ) -> Result<StatusCode> {
     caller.require_admin()?;
-    let meta = vhost_meta(&body.map(|b| b.0).unwrap_or(Value::Null));
+    let meta = vhost_meta(&body);
     if let Some(v) = s.broker.vhost(&name) {
         v.set_meta(meta);
         return Ok(StatusCode::NO_CONTENT);
@@ -187,7 +188,7 @@ pub async fn put_user(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-    Json(body): Json<UserBody>,
+    Body(body): Body<UserBody>,
 ) -> Result<StatusCode> {
     caller.require_admin()?;
     if body.tags.is_null() {
@@ -238,7 +239,7 @@ pub struct BulkDelete {
 pub async fn bulk_delete_users(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
-    Json(body): Json<BulkDelete>,
+    Body(body): Body<BulkDelete>,
 ) -> Result<StatusCode> {
     caller.require_admin()?;
     for u in body.users {
@@ -310,6 +311,16 @@ pub async fn permission(
     Ok(Json(permission_json(&p)))
 }
 
+impl Required for PermissionBody {
+    const REQUIRED: &'static [&'static str] = &["configure", "write", "read"];
+}
+
+impl Required for UserBody {}
+
+impl Required for BulkDelete {
+    const REQUIRED: &'static [&'static str] = &["users"];
+}
+
 #[derive(Deserialize)]
 pub struct PermissionBody {
     configure: String,
@@ -321,10 +332,9 @@ pub async fn put_permission(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path((vhost, user)): Path<(String, String)>,
-    body: std::result::Result<Json<PermissionBody>, axum::extract::rejection::JsonRejection>,
+    Body(body): Body<PermissionBody>,
 ) -> Result<StatusCode> {
     caller.require_admin()?;
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     if s.broker.vhost(&vhost).is_none() || s.broker.access.user(&user).is_none() {
         return Err(ApiError::BadRequest("vhost_or_user_not_found".into()));
     }

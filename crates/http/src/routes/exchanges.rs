@@ -11,6 +11,7 @@ use warren_broker::access::Perm;
 
 use super::{exchange_name, find_exchange, listing, visible_vhost, Result};
 use crate::auth::Caller;
+use crate::body::{Body, Required};
 use crate::error::ApiError;
 use crate::json;
 use crate::listing::ListParams;
@@ -65,7 +66,7 @@ pub async fn put(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path((vhost, name)): Path<(String, String)>,
-    Json(body): Json<ExchangeBody>,
+    Body(body): Body<ExchangeBody>,
 ) -> Result<StatusCode> {
     let v = visible_vhost(&s, &caller, &vhost)?;
     let arguments = json::to_table(&body.arguments);
@@ -83,7 +84,13 @@ pub async fn put(
         internal: body.internal,
         arguments,
     };
-    v.declare_exchange(&name, &body.kind, false, options)?;
+    // RabbitMQ makes a direct exchange when the body names no type.
+    let kind = if body.kind.is_empty() {
+        "direct"
+    } else {
+        &body.kind
+    };
+    v.declare_exchange(&name, kind, false, options)?;
     Ok(if existed {
         StatusCode::NO_CONTENT
     } else {
@@ -111,6 +118,9 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+impl Required for ExchangeBody {}
+impl Required for PublishBody {}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct PublishBody {
@@ -125,7 +135,7 @@ pub async fn publish(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path((vhost, name)): Path<(String, String)>,
-    Json(body): Json<PublishBody>,
+    Body(body): Body<PublishBody>,
 ) -> Result<Json<Value>> {
     use base64::Engine;
     let v = visible_vhost(&s, &caller, &vhost)?;

@@ -10,6 +10,7 @@ use warren_store::definitions::PolicyDef;
 
 use super::{listing, Result};
 use crate::auth::Caller;
+use crate::body::Body;
 use crate::error::ApiError;
 use crate::listing::ListParams;
 use crate::ApiState;
@@ -73,14 +74,7 @@ fn vhost_for_change(
 /// Reads a policy from RabbitMQ's JSON body (`pattern`, `definition`,
 /// optional `priority` and `apply-to`), with RabbitMQ's error texts.
 pub fn policy_def(vhost: &str, name: &str, body: &Value) -> std::result::Result<PolicyDef, String> {
-    let missing: Vec<&str> = ["pattern", "definition"]
-        .into_iter()
-        .filter(|k| body.get(k).is_none())
-        .collect();
-    if !missing.is_empty() {
-        let list: Vec<String> = missing.iter().map(|k| format!("{{key_missing,{k}}}")).collect();
-        return Err(format!("[{}]", list.join(",")));
-    }
+    crate::body::missing(body, &["pattern", "definition"])?;
     let priority = match body.get("priority") {
         None | Some(Value::Null) => 0,
         Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or(0),
@@ -112,10 +106,9 @@ pub async fn put(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path((vhost, name)): Path<(String, String)>,
-    body: std::result::Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+    Body(body): Body<Value>,
 ) -> Result<StatusCode> {
     let v = vhost_for_change(&s, &caller, &vhost)?;
-    let Json(body) = body.map_err(|_| ApiError::BadRequest("not_json".into()))?;
     let def = policy_def(&vhost, &name, &body).map_err(ApiError::BadRequest)?;
     let created = v.put_policy(def).map_err(ApiError::BadRequest)?;
     Ok(if created {

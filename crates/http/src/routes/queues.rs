@@ -11,6 +11,7 @@ use warren_broker::queue::QueueOptions;
 
 use super::{find_queue, vhosts_of, visible_vhost, Result};
 use crate::auth::Caller;
+use crate::body::{Body, Required};
 use crate::error::ApiError;
 use crate::json;
 use crate::listing::ListParams;
@@ -86,10 +87,9 @@ pub async fn put(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path((vhost, name)): Path<(String, String)>,
-    body: Option<Json<QueueBody>>,
+    Body(body): Body<QueueBody>,
 ) -> Result<StatusCode> {
     let v = visible_vhost(&s, &caller, &vhost)?;
-    let body = body.map(|b| b.0).unwrap_or_default();
     let arguments = json::to_table(&body.arguments);
     let perms = s.broker.access.permission(&vhost, caller.name());
     perms
@@ -145,6 +145,12 @@ pub async fn purge(
     Ok(StatusCode::NO_CONTENT)
 }
 
+impl Required for QueueBody {}
+
+impl Required for GetBody {
+    const REQUIRED: &'static [&'static str] = &["count", "ackmode", "encoding"];
+}
+
 #[derive(Deserialize)]
 pub struct GetBody {
     #[serde(deserialize_with = "json::lenient::number")]
@@ -168,9 +174,8 @@ pub async fn get_messages(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path((vhost, name)): Path<(String, String)>,
-    body: std::result::Result<Json<GetBody>, axum::extract::rejection::JsonRejection>,
+    Body(body): Body<GetBody>,
 ) -> Result<Json<Value>> {
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let v = visible_vhost(&s, &caller, &vhost)?;
     let q = find_queue(&v, &name)?;
     caller.check(&s.broker, &vhost, Perm::Read, "queue", &name)?;
