@@ -132,6 +132,12 @@ async fn overview_exchanges_and_bindings_use_rabbitmq_shapes() {
     assert_eq!(v[0]["name"], "/");
     let (_, alive, _) = http(api, "GET", "/api/aliveness-test/%2F", Some(GUEST), None).await;
     assert_eq!(alive["status"], "ok");
+    let q = s.broker.vhost("/").unwrap().queue("aliveness-test");
+    assert_eq!(
+        q.map(|q| q.message_count()),
+        Some(0),
+        "the test message went through a real queue"
+    );
 }
 
 #[tokio::test]

@@ -21,13 +21,35 @@ pub async fn ok() -> Json<Value> {
     Json(json!({"status": "ok", "reason": "single node cluster"}))
 }
 
+/// RabbitMQ's aliveness test: declares the queue `aliveness-test` in the
+/// vhost, publishes a message to it through the default exchange and gets
+/// it back.
 pub async fn aliveness(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(vhost): Path<String>,
-) -> Result<Json<Value>> {
-    visible_vhost(&s, &caller, &vhost)?;
-    Ok(Json(json!({"status": "ok"})))
+) -> Result<Response> {
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    let q = v
+        .declare_queue("aliveness-test", false, Default::default(), 0)?
+        .queue;
+    let body = bytes::Bytes::from_static(b"test_message");
+    let msg = warren_broker::persist::message_from_parts(
+        bytes::Bytes::new(),
+        bytes::Bytes::from_static(b"aliveness-test"),
+        bytes::Bytes::from_static(&[0, 0]),
+        body.clone(),
+    );
+    let exchange = v.find_exchange("")?;
+    v.publish(&exchange, std::sync::Arc::new(msg), &mut Default::default());
+    let got = q.get(false).map(|(e, _)| e.msg.body.clone());
+    if got.as_ref() == Some(&body) {
+        Ok(Json(json!({"status": "ok"})).into_response())
+    } else {
+        Ok(failed(
+            json!({"status": "failed", "reason": "the test message did not come back"}),
+        ))
+    }
 }
 
 /// Checks that pass whenever the broker answers.
