@@ -24,8 +24,9 @@ pub fn method_frame(channel: u16, payload: &[u8]) -> Vec<u8> {
 }
 
 impl Raw {
-    /// Opens a socket, logs in as guest and returns the server's `tune`.
-    pub async fn login(addr: std::net::SocketAddr) -> (Raw, connection::Tune) {
+    /// Opens a socket and answers connection.start with PLAIN
+    /// credentials and these client properties.
+    pub async fn start_ok(addr: std::net::SocketAddr, user: &str, password: &str, props: FieldTable) -> Raw {
         let mut raw = Raw::socket(addr).await;
         raw.send_bytes(warren_codec::PROTOCOL_HEADER).await;
         let start = raw.recv().await.expect("connection.start");
@@ -33,13 +34,19 @@ impl Raw {
         raw.send(
             0,
             AMQPClass::Connection(connection::AMQPMethod::StartOk(connection::StartOk {
-                client_properties: client_properties(),
+                client_properties: props,
                 mechanism: "PLAIN".into(),
-                response: LongString::from(b"\0guest\0guest".to_vec()),
+                response: LongString::from(format!("\0{user}\0{password}").into_bytes()),
                 locale: "en_US".into(),
             })),
         )
         .await;
+        raw
+    }
+
+    /// Opens a socket, logs in as guest and returns the server's `tune`.
+    pub async fn login(addr: std::net::SocketAddr) -> (Raw, connection::Tune) {
+        let mut raw = Raw::start_ok(addr, "guest", "guest", client_properties()).await;
         let tune = raw.recv().await.expect("connection.tune");
         let Frame::Method {
             method: Method::Other(m),
@@ -196,7 +203,7 @@ impl Raw {
 }
 
 /// What the raw client announces: the `connection.blocked` capability.
-fn client_properties() -> FieldTable {
+pub fn client_properties() -> FieldTable {
     let mut caps = FieldTable::default();
     caps.insert(
         "connection.blocked".into(),

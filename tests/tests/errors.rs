@@ -305,4 +305,22 @@ async fn an_unknown_vhost_is_530_and_bad_credentials_are_403() {
         .await
         .unwrap_err();
     assert_eq!(reply_code(&err), Some(403), "{err}");
+    // A client that does not announce authentication_failure_close is not
+    // told why: the socket just closes, as RabbitMQ does.
+    let mut raw = warren_tests::raw::Raw::start_ok(s.addr(), "guest", "wrong", Default::default()).await;
+    assert!(raw.read_to_end().await.is_empty(), "no frame before the close");
+    let mut props = warren_tests::raw::client_properties();
+    let mut caps = lapin::types::FieldTable::default();
+    caps.insert(
+        "authentication_failure_close".into(),
+        lapin::types::AMQPValue::Boolean(true),
+    );
+    props.insert("capabilities".into(), lapin::types::AMQPValue::FieldTable(caps));
+    let mut raw = warren_tests::raw::Raw::start_ok(s.addr(), "guest", "wrong", props).await;
+    let (code, text) = raw.expect_connection_close().await;
+    assert_eq!(code, 403);
+    assert_eq!(
+        text,
+        "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile."
+    );
 }

@@ -434,10 +434,14 @@ impl Connection {
         };
         match (self.state, m) {
             (State::AwaitStartOk, C::StartOk(s)) => {
-                self.blocked_capable = matches!(
-                    s.client_properties.inner().get("capabilities"),
-                    Some(AMQPValue::FieldTable(caps)) if caps.inner().get("connection.blocked") == Some(&AMQPValue::Boolean(true))
-                );
+                let capable = |name: &str| {
+                    matches!(
+                        s.client_properties.inner().get("capabilities"),
+                        Some(AMQPValue::FieldTable(caps)) if caps.inner().get(name) == Some(&AMQPValue::Boolean(true))
+                    )
+                };
+                self.blocked_capable = capable("connection.blocked");
+                let failure_close = capable("authentication_failure_close");
                 let mech = s.mechanism.as_str();
                 *self.info.client_properties.lock() = s.client_properties.clone();
                 let creds = credentials(mech, s.response.as_bytes());
@@ -449,6 +453,14 @@ impl Connection {
                     .filter(|(u, p)| self.shared.authenticate(u, p, peer))
                     .map(|(u, _)| u);
                 let Some(user) = user else {
+                    tracing::info!(mechanism = mech, user = %self.info.user.lock(), "login refused");
+                    if !failure_close {
+                        // As RabbitMQ: only clients that announce
+                        // authentication_failure_close are told; the
+                        // others see the socket close.
+                        self.state = State::Done;
+                        return Ok(());
+                    }
                     return Err(AmqpError::access_refused(format_args!(
                         "Login was refused using authentication mechanism {mech}. For details see the broker logfile."
                     )));
