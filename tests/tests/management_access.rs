@@ -559,3 +559,40 @@ async fn users_permissions_and_policies_survive_a_restart_and_a_deleted_default_
     s.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_vhost_default_queue_type_applies_to_durable_queues_declared_without_one() {
+    let s = server().await;
+    let (st, _) = call(
+        &s,
+        "PUT",
+        "/api/vhosts/qq",
+        GUEST,
+        Some(json!({"default_queue_type": "quorum"})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let url = format!("amqp://guest:guest@127.0.0.1:{}/qq", s.addr().port());
+    let conn = lapin::Connection::connect(&url, Default::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let durable = lapin::options::QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.queue_declare("d".into(), durable, Default::default())
+        .await
+        .unwrap();
+    ch.queue_declare("d".into(), durable, Default::default())
+        .await
+        .expect("redeclaring the same way stays equivalent");
+    declare(&ch, "transient").await.unwrap();
+    let (_, d) = call(&s, "GET", "/api/queues/qq/d", GUEST, None).await;
+    assert_eq!(d["type"], "quorum");
+    let (_, t) = call(&s, "GET", "/api/queues/qq/transient", GUEST, None).await;
+    assert_eq!(
+        t["type"], "classic",
+        "quorum queues must be durable: transient ones stay classic"
+    );
+}

@@ -118,6 +118,26 @@ impl VHost {
         *self.meta.write() = meta;
     }
 
+    /// The vhost's default queue type (RabbitMQ 3.13) for a durable,
+    /// non-exclusive, non-auto-delete queue declared without `x-queue-type`.
+    /// A redeclaration gets the same, so it stays equivalent.
+    fn apply_default_queue_type(&self, options: &mut QueueOptions) {
+        if !options.durable || options.auto_delete || options.exclusive_owner.is_some() {
+            return;
+        }
+        if options.arguments.inner().contains_key("x-queue-type") {
+            return;
+        }
+        let Some(kind) = self.meta.read().default_queue_type.clone() else {
+            return;
+        };
+        if kind == "quorum" {
+            options
+                .arguments
+                .insert("x-queue-type".into(), AMQPValue::LongString(kind.as_str().into()));
+        }
+    }
+
     /// Puts back metadata read from the store at start.
     pub fn restore_meta(&self, meta: VhostMeta) {
         *self.meta.write() = meta;
@@ -443,6 +463,8 @@ impl VHost {
         } else {
             name.to_string()
         };
+        let mut options = options;
+        self.apply_default_queue_type(&mut options);
         let args = QueueArgs::parse(
             &options.arguments,
             &name,
