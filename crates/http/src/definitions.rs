@@ -19,9 +19,38 @@ use crate::routes::access::{parse_tags, permission_json, user_json, vhost_meta};
 use crate::routes::policies::{policy_def, policy_json};
 use crate::{json, ApiState};
 
-/// RabbitMQ's reply for a vhost that does not exist.
-fn no_such_vhost(name: &str) -> String {
-    format!("[\"no_such_vhost\",\"{name}\"]")
+/// Why an import stopped.
+#[derive(Debug)]
+pub enum ImportError {
+    /// An object names a vhost that does not exist.
+    NoSuchVhost(String),
+    /// Anything else, with RabbitMQ's text where there is one.
+    Invalid(String),
+}
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImportError::NoSuchVhost(v) => write!(f, "no such vhost '{v}'"),
+            ImportError::Invalid(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<String> for ImportError {
+    fn from(e: String) -> Self {
+        ImportError::Invalid(e)
+    }
+}
+
+impl From<ImportError> for ApiError {
+    /// RabbitMQ answers `["no_such_vhost","v"]` (an Erlang term) here.
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::NoSuchVhost(v) => ApiError::BadRequestTerm(json!(["no_such_vhost", v])),
+            ImportError::Invalid(e) => ApiError::BadRequest(e),
+        }
+    }
 }
 
 fn queues_of(v: &VHost, with_vhost: bool) -> Vec<Value> {
@@ -156,13 +185,15 @@ fn args(o: &Value) -> Map<String, Value> {
 /// whatever its own `vhost` field says. Objects are created in RabbitMQ's
 /// order (users, vhosts, permissions, policies, exchanges, queues,
 /// bindings); an error stops the import at the failing object.
-pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result<(), String> {
+pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result<(), ImportError> {
     if !defs.is_object() {
-        return Err("failed_to_parse_json".into());
+        return Err(ImportError::Invalid("failed_to_parse_json".into()));
     }
-    let vhost_of = |o: &Value| -> Result<std::sync::Arc<VHost>, String> {
+    let vhost_of = |o: &Value| -> Result<std::sync::Arc<VHost>, ImportError> {
         let name = only_vhost.unwrap_or_else(|| text(o, "vhost"));
-        broker.vhost(name).ok_or_else(|| no_such_vhost(name))
+        broker
+            .vhost(name)
+            .ok_or_else(|| ImportError::NoSuchVhost(name.to_string()))
     };
     if only_vhost.is_none() {
         for u in items(defs, "users") {
@@ -238,7 +269,7 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
 /// Imports a definitions file's text (the boot-time import).
 pub fn import_text(broker: &Broker, only_vhost: Option<&str>, text: &str) -> Result<(), String> {
     let defs: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    import(broker, only_vhost, &defs)
+    import(broker, only_vhost, &defs).map_err(|e| e.to_string())
 }
 
 type Body = std::result::Result<Json<Value>, axum::extract::rejection::JsonRejection>;
@@ -269,7 +300,7 @@ fn run_import(
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
     let Json(defs) = body.map_err(|_| ApiError::BadRequest("failed_to_parse_json".into()))?;
-    import(&s.broker, vhost, &defs).map_err(ApiError::BadRequest)?;
+    import(&s.broker, vhost, &defs)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

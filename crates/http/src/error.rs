@@ -11,6 +11,8 @@ const CHALLENGE: (&str, &str) = ("www-authenticate", "Basic realm=\"RabbitMQ Man
 pub enum ApiError {
     NotFound,
     BadRequest(String),
+    /// A 400 whose reason is a structured term (`["no_such_vhost","v"]`).
+    BadRequestTerm(serde_json::Value),
     /// No credentials: a challenge and an empty body.
     Unauthorized,
     /// Wrong user name or password.
@@ -29,6 +31,11 @@ impl IntoResponse for ApiError {
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
                 Json(json!({"error": "Object Not Found", "reason": "Not Found"})),
+            )
+                .into_response(),
+            ApiError::BadRequestTerm(reason) => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "bad_request", "reason": reason})),
             )
                 .into_response(),
             ApiError::BadRequest(reason) => (
