@@ -378,16 +378,18 @@ impl Queue {
     /// Appends a message and hands it to consumers with credit.
     pub fn publish(self: &Arc<Self>, msg: Arc<Message>) -> Enqueued {
         let now = self.env.clock.now_ms();
-        let args = self.limits.read();
+        // Copied out, so no guard is held across `finish`, which may
+        // dead-letter back into this queue.
+        let (message_ttl, max_length, max_length_bytes, overflow) = {
+            let l = self.limits.read();
+            (l.message_ttl, l.max_length, l.max_length_bytes, l.overflow)
+        };
         let mut st = self.inner.lock();
-        let expires_at = Self::expiry(args.message_ttl, msg.expiration_ms, now);
+        let expires_at = Self::expiry(message_ttl, msg.expiration_ms, now);
         let size = msg.size() as u64;
         let full = |st: &QueueState, extra_len: usize, extra_bytes: u64| {
-            args.max_length
-                .is_some_and(|m| (st.ready.len() + extra_len) as u64 > m)
-                || args
-                    .max_length_bytes
-                    .is_some_and(|m| st.ready.bytes() + extra_bytes > m)
+            max_length.is_some_and(|m| (st.ready.len() + extra_len) as u64 > m)
+                || max_length_bytes.is_some_and(|m| st.ready.bytes() + extra_bytes > m)
         };
         let seq = st.next_seq;
         st.next_seq += 1;
@@ -399,8 +401,8 @@ impl Queue {
             returned: 0,
             spill: 0,
         };
-        if args.overflow != Overflow::DropHead && full(&st, 1, size) {
-            if args.overflow == Overflow::RejectPublishDlx {
+        if overflow != Overflow::DropHead && full(&st, 1, size) {
+            if overflow == Overflow::RejectPublishDlx {
                 st.dead.push((entry, DeathReason::Maxlen));
             } else {
                 self.forget([&entry]);
@@ -711,15 +713,17 @@ impl Queue {
         let limits = crate::policy::queue_limits(&self.args, policy.as_deref());
         *self.limits.write() = limits;
         *self.policy.write() = policy;
-        let args = self.limits.read();
+        let (max_length, max_length_bytes) = {
+            let l = self.limits.read();
+            (l.max_length, l.max_length_bytes)
+        };
         let mut st = self.inner.lock();
-        while args.max_length.is_some_and(|m| st.ready.len() as u64 > m)
-            || args.max_length_bytes.is_some_and(|m| st.ready.bytes() > m)
+        while max_length.is_some_and(|m| st.ready.len() as u64 > m)
+            || max_length_bytes.is_some_and(|m| st.ready.bytes() > m)
         {
             let Some(e) = st.ready.pop() else { break };
             st.dead.push((e, DeathReason::Maxlen));
         }
-        drop(args);
         self.finish(st);
     }
 
