@@ -453,6 +453,12 @@ async fn tags_decide_what_a_user_sees() {
     );
     let (st, _) = call(&s, "PUT", "/api/queues/mine/x", &m, Some(json!({}))).await;
     assert_eq!(st, 201);
+    let (st, v) = call(&s, "PUT", "/api/queues/mine/amq.x", &m, Some(json!({}))).await;
+    assert_eq!(
+        (st, v["reason"].as_str()),
+        (401, Some("Access refused.")),
+        "as RabbitMQ answers a reserved name"
+    );
     let (st, v) = call(&s, "GET", "/api/nodes", &m, None).await;
     assert_eq!((st, v["reason"].as_str()), (401, Some("Not monitor user")));
     let mon = basic("mon", "pw");

@@ -78,6 +78,10 @@ impl From<warren_broker::AmqpError> for ApiError {
     fn from(e: warren_broker::AmqpError) -> Self {
         if e.code == 404 {
             ApiError::NotFound
+        } else if e.code == 403 {
+            // RabbitMQ's management plugin answers every AMQP access
+            // refusal (permissions, reserved names) this way.
+            ApiError::NotAuthorised("Access refused.")
         } else {
             ApiError::Amqp(e.code, e.text)
         }
