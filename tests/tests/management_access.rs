@@ -573,15 +573,7 @@ async fn users_permissions_and_policies_survive_a_restart_and_a_deleted_default_
 #[tokio::test]
 async fn a_vhost_default_queue_type_applies_to_durable_queues_declared_without_one() {
     let s = server().await;
-    let (st, _) = call(
-        &s,
-        "PUT",
-        "/api/vhosts/qq",
-        GUEST,
-        Some(json!({"default_queue_type": "quorum"})),
-    )
-    .await;
-    assert_eq!(st, 201);
+    call(&s, "PUT", "/api/vhosts/qq", GUEST, None).await;
     let url = format!("amqp://guest:guest@127.0.0.1:{}/qq", s.addr().port());
     let conn = lapin::Connection::connect(&url, Default::default())
         .await
@@ -591,6 +583,21 @@ async fn a_vhost_default_queue_type_applies_to_durable_queues_declared_without_o
         durable: true,
         ..Default::default()
     };
+    ch.queue_declare("classic-before".into(), durable, Default::default())
+        .await
+        .unwrap();
+    let (st, _) = call(
+        &s,
+        "PUT",
+        "/api/vhosts/qq",
+        GUEST,
+        Some(json!({"default_queue_type": "quorum"})),
+    )
+    .await;
+    assert_eq!(st, 204);
+    ch.queue_declare("classic-before".into(), durable, Default::default())
+        .await
+        .expect("a queue declared before the default changed is redeclared as it is");
     ch.queue_declare("d".into(), durable, Default::default())
         .await
         .unwrap();

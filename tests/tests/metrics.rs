@@ -86,7 +86,13 @@ async fn metrics_report_queues_and_messages() {
     assert_eq!(sample(&text, "rabbitmq_channels "), Some(1.0));
     assert!(sample(&text, "rabbitmq_process_resident_memory_bytes ").unwrap() > 0.0);
     assert!(sample(&text, "rabbitmq_disk_space_available_bytes ").is_some());
+    declare(&ch, "evil\"} 1\nfake_metric 1").await.unwrap();
     let per = scrape(addr, "/metrics/per-object").await;
+    assert!(
+        per.contains(r#"queue="evil\"} 1\nfake_metric 1""#),
+        "queue names are escaped in labels: {per}"
+    );
+    assert!(!per.lines().any(|l| l.starts_with("fake_metric")), "{per}");
     assert_eq!(
         sample(&per, "rabbitmq_queue_messages_ready{vhost=\"/\",queue=\"m1\"}"),
         Some(2.0),

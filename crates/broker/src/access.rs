@@ -105,6 +105,18 @@ pub fn hash_password(password: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(raw)
 }
 
+/// RabbitMQ's rule for the `user_id` message property: if set, it must
+/// name the authenticated user.
+pub fn check_user_id(claimed: Option<&[u8]>, user: &str) -> Result<(), AmqpError> {
+    match claimed {
+        Some(id) if id != user.as_bytes() => Err(AmqpError::precondition(format_args!(
+            "user_id property set to '{}' but authenticated user was '{user}'",
+            String::from_utf8_lossy(id)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A permission expression, kept with its source text for listing.
 pub struct Pattern {
     pub source: String,
@@ -278,7 +290,7 @@ impl Access {
     /// first time a broker starts on its data directory; an operator who
     /// deletes it later does not see it come back.
     pub fn seed(&self, user: &str, password: &str) {
-        if self.store.as_ref().is_some_and(|s| s.defs.seeded()) {
+        if self.is_seeded() {
             return;
         }
         self.put_user(UserDef {
@@ -300,8 +312,25 @@ impl Access {
         }
     }
 
+    /// Whether this data directory was initialised before.
+    pub fn is_seeded(&self) -> bool {
+        self.store.as_ref().is_some_and(|s| s.defs.seeded())
+    }
+
+    /// Records that the data directory is initialised without creating the
+    /// default user (definitions imported at the first start replace it).
+    pub fn mark_seeded(&self) {
+        if let Some(s) = &self.store {
+            s.defs.mark_seeded();
+        }
+    }
+
     /// The user, if `password` is theirs.
     pub fn authenticate(&self, name: &str, password: &str) -> Option<Arc<User>> {
+        // As RabbitMQ: a blank password never logs in, whatever the hash.
+        if password.is_empty() {
+            return None;
+        }
         let u = self.user(name)?;
         u.verify(password).then_some(u)
     }

@@ -129,6 +129,7 @@ impl Broker {
         let Some(v) = self.vhosts.write().remove(name) else {
             return false;
         };
+        v.mark_deleted();
         for c in self.connections.list() {
             if *c.vhost.lock() == name {
                 c.request_close(&format!("vhost '{name}' is deleted"));
@@ -178,22 +179,41 @@ impl Broker {
             vhosts: RwLock::new(HashMap::new()),
             store: Some(store.clone()),
         };
-        broker.add_vhost("/");
+        if !store.defs.seeded() {
+            // The default vhost exists from the first start on; an operator
+            // who deletes it later does not see it come back.
+            broker.add_vhost("/");
+        }
         for name in store.defs.vhosts()? {
             let v = broker.add_vhost(&name);
             if let Some(meta) = store.defs.vhost_meta(&name) {
                 v.restore_meta(meta);
             }
         }
+        // Objects stored under a vhost that no longer exists (written while
+        // it was being deleted) are dropped, not used to recreate it.
+        let home = |kind: &str, vhost: &str, name: &str| {
+            let v = broker.vhost(vhost);
+            if v.is_none() {
+                tracing::warn!("{kind} '{name}' of deleted vhost '{vhost}' dropped");
+            }
+            v
+        };
         for p in store.defs.policies()? {
-            let v = broker.add_vhost(&p.vhost);
+            let Some(v) = home("policy", &p.vhost, &p.name) else {
+                store.defs.delete_policy(&p.vhost, &p.name);
+                continue;
+            };
             let name = p.name.clone();
             if let Err(e) = v.restore_policy(p) {
                 tracing::warn!("policy '{name}' not restored: {e}");
             }
         }
         for x in store.defs.exchanges()? {
-            let v = broker.add_vhost(&x.vhost);
+            let Some(v) = home("exchange", &x.vhost, &x.name) else {
+                store.defs.delete_exchange(&x.vhost, &x.name);
+                continue;
+            };
             let options = exchange::ExchangeOptions {
                 durable: true,
                 auto_delete: x.auto_delete,
@@ -205,14 +225,20 @@ impl Broker {
         }
         let mut by_id = HashMap::new();
         for q in store.defs.queues()? {
-            let v = broker.add_vhost(&q.vhost);
+            let Some(v) = home("queue", &q.vhost, &q.name) else {
+                store.defs.delete_queue(&q.vhost, &q.name);
+                continue;
+            };
             let queue = v
                 .restore_queue(&q)
                 .map_err(|e| BrokerOpenError::Definition(format!("queue '{}': {}", q.name, e.text)))?;
             by_id.insert(q.id, queue);
         }
         for b in store.defs.bindings()? {
-            let v = broker.add_vhost(&b.vhost);
+            let Some(v) = home("binding", &b.vhost, &b.source) else {
+                store.defs.delete_binding(&b);
+                continue;
+            };
             let r = if b.destination_kind == "queue" {
                 v.bind_queue(&b.destination, &b.source, &b.routing_key, b.arguments.clone(), 0)
             } else {

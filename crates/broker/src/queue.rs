@@ -699,8 +699,8 @@ impl Queue {
     }
 
     /// Applies a policy (or none): the arguments in force become the
-    /// declared ones combined with it, and a lower length limit takes effect
-    /// at once (dropping from the head, or dead-lettering, as on publish).
+    /// declared ones combined with it, and with `drop-head` a lower length
+    /// limit takes effect at once (dropped heads are dead-lettered).
     pub fn set_policy(self: &Arc<Self>, policy: Option<Arc<crate::policy::Policy>>) {
         let same = match (&*self.policy.read(), &policy) {
             (None, None) => true,
@@ -713,10 +713,15 @@ impl Queue {
         let limits = crate::policy::queue_limits(&self.args, policy.as_deref());
         *self.limits.write() = limits;
         *self.policy.write() = policy;
-        let (max_length, max_length_bytes) = {
+        let (max_length, max_length_bytes, overflow) = {
             let l = self.limits.read();
-            (l.max_length, l.max_length_bytes)
+            (l.max_length, l.max_length_bytes, l.overflow)
         };
+        if overflow != Overflow::DropHead {
+            // As RabbitMQ: a rejecting queue refuses new messages but keeps
+            // the ones it has.
+            return;
+        }
         let mut st = self.inner.lock();
         while max_length.is_some_and(|m| st.ready.len() as u64 > m)
             || max_length_bytes.is_some_and(|m| st.ready.bytes() > m)

@@ -38,6 +38,9 @@ pub struct VHost {
     meta: RwLock<VhostMeta>,
     /// The broker's counters (deleted queues leave their totals there).
     pub stats: Arc<crate::stats::GlobalStats>,
+    /// Set when the vhost is deleted: connections and requests that still
+    /// hold it may not create anything in it any more.
+    deleted: std::sync::atomic::AtomicBool,
 }
 
 /// Buffers reused across publishes so routing allocates nothing.
@@ -84,6 +87,7 @@ impl VHost {
             policies: RwLock::new(Vec::new()),
             meta: RwLock::new(VhostMeta::default()),
             stats: Default::default(),
+            deleted: Default::default(),
         };
         let durable = ExchangeOptions {
             durable: true,
@@ -118,19 +122,27 @@ impl VHost {
         *self.meta.write() = meta;
     }
 
-    /// The vhost's default queue type (RabbitMQ 3.13) for a durable,
-    /// non-exclusive, non-auto-delete queue declared without `x-queue-type`.
-    /// A redeclaration gets the same, so it stays equivalent.
-    fn apply_default_queue_type(&self, options: &mut QueueOptions) {
-        if !options.durable || options.auto_delete || options.exclusive_owner.is_some() {
-            return;
-        }
+    /// The vhost's default queue type (RabbitMQ 3.13) for a new durable,
+    /// non-exclusive, non-auto-delete queue declared without `x-queue-type`;
+    /// redeclaring an existing queue without a type stays equivalent.
+    fn apply_default_queue_type(&self, name: &str, options: &mut QueueOptions) {
         if options.arguments.inner().contains_key("x-queue-type") {
             return;
         }
         let Some(kind) = self.meta.read().default_queue_type.clone() else {
             return;
         };
+        if let Some(existing) = self.queue(name) {
+            // A queue that exists keeps its type, whatever the default
+            // became since: declaring it without a type is equivalent.
+            if let Some(t) = existing.options.arguments.inner().get("x-queue-type") {
+                options.arguments.insert("x-queue-type".into(), t.clone());
+            }
+            return;
+        }
+        if !options.durable || options.auto_delete || options.exclusive_owner.is_some() {
+            return;
+        }
         if kind == "quorum" {
             options
                 .arguments
@@ -154,6 +166,7 @@ impl VHost {
     /// Adds or replaces a policy (validated with RabbitMQ's texts) and
     /// applies it; true if it is new.
     pub fn put_policy(&self, def: PolicyDef) -> Result<bool, String> {
+        self.check_live().map_err(|e| e.text)?;
         let p = Arc::new(Policy::new(def)?);
         if let Some(store) = &self.store {
             store.defs.put_policy(&p.def());
@@ -252,6 +265,18 @@ impl VHost {
         AmqpError::not_found("queue", name, &self.name)
     }
 
+    /// An exchange clients may publish to: 404 when missing, 403 when internal.
+    pub fn publishable_exchange(&self, name: &str) -> Result<Arc<Exchange>, AmqpError> {
+        let x = self.find_exchange(name)?;
+        if x.options.internal {
+            return Err(AmqpError::access_refused(format_args!(
+                "cannot publish to internal exchange '{name}' in vhost '{}'",
+                self.name
+            )));
+        }
+        Ok(x)
+    }
+
     /// Looks up an exchange for use, 404 when it does not exist.
     pub fn find_exchange(&self, name: &str) -> Result<Arc<Exchange>, AmqpError> {
         self.exchange(name).ok_or_else(|| self.not_found_exchange(name))
@@ -279,6 +304,8 @@ impl VHost {
         passive: bool,
         options: ExchangeOptions,
     ) -> Result<Arc<Exchange>, AmqpError> {
+        check_name_length("exchange", name)?;
+        self.check_live()?;
         if passive {
             return self.find_exchange(name);
         }
@@ -379,6 +406,22 @@ impl VHost {
         Ok(())
     }
 
+    pub fn mark_deleted(&self) {
+        self.deleted.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// 320 once the vhost is deleted (it closes the connection, as
+    /// RabbitMQ closes a deleted vhost's connections).
+    fn check_live(&self) -> Result<(), AmqpError> {
+        if self.deleted.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(AmqpError::new(
+                crate::error::CONNECTION_FORCED,
+                format_args!("vhost '{}' is deleted", self.name),
+            ));
+        }
+        Ok(())
+    }
+
     /// Deletes every queue (with its messages) and exchange, for the
     /// deletion of the vhost itself.
     pub fn clear(&self) {
@@ -463,8 +506,10 @@ impl VHost {
         } else {
             name.to_string()
         };
+        check_name_length("queue", &name)?;
+        self.check_live()?;
         let mut options = options;
-        self.apply_default_queue_type(&mut options);
+        self.apply_default_queue_type(&name, &mut options);
         let args = QueueArgs::parse(
             &options.arguments,
             &name,
@@ -606,6 +651,7 @@ impl VHost {
         arguments: FieldTable,
         connection: u64,
     ) -> Result<(), AmqpError> {
+        self.check_live()?;
         let q = self.find_queue(queue, connection)?;
         let x = self.check_bindable(exchange)?;
         self.bind(&x, Dest::Queue(q), routing_key, arguments)
@@ -662,6 +708,7 @@ impl VHost {
         routing_key: &str,
         arguments: FieldTable,
     ) -> Result<(), AmqpError> {
+        self.check_live()?;
         let d = self.check_bindable(destination)?;
         let s = self.check_bindable(source)?;
         self.bind(&s, Dest::Exchange(d), routing_key, arguments)
@@ -947,6 +994,17 @@ pub fn random_token() -> String {
 }
 
 /// `amq.gen-` and a random token, as RabbitMQ names queues.
+/// Names travel as AMQP short strings; the management API and definitions
+/// files could otherwise make longer ones.
+fn check_name_length(kind: &str, name: &str) -> Result<(), AmqpError> {
+    if name.len() > 255 {
+        return Err(AmqpError::precondition(format_args!(
+            "{kind} name is longer than 255 bytes"
+        )));
+    }
+    Ok(())
+}
+
 /// A server-generated queue name, as RabbitMQ makes them.
 pub fn server_named() -> String {
     format!("amq.gen-{}", random_token())

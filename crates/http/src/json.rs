@@ -37,7 +37,8 @@ pub fn table(t: &FieldTable) -> Value {
 /// RabbitMQ's management plugin converts them.
 pub fn to_table(v: &Map<String, Value>) -> FieldTable {
     let mut t = FieldTable::default();
-    for (k, v) in v {
+    // AMQP table keys are short strings: longer ones cannot be sent.
+    for (k, v) in v.iter().filter(|(k, _)| k.len() <= 255) {
         if let Some(a) = to_value(v) {
             t.insert(k.as_str().into(), a);
         }
@@ -274,58 +275,66 @@ pub fn properties(p: &warren_codec::protocol::basic::AMQPProperties) -> Value {
     Value::Object(m)
 }
 
-/// The properties of a message published through the API.
-pub fn to_properties(m: &Map<String, Value>) -> warren_codec::protocol::basic::AMQPProperties {
+/// The properties of a message published through the API; an error names
+/// a text property too long for AMQP (255 bytes).
+pub fn to_properties(
+    m: &Map<String, Value>,
+) -> Result<warren_codec::protocol::basic::AMQPProperties, String> {
     let mut p = warren_codec::protocol::basic::AMQPProperties::default();
-    let text = |k: &str| {
-        m.get(k)
-            .and_then(Value::as_str)
-            .map(|s| amq_protocol::types::ShortString::from(s.to_string()))
+    let text = |k: &str| -> Result<Option<amq_protocol::types::ShortString>, String> {
+        match m.get(k).and_then(Value::as_str) {
+            Some(s) if s.len() > 255 => Err(format!("property '{k}' is longer than 255 bytes")),
+            Some(s) => Ok(Some(s.to_string().into())),
+            None => Ok(None),
+        }
     };
     let int = |k: &str| {
         m.get(k)
             .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
     };
-    if let Some(v) = text("content_type") {
+    if let Some(v) = text("content_type")? {
         p = p.with_content_type(v);
     }
-    if let Some(v) = text("content_encoding") {
+    if let Some(v) = text("content_encoding")? {
         p = p.with_content_encoding(v);
     }
     if let Some(Value::Object(h)) = m.get("headers") {
+        if let Some(k) = h.keys().find(|k| k.len() > 255) {
+            return Err(format!("header name '{k}' is longer than 255 bytes"));
+        }
         p = p.with_headers(to_table(h));
     }
     if let Some(v) = int("delivery_mode") {
-        p = p.with_delivery_mode(v as u8);
+        p = p.with_delivery_mode(v.min(255) as u8);
     }
     if let Some(v) = int("priority") {
-        p = p.with_priority(v as u8);
+        p = p.with_priority(v.min(255) as u8);
     }
-    if let Some(v) = text("correlation_id") {
+    if let Some(v) = text("correlation_id")? {
         p = p.with_correlation_id(v);
     }
-    if let Some(v) = text("reply_to") {
+    if let Some(v) = text("reply_to")? {
         p = p.with_reply_to(v);
     }
-    if let Some(v) = text("expiration") {
+    if let Some(v) = text("expiration")? {
         p = p.with_expiration(v);
     }
-    if let Some(v) = text("message_id") {
+    if let Some(v) = text("message_id")? {
         p = p.with_message_id(v);
     }
     if let Some(v) = int("timestamp") {
         p = p.with_timestamp(v);
     }
-    if let Some(v) = text("type") {
+    if let Some(v) = text("type")? {
         p = p.with_type(v);
     }
-    if let Some(v) = text("user_id") {
+    if let Some(v) = text("user_id")? {
         p = p.with_user_id(v);
     }
-    if let Some(v) = text("app_id") {
+    if let Some(v) = text("app_id")? {
         p = p.with_app_id(v);
     }
-    p
+    Ok(p)
 }
 
 /// Lenient readers for request bodies: rabbitmqadmin sends booleans and

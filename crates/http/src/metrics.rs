@@ -22,6 +22,22 @@ use crate::ApiState;
 
 type Labels = Vec<(String, String)>;
 
+/// A label value in the text format's escaping (`\\`, `\"`, `\n`):
+/// prometheus-client writes label values as they are, and queue names are
+/// chosen by clients.
+fn escape_label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The metrics text for one scrape.
 pub fn render(state: &ApiState, per_object: bool) -> String {
     let mut reg = Registry::default();
@@ -51,8 +67,8 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         consumers += c;
         if per_object {
             let labels = vec![
-                ("vhost".to_string(), q.vhost.to_string()),
-                ("queue".to_string(), q.name.to_string()),
+                ("vhost".to_string(), escape_label(&q.vhost)),
+                ("queue".to_string(), escape_label(&q.name)),
             ];
             q_msgs.get_or_create(&labels).set(r + u);
             q_ready.get_or_create(&labels).set(r);

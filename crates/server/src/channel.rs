@@ -661,13 +661,7 @@ impl Channel {
             ctx.perms.check(Perm::Write, "exchange", name)?;
             self.write_allowed = Some((name.into(), generation));
         }
-        let x = ctx.vhost.find_exchange(name)?;
-        if x.options.internal {
-            return Err(AmqpError::access_refused(format_args!(
-                "cannot publish to internal exchange '{name}' in vhost '{}'",
-                ctx.vhost.name
-            )));
-        }
+        let x = ctx.vhost.publishable_exchange(name)?;
         if p.immediate {
             return Err(AmqpError::new(error::NOT_IMPLEMENTED, "immediate=true"));
         }
@@ -689,16 +683,7 @@ impl Channel {
             .map(warren_broker::message::parse_expiration)
             .transpose()
             .map_err(AmqpError::precondition)?;
-        if let Some(user_id) = props.user_id(&properties) {
-            // As RabbitMQ: a message may not claim to come from someone else.
-            if user_id != ctx.perms.user.as_bytes() {
-                return Err(AmqpError::precondition(format_args!(
-                    "user_id property set to '{}' but authenticated user was '{}'",
-                    utf8(user_id),
-                    ctx.perms.user
-                )));
-            }
-        }
+        warren_broker::access::check_user_id(props.user_id(&properties), &ctx.perms.user)?;
         if props.reply_to(&properties) == Some(REPLY_TO.as_bytes()) {
             // Direct reply-to: name this channel's pseudo-queue instead.
             let q = self

@@ -108,6 +108,11 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         config.data_dir.clone(),
         shutdown.clone(),
     ));
+    if config.definitions_file.is_some() {
+        // As RabbitMQ: definitions imported at boot replace the default
+        // user; guest/guest is not created next to them.
+        broker.access.mark_seeded();
+    }
     broker.access.seed(&config.default_user, &config.default_pass);
     if let Some(path) = &config.definitions_file {
         let text = std::fs::read_to_string(path).map_err(|e| {

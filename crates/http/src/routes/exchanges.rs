@@ -139,16 +139,20 @@ pub async fn publish(
 ) -> Result<Json<Value>> {
     use base64::Engine;
     let v = visible_vhost(&s, &caller, &vhost)?;
-    let x = find_exchange(&v, &name)?;
+    find_exchange(&v, &name)?;
     caller.check(&s.broker, &vhost, Perm::Write, "exchange", exchange_name(&name))?;
+    let x = v.publishable_exchange(exchange_name(&name))?;
     let payload = match body.payload_encoding.as_str() {
         "base64" => base64::engine::general_purpose::STANDARD
             .decode(body.payload.as_bytes())
             .map_err(|e| ApiError::BadRequest(format!("payload is not base64: {e}")))?,
         _ => body.payload.into_bytes(),
     };
-    let props = json::to_properties(&body.properties);
+    let props = json::to_properties(&body.properties).map_err(ApiError::BadRequest)?;
     let raw = warren_codec::properties::encode(&props);
+    // The same rule as for AMQP publishers.
+    let view = warren_codec::Properties::parse(&raw).unwrap_or_default();
+    warren_broker::access::check_user_id(view.user_id(&raw), caller.name())?;
     let msg = warren_broker::persist::message_from_parts(
         bytes_of(exchange_name(&name)),
         bytes_of(&body.routing_key),

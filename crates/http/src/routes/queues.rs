@@ -139,9 +139,10 @@ pub async fn purge(
     Path((vhost, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let v = visible_vhost(&s, &caller, &vhost)?;
-    let q = find_queue(&v, &name)?;
+    find_queue(&v, &name)?;
     caller.check(&s.broker, &vhost, Perm::Read, "queue", &name)?;
-    q.purge();
+    // Another connection's exclusive queue is locked (405), as over AMQP.
+    v.find_queue(&name, 0)?.purge();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -177,8 +178,9 @@ pub async fn get_messages(
     Body(body): Body<GetBody>,
 ) -> Result<Json<Value>> {
     let v = visible_vhost(&s, &caller, &vhost)?;
-    let q = find_queue(&v, &name)?;
+    find_queue(&v, &name)?;
     caller.check(&s.broker, &vhost, Perm::Read, "queue", &name)?;
+    let q = v.find_queue(&name, 0)?;
     let requeue = match body.ackmode.as_str() {
         "ack_requeue_true" | "reject_requeue_true" => true,
         "ack_requeue_false" | "reject_requeue_false" => false,
