@@ -155,8 +155,11 @@ impl Exchange {
         self.policy.read().clone()
     }
 
-    pub fn set_policy(&self, policy: Option<Arc<crate::policy::Policy>>) {
-        *self.policy.write() = policy;
+    /// Applies the policy `select` picks, under the policy lock (see
+    /// `Queue::apply_policy`).
+    pub fn apply_policy(&self, select: impl FnOnce() -> Option<Arc<crate::policy::Policy>>) {
+        let mut current = self.policy.write();
+        *current = select();
     }
 
     /// The alternate exchange: the `alternate-exchange` argument, else the

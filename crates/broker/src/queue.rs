@@ -701,8 +701,13 @@ impl Queue {
     /// Applies a policy (or none): the arguments in force become the
     /// declared ones combined with it, and with `drop-head` a lower length
     /// limit takes effect at once (dropped heads are dead-lettered).
-    pub fn set_policy(self: &Arc<Self>, policy: Option<Arc<crate::policy::Policy>>) {
-        let same = match (&*self.policy.read(), &policy) {
+    ///
+    /// `select` picks the policy while the queue's policy lock is held, so
+    /// of concurrent changes the one applied last read the latest policies.
+    pub fn apply_policy(self: &Arc<Self>, select: impl FnOnce() -> Option<Arc<crate::policy::Policy>>) {
+        let mut current = self.policy.write();
+        let policy = select();
+        let same = match (&*current, &policy) {
             (None, None) => true,
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             _ => false,
@@ -710,9 +715,9 @@ impl Queue {
         if same {
             return;
         }
-        let limits = crate::policy::queue_limits(&self.args, policy.as_deref());
-        *self.limits.write() = limits;
-        *self.policy.write() = policy;
+        *self.limits.write() = crate::policy::queue_limits(&self.args, policy.as_deref());
+        *current = policy;
+        drop(current);
         let (max_length, max_length_bytes, overflow) = {
             let l = self.limits.read();
             (l.max_length, l.max_length_bytes, l.overflow)

@@ -215,28 +215,29 @@ impl VHost {
         Ok(())
     }
 
+    fn policy_for(&self, kind: policy::Kind, name: &str) -> Option<Arc<Policy>> {
+        policy::select(&self.policies.read(), kind, name)
+    }
+
     /// Gives every queue and exchange the policy that now applies to it.
     pub fn apply_policies(&self) {
-        let policies = self.policies();
         for q in self.queues() {
-            q.set_policy(policy::select(&policies, policy::Kind::Queue, &q.name));
+            q.apply_policy(|| self.policy_for(policy::Kind::Queue, &q.name));
         }
         for x in self.exchanges() {
-            x.set_policy(policy::select(&policies, policy::Kind::Exchange, &x.name));
+            x.apply_policy(|| self.policy_for(policy::Kind::Exchange, &x.name));
         }
     }
 
     fn apply_policy_to_queue(&self, q: &Arc<Queue>) {
-        let policies = self.policies.read();
-        if !policies.is_empty() {
-            q.set_policy(policy::select(&policies, policy::Kind::Queue, &q.name));
+        if !self.policies.read().is_empty() {
+            q.apply_policy(|| self.policy_for(policy::Kind::Queue, &q.name));
         }
     }
 
     fn apply_policy_to_exchange(&self, x: &Exchange) {
-        let policies = self.policies.read();
-        if !policies.is_empty() {
-            x.set_policy(policy::select(&policies, policy::Kind::Exchange, &x.name));
+        if !self.policies.read().is_empty() {
+            x.apply_policy(|| self.policy_for(policy::Kind::Exchange, &x.name));
         }
     }
 

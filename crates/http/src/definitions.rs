@@ -213,6 +213,13 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
             broker.add_vhost(text(v, "name")).set_meta(meta);
         }
         for p in items(defs, "permissions") {
+            // As RabbitMQ: permissions only for users and vhosts that exist.
+            if broker.vhost(text(p, "vhost")).is_none() {
+                return Err(ImportError::NoSuchVhost(text(p, "vhost").to_string()));
+            }
+            if broker.access.user(text(p, "user")).is_none() {
+                return Err(ImportError::Invalid(format!("no_such_user {}", text(p, "user"))));
+            }
             broker
                 .access
                 .put_permission(PermissionDef {
