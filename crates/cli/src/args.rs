@@ -52,7 +52,13 @@ pub struct Connection {
     )]
     pub password: String,
     /// Virtual host of the objects listed, declared or deleted.
-    #[arg(long, global = true, env = "WARRENCTL_VHOST", default_value = "/")]
+    #[arg(
+        long,
+        global = true,
+        env = "WARRENCTL_VHOST",
+        default_value = "/",
+        value_parser = clap::builder::NonEmptyStringValueParser::new()
+    )]
     pub vhost: String,
     /// Output: aligned table for people, JSON (the API's own objects) or
     /// tab-separated values for scripts.

@@ -50,6 +50,11 @@ impl Method {
     }
 }
 
+/// JSON preferred, anything accepted: RabbitMQ answers some endpoints that
+/// return no body (`DELETE .../contents`) with 406 to a strict
+/// `application/json`.
+const ACCEPT: &str = "application/json, */*;q=0.5";
+
 pub struct Client {
     agent: ureq::Agent,
     base: String,
@@ -63,6 +68,9 @@ impl Client {
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_global(Some(Duration::from_secs(120)))
+            // A redirect would drop the credentials and could turn a POST
+            // into a GET: report it instead of following it.
+            .max_redirects(0)
             .user_agent(concat!("warrenctl/", env!("CARGO_PKG_VERSION")))
             .build();
         // An IPv6 literal needs brackets in a URL.
@@ -124,7 +132,7 @@ impl Client {
                     _ => self.agent.delete(&url),
                 }
                 .header(auth.0, auth.1)
-                .header("accept", "application/json");
+                .header("accept", ACCEPT);
                 for (k, v) in headers {
                     req = req.header(*k, *v);
                 }
@@ -136,7 +144,7 @@ impl Client {
                     _ => self.agent.post(&url),
                 }
                 .header(auth.0, auth.1)
-                .header("accept", "application/json")
+                .header("accept", ACCEPT)
                 .header("content-type", "application/json");
                 for (k, v) in headers {
                     req = req.header(*k, *v);

@@ -388,16 +388,7 @@ impl Ctx<'_> {
     fn publish(&self, m: &PublishMessage) -> Result<String> {
         let (payload, encoding) = match &m.payload {
             Some(p) => (p.clone(), m.payload_encoding.unwrap_or(PayloadEncoding::String)),
-            None => {
-                let mut bytes = Vec::new();
-                std::io::stdin()
-                    .read_to_end(&mut bytes)
-                    .map_err(|cause| CliError::NoInput {
-                        path: "standard input".into(),
-                        cause,
-                    })?;
-                stdin_payload(bytes, m.payload_encoding)?
-            }
+            None => stdin_payload(read_stdin("--payload")?, m.payload_encoding)?,
         };
         // RabbitMQ names the default exchange `amq.default` in paths.
         let exchange = if m.exchange.is_empty() {
@@ -450,26 +441,19 @@ impl Ctx<'_> {
     }
 
     fn import(&self, file: Option<&Path>) -> Result<String> {
-        let (name, text) = match file {
+        let (name, bytes) = match file {
             Some(path) => (
                 path.display().to_string(),
-                std::fs::read_to_string(path).map_err(|cause| CliError::NoInput {
+                std::fs::read(path).map_err(|cause| CliError::NoInput {
                     path: path.display().to_string(),
                     cause,
                 })?,
             ),
-            None => {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .map_err(|cause| CliError::NoInput {
-                        path: "standard input".into(),
-                        cause,
-                    })?;
-                ("standard input".to_string(), text)
-            }
+            None => ("standard input".to_string(), read_stdin("--file")?),
         };
-        let definitions: Value = serde_json::from_str(&text)
+        // Bad bytes are bad data (65), like bad JSON; a UTF-8 BOM is allowed.
+        let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+        let definitions: Value = serde_json::from_slice(text)
             .map_err(|e| CliError::Data(format!("{name} is not valid JSON: {e}")))?;
         if !definitions.is_object() {
             return Err(CliError::Data(format!(
@@ -479,6 +463,28 @@ impl Ctx<'_> {
         self.client.post("/api/definitions", &definitions)?;
         Ok(String::new())
     }
+}
+
+/// Standard input, unless it is a terminal: then nothing would arrive and
+/// the command would wait silently, so it is a usage error naming the
+/// option to use instead.
+fn read_stdin(option: &str) -> Result<Vec<u8>> {
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(CliError::Usage(format!(
+            "give {option} or pipe the data to standard input"
+        )));
+    }
+    let mut bytes = Vec::new();
+    stdin
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|cause| CliError::NoInput {
+            path: "standard input".into(),
+            cause,
+        })?;
+    Ok(bytes)
 }
 
 /// Sets `key` when the option was given, leaving the API's default otherwise.

@@ -27,7 +27,7 @@ pub const NO_PERM: u8 = 77;
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// The API answered with an error status.
-    #[error("{} (HTTP {status} on {method} {path})", reason_text(.body))]
+    #[error("{} (HTTP {status} on {method} {path})", reason_text(.body, *.status))]
     Api {
         status: u16,
         method: &'static str,
@@ -73,14 +73,18 @@ impl CliError {
 
 /// RabbitMQ's `reason` (a string, or a term such as `["not_boolean","x"]`),
 /// else its `error`, else the body as it came.
-fn reason_text(body: &Value) -> String {
+fn reason_text(body: &Value, status: u16) -> String {
     let field = |k: &str| body.get(k).filter(|v| !v.is_null());
     match field("reason").or_else(|| field("error")) {
         Some(Value::String(s)) => unescape_html(s.trim()),
         Some(other) => other.to_string(),
         None => match body {
             Value::String(s) if !s.trim().is_empty() => s.trim().to_string(),
-            Value::Null => "no error details in the response".to_string(),
+            Value::Null => match status {
+                405 => "method not allowed".to_string(),
+                406 => "not acceptable".to_string(),
+                _ => "no error details in the response".to_string(),
+            },
             other => other.to_string(),
         },
     }

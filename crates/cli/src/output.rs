@@ -100,9 +100,20 @@ impl Cell {
     }
 }
 
-/// Control characters would break the grid: shown escaped.
+/// Control characters would break the grid or drive the terminal (escape
+/// sequences in payloads): shown escaped.
 fn printable(s: &str) -> String {
-    s.replace('\n', "\\n").replace('\r', "\\r").replace('\t', "\\t")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn table(headers: &[&str], rows: &[Vec<Cell>]) -> String {
@@ -154,12 +165,7 @@ fn table(headers: &[&str], rows: &[Vec<Cell>]) -> String {
 /// Linear TSV: a header row, then one line per row; backslash, tab and
 /// newline inside a value are written `\\`, `\t` and `\n`.
 fn tsv(headers: &[&str], rows: &[Vec<Cell>]) -> String {
-    let escape = |s: &str| {
-        s.replace('\\', "\\\\")
-            .replace('\t', "\\t")
-            .replace('\n', "\\n")
-            .replace('\r', "\\r")
-    };
+    let escape = |s: &str| printable(&s.replace('\\', "\\\\"));
     let mut out = headers.iter().map(|h| escape(h)).collect::<Vec<_>>().join("\t");
     out.push('\n');
     for row in rows {
@@ -221,6 +227,11 @@ mod tests {
         let out = list(Format::Json, &items(), &COLS);
         let back: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(back, items());
+    }
+
+    #[test]
+    fn control_characters_are_escaped_not_sent_to_the_terminal() {
+        assert_eq!(printable("\u{1b}[31mRED\tx"), "\\u{1b}[31mRED\\tx");
     }
 
     #[test]
