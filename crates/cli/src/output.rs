@@ -122,10 +122,12 @@ fn table(headers: &[&str], rows: &[Vec<Cell>]) -> String {
         .iter()
         .map(|r| r.iter().map(|c| printable(&c.text)).collect())
         .collect();
-    let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    // Columns in terminal cells: CJK and emoji take two, combining marks none.
+    let width = |s: &str| unicode_width::UnicodeWidthStr::width(s);
+    let mut widths: Vec<usize> = head.iter().map(|h| width(h)).collect();
     for row in &body {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(width(cell));
         }
     }
     let rule = {
@@ -140,7 +142,7 @@ fn table(headers: &[&str], rows: &[Vec<Cell>]) -> String {
     let line = |cells: &[String], numeric: &dyn Fn(usize) -> bool| {
         let mut s = String::from("|");
         for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            let pad = " ".repeat(w - cell.chars().count());
+            let pad = " ".repeat(w - width(cell));
             if numeric(i) {
                 s.push_str(&format!(" {pad}{cell} |"));
             } else {
@@ -227,6 +229,19 @@ mod tests {
         let out = list(Format::Json, &items(), &COLS);
         let back: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(back, items());
+    }
+
+    #[test]
+    fn wide_characters_keep_the_borders_aligned() {
+        let cell = |t: &str| Cell {
+            text: t.to_string(),
+            numeric: false,
+        };
+        let rows = vec![vec![cell("日本語"), cell("x")], vec![cell("ab"), cell("y")]];
+        let out = table(&["name", "v"], &rows);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[3], "| 日本語 | x |");
+        assert_eq!(lines[4], "| ab     | y |");
     }
 
     #[test]
