@@ -343,7 +343,7 @@ impl Queue {
             st.next_seq += 1;
             let expires_at = Self::expiry(ttl, m.expiration_ms, now);
             st.ready
-                .push_paged(seq, m.id, m.priority, m.size, expires_at, m.delivered);
+                .push_paged(seq, m.id, m.priority, m.size, expires_at, m.delivered, m.returned);
         }
         self.settled(&st);
     }
@@ -640,6 +640,10 @@ impl Queue {
             }
             if let Some(limit) = delivery_limit {
                 e.returned += 1;
+                // Kept in the log too, so the count survives a restart.
+                if let (Some((p, q)), true) = (&self.env.store, e.msg.store_id != 0) {
+                    p.log.returned(e.msg.store_id, *q);
+                }
                 if u64::from(e.returned) > limit {
                     st.dead.push((e, DeathReason::DeliveryLimit));
                     continue;

@@ -136,6 +136,11 @@ impl Ready {
             }) => {
                 let mut m = crate::persist::message_from_parts(exchange, routing_key, properties, body);
                 m.store_id = if p.spilled { 0 } else { p.id };
+                // The log keeps the message as published; a quorum queue's
+                // count of returns goes back into its header.
+                if p.returned > 0 {
+                    m = m.with_delivery_count(p.returned);
+                }
                 m
             }
             _ => {
@@ -181,6 +186,7 @@ impl Ready {
 
     /// Adds a message that is only in the log (recovery): it stays paged out
     /// until it is about to be delivered.
+    #[allow(clippy::too_many_arguments)]
     pub fn push_paged(
         &mut self,
         seq: u64,
@@ -189,6 +195,7 @@ impl Ready {
         size: u32,
         expires_at: u64,
         redelivered: bool,
+        returned: u32,
     ) {
         self.len += 1;
         self.bytes += u64::from(size);
@@ -199,7 +206,7 @@ impl Ready {
             spilled: false,
             expires_at,
             redelivered,
-            returned: 0,
+            returned,
         });
     }
 

@@ -23,7 +23,9 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::StoreError;
-use crate::record::{self, MessageParts, Read, Record, HEADER, KIND_ACK, KIND_DELIVERED, MARK_LEN};
+use crate::record::{
+    self, MessageParts, Read, Record, HEADER, KIND_ACK, KIND_DELIVERED, KIND_RETURNED, MARK_LEN,
+};
 
 /// Appends are numbered; a confirm waits until its ticket is synced.
 pub type Ticket = u64;
@@ -90,6 +92,8 @@ pub struct RecoveredMessage {
     pub id: u64,
     /// It was delivered before the restart: redeliver it marked so.
     pub delivered: bool,
+    /// Times it went back to the queue unacknowledged (quorum queues).
+    pub returned: u32,
     pub priority: u8,
     /// The `expiration` property, in milliseconds.
     pub expiration_ms: Option<u64>,
@@ -286,6 +290,13 @@ impl MessageLog {
     pub fn delivered(&self, message: u64, queue: u32) {
         self.append(MARK_LEN, |out| {
             record::encode_mark(KIND_DELIVERED, message, queue, out)
+        });
+    }
+
+    /// Records that `message` went back to `queue` unacknowledged.
+    pub fn returned(&self, message: u64, queue: u32) {
+        self.append(MARK_LEN, |out| {
+            record::encode_mark(KIND_RETURNED, message, queue, out)
         });
     }
 
@@ -523,6 +534,7 @@ fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<R
                                     RecoveredMessage {
                                         id,
                                         delivered: false,
+                                        returned: 0,
                                         priority: view.priority.unwrap_or(0),
                                         expiration_ms,
                                         size: body.len() as u32,
@@ -538,6 +550,12 @@ fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<R
                         Record::Delivered { message, queue } => {
                             if let Some(m) = queues.get_mut(&queue).and_then(|q| q.get_mut(&message)) {
                                 m.delivered = true;
+                            }
+                        }
+                        Record::Returned { message, queue } => {
+                            if let Some(m) = queues.get_mut(&queue).and_then(|q| q.get_mut(&message)) {
+                                m.delivered = true;
+                                m.returned += 1;
                             }
                         }
                     }

@@ -9,6 +9,9 @@
 //!   recovered message is marked redelivered).
 //! * spilled: `4` and the message layout (no queue ids): a message paged
 //!   out of memory; not recovered.
+//! * returned: `5, message id u64, queue id u32`: the message went back to
+//!   that queue unacknowledged (quorum queues count these in
+//!   `x-delivery-count` and against `x-delivery-limit`).
 
 use bytes::{Buf, Bytes};
 
@@ -19,6 +22,7 @@ pub const KIND_DELIVERED: u8 = 3;
 /// A message written only to take it out of memory (a queue's backlog);
 /// recovery skips it.
 pub const KIND_SPILLED: u8 = 4;
+pub const KIND_RETURNED: u8 = 5;
 
 /// The parts of a message the log keeps.
 pub struct MessageParts<'a> {
@@ -105,6 +109,10 @@ pub enum Record {
         message: u64,
         queue: u32,
     },
+    Returned {
+        message: u64,
+        queue: u32,
+    },
 }
 
 /// What is at an offset of a segment.
@@ -181,14 +189,14 @@ fn decode(mut p: Bytes) -> Option<Record> {
                 spilled: kind == KIND_SPILLED,
             })
         }
-        kind @ (KIND_ACK | KIND_DELIVERED) => {
+        kind @ (KIND_ACK | KIND_DELIVERED | KIND_RETURNED) => {
             need(&p, 12)?;
             let message = p.get_u64();
             let queue = p.get_u32();
-            Some(if kind == KIND_ACK {
-                Record::Ack { message, queue }
-            } else {
-                Record::Delivered { message, queue }
+            Some(match kind {
+                KIND_ACK => Record::Ack { message, queue },
+                KIND_DELIVERED => Record::Delivered { message, queue },
+                _ => Record::Returned { message, queue },
             })
         }
         _ => None,
