@@ -77,6 +77,17 @@ async fn users_and_permissions_created_over_http_log_in_over_amqp() {
         (st, v["error"].as_str(), v["reason"].as_str()),
         (401, Some("not_authorised"), Some("Not administrator user"))
     );
+    for empty in [
+        "/api/topic-permissions",
+        "/api/parameters",
+        "/api/operator-policies",
+    ] {
+        assert_eq!(
+            call(&s, "GET", empty, GUEST, None).await,
+            (200, json!([])),
+            "{empty}"
+        );
+    }
     let (st, _) = call(&s, "DELETE", "/api/users/alice", GUEST, None).await;
     assert_eq!(st, 204);
     let (st, _) = call(&s, "DELETE", "/api/users/alice", GUEST, None).await;

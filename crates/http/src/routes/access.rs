@@ -115,6 +115,12 @@ pub async fn delete_vhost(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// An empty list, for administrators, of a kind of object Warren does not have.
+pub async fn nothing(Extension(caller): Extension<Caller>) -> Result<Json<Value>> {
+    caller.require_admin()?;
+    Ok(Json(json!([])))
+}
+
 pub fn user_json(u: &User) -> Value {
     json!({
         "name": u.name,

@@ -119,6 +119,15 @@ pub fn router(state: ApiState) -> Router {
             "/api/definitions/{vhost}",
             get(crate::definitions::export_vhost).post(crate::definitions::import_vhost),
         )
+        // Features Warren does not have (topic permissions, runtime
+        // parameters, operator policies, limits): empty lists, so tools that
+        // read them everywhere (Terraform providers, dashboards) work.
+        .route("/api/topic-permissions", get(access::nothing))
+        .route("/api/parameters", get(access::nothing))
+        .route("/api/global-parameters", get(access::nothing))
+        .route("/api/operator-policies", get(access::nothing))
+        .route("/api/vhost-limits", get(access::nothing))
+        .route("/api/user-limits", get(access::nothing))
         .route("/api/aliveness-test/{vhost}", get(health::aliveness))
         .route("/api/health/checks/alarms", get(health::alarms))
         .route("/api/health/checks/local-alarms", get(health::alarms))
