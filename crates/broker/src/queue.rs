@@ -245,6 +245,8 @@ struct QueueState {
     had_consumer: bool,
     dead: Vec<(Entry, DeathReason)>,
     handed: Vec<(u64, u64)>,
+    /// Dispatch order of the consumers, reused (see `eligible`).
+    order: Vec<usize>,
 }
 
 /// At most this many messages go to one consumer per turn when it is the
@@ -267,6 +269,7 @@ impl Queue {
                 had_consumer: false,
                 dead: Vec::new(),
                 handed: Vec::new(),
+                order: Vec::new(),
             }),
             limits: RwLock::new(args.clone()),
             policy: RwLock::new(None),
@@ -488,11 +491,15 @@ impl Queue {
 
     /// Consumers by descending `x-priority`, starting each priority at the
     /// round-robin position (the sort is stable).
-    fn eligible(consumers: &[Arc<Consumer>], next: usize) -> Vec<Arc<Consumer>> {
+    /// Consumer indexes in dispatch order: by priority, highest first, and
+    /// within a priority from `next` round-robin. Written into `order`, a
+    /// buffer the queue keeps, so dispatch neither allocates nor touches the
+    /// consumers' reference counts.
+    fn eligible(consumers: &[Arc<Consumer>], next: usize, order: &mut Vec<usize>) {
         let n = consumers.len();
-        let mut order: Vec<Arc<Consumer>> = (0..n).map(|i| consumers[(next + i) % n].clone()).collect();
-        order.sort_by_key(|c| std::cmp::Reverse(c.priority));
-        order
+        order.clear();
+        order.extend((0..n).map(|i| (next + i) % n));
+        order.sort_by_key(|&i| std::cmp::Reverse(consumers[i].priority));
     }
 
     fn dispatch_locked(self: &Arc<Self>, st: &mut QueueState, now: u64) {
@@ -506,6 +513,7 @@ impl Queue {
             unacked,
             dead,
             handed,
+            order,
             ..
         } = st;
         if consumers.len() == 1 || self.args.single_active_consumer {
@@ -528,12 +536,14 @@ impl Queue {
             }
             return;
         }
-        let order = Self::eligible(consumers, *next_consumer);
+        Self::eligible(consumers, *next_consumer, order);
+        let mixed = consumers.iter().any(|c| c.priority != consumers[0].priority);
         'outer: while !ready.is_empty() {
             // The highest priority with credit takes one message; equal
             // priorities take turns.
             let mut progressed = false;
-            for c in &order {
+            for &i in order.iter() {
+                let c = &consumers[i];
                 let mut source = Source {
                     ready,
                     now,
@@ -546,10 +556,8 @@ impl Queue {
                 if taken.count > 0 {
                     progressed = true;
                     self.count_delivered(unacked, taken);
-                    if let Some(i) = consumers.iter().position(|x| Arc::ptr_eq(x, c)) {
-                        *next_consumer = i + 1;
-                    }
-                    if order.iter().any(|o| o.priority != c.priority) {
+                    *next_consumer = i + 1;
+                    if mixed {
                         continue 'outer;
                     }
                 }
