@@ -624,3 +624,17 @@ async fn a_vhost_default_queue_type_applies_to_durable_queues_declared_without_o
         "quorum queues must be durable: transient ones stay classic"
     );
 }
+
+#[tokio::test]
+async fn large_definitions_import() {
+    let s = server().await;
+    // Over axum's default 2 MB body limit.
+    let queues: Vec<serde_json::Value> = (0..20_000)
+        .map(|i| json!({"name": format!("imported-queue-with-a-fairly-long-name-{i:06}-{}", "x".repeat(60)), "vhost": "/", "durable": false, "auto_delete": false, "arguments": {}}))
+        .collect();
+    let body = json!({"queues": queues});
+    assert!(body.to_string().len() > 2 << 20);
+    let (st, v) = call(&s, "POST", "/api/definitions", GUEST, Some(body)).await;
+    assert_eq!(st, 204, "{v}");
+    assert_eq!(s.broker.vhost("/").unwrap().queues().len(), 20_000);
+}

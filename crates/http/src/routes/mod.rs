@@ -24,6 +24,9 @@ use crate::ApiState;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
+/// The largest request body accepted (a definitions import).
+const MAX_BODY: usize = 256 << 20;
+
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/overview", get(overview::overview))
@@ -147,6 +150,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/health/checks/node-is-quorum-critical", get(health::ok))
         .route("/api/health/checks/node-is-mirror-sync-critical", get(health::ok))
         .fallback(|| async { ApiError::NotFound })
+        // Definitions exported from a large broker run to many megabytes;
+        // bodies are only read after authentication.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(state.clone(), require_user))
         .with_state(state)
 }
