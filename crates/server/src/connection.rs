@@ -592,7 +592,9 @@ impl Connection {
                     format_args!("channel id {id} exceeds channel_max {}", self.channel_max),
                 ));
             }
-            self.channels.insert(id, Channel::new(id, self.out.clone()));
+            let ch = Channel::new(id, self.out.clone());
+            self.info.channel_views.lock().insert(id, ch.shared.clone());
+            self.channels.insert(id, ch);
             self.channels_changed();
             self.send(
                 id,
@@ -610,6 +612,7 @@ impl Connection {
                     );
                 }
                 self.channels.remove(&id);
+                self.info.channel_views.lock().remove(&id);
                 self.channels_changed();
             }
             return Ok(());
@@ -620,6 +623,7 @@ impl Connection {
         if is_close {
             ch.teardown(&vhost, self.id);
             self.channels.remove(&id);
+            self.info.channel_views.lock().remove(&id);
             self.channels_changed();
             self.send(
                 id,
@@ -676,21 +680,12 @@ impl Connection {
         }
     }
 
-    /// Tells management which channels are open.
+    /// Tells management how many channels are open (the views themselves
+    /// are added and removed with the channels).
     fn channels_changed(&self) {
         self.info
             .channels
             .store(self.channels.len() as u32, Ordering::Relaxed);
-        *self.info.channel_views.lock() = self
-            .channels
-            .iter()
-            .map(|(id, ch)| {
-                (
-                    *id,
-                    ch.shared.clone() as Arc<dyn warren_broker::connections::ChannelView>,
-                )
-            })
-            .collect();
     }
 
     /// Releases everything the connection holds: consumers detach, unacked
@@ -701,6 +696,7 @@ impl Connection {
             ch.teardown(&vhost, self.id);
         }
         self.channels.clear();
+        self.info.channel_views.lock().clear();
         self.channels_changed();
         for q in self.exclusive_queues.drain(..) {
             vhost.remove_queue(&q);
