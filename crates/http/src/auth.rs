@@ -13,7 +13,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
-use warren_broker::access::{Perm, User};
+use warren_broker::access::{Perm, Permissions, User};
 use warren_broker::Broker;
 
 use crate::error::ApiError;
@@ -79,10 +79,16 @@ impl Caller {
         if self.sees(broker, vhost) {
             Ok(())
         } else {
-            Err(ApiError::NotAuthorised(
-                "User not authorised to access virtual host",
-            ))
+            Err(NO_VHOST_ACCESS)
         }
+    }
+
+    /// The caller's permissions in `vhost`, for operations that need them.
+    pub fn permissions(&self, broker: &Broker, vhost: &str) -> Result<Arc<Permissions>, ApiError> {
+        broker
+            .access
+            .permission(vhost, self.name())
+            .ok_or(NO_VHOST_ACCESS)
     }
 
     /// What an AMQP client of this user would need for the same operation:
@@ -95,16 +101,13 @@ impl Caller {
         kind: &str,
         name: &str,
     ) -> Result<(), ApiError> {
-        let p = broker
-            .access
-            .permission(vhost, self.name())
-            .ok_or(ApiError::NotAuthorised(
-                "User not authorised to access virtual host",
-            ))?;
-        p.check(perm, kind, name)
+        self.permissions(broker, vhost)?
+            .check(perm, kind, name)
             .map_err(|_| ApiError::NotAuthorised("Access refused."))
     }
 }
+
+const NO_VHOST_ACCESS: ApiError = ApiError::NotAuthorised("User not authorised to access virtual host");
 
 /// Parses `Authorization: Basic base64(user:password)`.
 pub fn credentials(header: &str) -> Option<(String, String)> {

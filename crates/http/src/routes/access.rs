@@ -218,11 +218,7 @@ pub async fn put_user(
         hashing_algorithm,
         tags: parse_tags(&body.tags),
     });
-    Ok(if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::NO_CONTENT
-    })
+    Ok(super::created(created))
 }
 
 pub async fn delete_user(
@@ -355,11 +351,7 @@ pub async fn put_permission(
             read: body.read,
         })
         .map_err(|e| ApiError::BadRequest(format!("invalid regular expression: {e}")))?;
-    Ok(if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::NO_CONTENT
-    })
+    Ok(super::created(created))
 }
 
 pub async fn delete_permission(

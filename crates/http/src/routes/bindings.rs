@@ -173,12 +173,8 @@ fn check_bind(
     dest: &str,
     source: &str,
 ) -> Result<()> {
-    s.broker
-        .access
-        .permission(vhost, caller.name())
-        .ok_or(ApiError::NotAuthorised(
-            "User not authorised to access virtual host",
-        ))?
+    caller
+        .permissions(&s.broker, vhost)?
         .check_bind(kind, dest, source)?;
     Ok(())
 }

@@ -70,12 +70,8 @@ pub async fn put(
 ) -> Result<StatusCode> {
     let v = visible_vhost(&s, &caller, &vhost)?;
     let arguments = json::to_table(&body.arguments);
-    s.broker
-        .access
-        .permission(&vhost, caller.name())
-        .ok_or(ApiError::NotAuthorised(
-            "User not authorised to access virtual host",
-        ))?
+    caller
+        .permissions(&s.broker, &vhost)?
         .check_exchange_declare(&name, &arguments)?;
     let existed = v.exchange(&name).is_some();
     let options = warren_broker::exchange::ExchangeOptions {
@@ -91,11 +87,7 @@ pub async fn put(
         &body.kind
     };
     v.declare_exchange(&name, kind, false, options)?;
-    Ok(if existed {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::CREATED
-    })
+    Ok(super::created(!existed))
 }
 
 #[derive(Deserialize, Default)]

@@ -157,6 +157,15 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
+/// 201 for something new, 204 for a change, as RabbitMQ answers PUTs.
+fn created(new: bool) -> axum::http::StatusCode {
+    if new {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::NO_CONTENT
+    }
+}
+
 fn find_vhost(state: &ApiState, name: &str) -> Result<Arc<VHost>> {
     state.broker.vhost(name).ok_or(ApiError::NotFound)
 }

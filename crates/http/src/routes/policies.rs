@@ -111,11 +111,7 @@ pub async fn put(
     let v = vhost_for_change(&s, &caller, &vhost)?;
     let def = policy_def(&vhost, &name, &body).map_err(ApiError::BadRequest)?;
     let created = v.put_policy(def).map_err(ApiError::BadRequest)?;
-    Ok(if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::NO_CONTENT
-    })
+    Ok(super::created(created))
 }
 
 pub async fn remove(

@@ -91,11 +91,8 @@ pub async fn put(
 ) -> Result<StatusCode> {
     let v = visible_vhost(&s, &caller, &vhost)?;
     let arguments = json::to_table(&body.arguments);
-    let perms = s.broker.access.permission(&vhost, caller.name());
-    perms
-        .ok_or(ApiError::NotAuthorised(
-            "User not authorised to access virtual host",
-        ))?
+    caller
+        .permissions(&s.broker, &vhost)?
         .check_queue_declare(&name, &arguments)?;
     let options = QueueOptions {
         durable: body.durable.unwrap_or(true),
@@ -104,11 +101,7 @@ pub async fn put(
         arguments,
     };
     let declared = v.declare_queue(&name, false, options, 0)?;
-    Ok(if declared.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::NO_CONTENT
-    })
+    Ok(super::created(declared.created))
 }
 
 #[derive(Deserialize, Default)]
