@@ -216,6 +216,17 @@ async fn exchanges_can_be_declared_published_to_and_deleted() {
     )
     .await;
     assert_eq!(r["routed"], false);
+    // AMQP publishes count too: two more to the fanout web-x over lapin.
+    publish(&ch, "web-x", "k", b"a").await;
+    publish(&ch, "web-x", "unbound-key", b"b").await;
+    sync(&ch).await;
+    let (_, x, _) = http(api, "GET", "/api/exchanges/%2F/web-x", Some(GUEST), None).await;
+    assert_eq!(x["message_stats"]["publish_in"], 3, "{x}");
+    assert_eq!(x["message_stats"]["publish_out"], 3, "{x}");
+    assert!(x["message_stats"]["publish_in_details"]["rate"].is_number());
+    let (_, d, _) = http(api, "GET", "/api/exchanges/%2F/amq.default", Some(GUEST), None).await;
+    assert_eq!(d["message_stats"]["publish_in"], 1, "{d}");
+    assert_eq!(d["message_stats"]["publish_out"], 0, "the unroutable one: {d}");
     // In use: if-unused refuses with RabbitMQ's 400 body.
     let (status, body, _) = http(
         api,

@@ -131,6 +131,32 @@ pub struct Exchange {
     topic_cache: Mutex<TopicCache>,
     /// The policy that applies, if any.
     policy: RwLock<Option<Arc<crate::policy::Policy>>>,
+    /// Messages published to it, and those it routed somewhere.
+    pub stats: ExchangeStats,
+}
+
+/// An exchange's message counters, for management (`publish_in`,
+/// `publish_out`). Channels add their counts in batches.
+#[derive(Debug, Default)]
+pub struct ExchangeStats {
+    pub publish_in: std::sync::atomic::AtomicU64,
+    pub publish_out: std::sync::atomic::AtomicU64,
+    pub rates: crate::stats::RateMeter<2>,
+}
+
+impl ExchangeStats {
+    pub fn add(&self, published: u64, routed: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.publish_in.fetch_add(published, Relaxed);
+        self.publish_out.fetch_add(routed, Relaxed);
+    }
+
+    /// (publish_in, publish_out) counts and their rates per second.
+    pub fn snapshot(&self) -> ([u64; 2], [f64; 2]) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counts = [self.publish_in.load(Relaxed), self.publish_out.load(Relaxed)];
+        (counts, self.rates.rates(counts))
+    }
 }
 
 /// Routing key to the destinations it reached.
@@ -148,6 +174,7 @@ impl Exchange {
             bindings: RwLock::new(Bindings::default()),
             topic_cache: Mutex::new(HashMap::new()),
             policy: RwLock::new(None),
+            stats: ExchangeStats::default(),
         })
     }
 

@@ -155,6 +155,7 @@ pub fn message_stats(names: &[&str], counts: &[u64], rates: &[f64]) -> Value {
 }
 
 pub fn exchange(vhost: &str, x: &Exchange) -> Value {
+    let (counts, rates) = x.stats.snapshot();
     let mut v = json!({
         "name": &*x.name,
         "vhost": vhost,
@@ -163,6 +164,7 @@ pub fn exchange(vhost: &str, x: &Exchange) -> Value {
         "auto_delete": x.options.auto_delete,
         "internal": x.options.internal,
         "arguments": table(&x.options.arguments),
+        "message_stats": message_stats(&["publish_in", "publish_out"], &counts, &rates),
     });
     if let Some(p) = x.policy() {
         v["policy"] = Value::from(p.name.as_str());

@@ -141,6 +141,9 @@ pub struct Channel {
     write_allowed: Option<(Box<str>, u64)>,
     /// Message counts not yet added to the broker's totals.
     pub counts: Counts,
+    /// The exchange last published to, with the messages published and
+    /// routed since they were last added to its counters.
+    exchange_counts: Option<(Arc<Exchange>, u64, u64)>,
 }
 
 fn ok(m: AMQPClass) -> Result<Option<AMQPClass>, AmqpError> {
@@ -169,6 +172,7 @@ impl Channel {
             last_ticket: 0,
             write_allowed: None,
             counts: Counts::default(),
+            exchange_counts: None,
         }
     }
 
@@ -725,6 +729,19 @@ impl Channel {
     fn enqueue(&mut self, ctx: &mut Ctx, p: PendingPublish) {
         let routed = ctx.vhost.publish(&p.exchange, p.msg.clone(), &mut self.scratch);
         self.counts.received += 1;
+        let routed_somewhere = u64::from(routed.queues > 0);
+        match &mut self.exchange_counts {
+            Some((x, published, out)) if Arc::ptr_eq(x, &p.exchange) => {
+                *published += 1;
+                *out += routed_somewhere;
+            }
+            other => {
+                if let Some((x, published, out)) = other.take() {
+                    x.stats.add(published, out);
+                }
+                *other = Some((p.exchange.clone(), 1, routed_somewhere));
+            }
+        }
         match (routed.queues, p.mandatory) {
             (0, true) => self.counts.unroutable_returned += 1,
             (0, false) => self.counts.unroutable_dropped += 1,
@@ -882,6 +899,19 @@ impl Channel {
         self.apply(all, Settle::Requeue);
     }
 
+    /// Adds the counts gathered since the last call to the broker's and the
+    /// exchange's counters (once per batch of frames).
+    pub fn flush_counts(&mut self, stats: &warren_broker::stats::GlobalStats) {
+        stats.add(&mut self.counts);
+        if let Some((x, published, out)) = &mut self.exchange_counts {
+            if *published > 0 {
+                x.stats.add(*published, *out);
+                *published = 0;
+                *out = 0;
+            }
+        }
+    }
+
     fn consumers_changed(&self) {
         self.shared
             .consumers
@@ -950,6 +980,9 @@ impl Channel {
     /// Closes the channel's side: consumers detach, unacked messages go back
     /// to their queues, marked redelivered.
     pub fn teardown(&mut self, vhost: &VHost, conn_id: u64) {
+        // The connection adds counts after each batch of frames; a channel
+        // closing within the batch adds its own.
+        self.flush_counts(&vhost.stats);
         let unacked = {
             let mut st = self.shared.state.lock();
             st.closed = true;

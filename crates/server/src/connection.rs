@@ -237,7 +237,7 @@ impl Connection {
             for ch in self.channels.values_mut() {
                 awaited = awaited.max(ch.flush_confirms(&self.out, log));
                 congested = congested.or(ch.congested.take());
-                self.shared.broker.stats.add(&mut ch.counts);
+                ch.flush_counts(&self.shared.broker.stats);
             }
             if let (Some(t), Some(l)) = (awaited, log) {
                 l.request_sync(t);

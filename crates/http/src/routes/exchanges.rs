@@ -153,6 +153,7 @@ pub async fn publish(
     );
     let mut scratch = warren_broker::vhost::RouteScratch::default();
     let routed = v.publish(&x, Arc::new(msg), &mut scratch);
+    x.stats.add(1, u64::from(routed.queues > 0));
     Ok(Json(json!({"routed": routed.queues > 0})))
 }
 
