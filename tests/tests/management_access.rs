@@ -352,11 +352,18 @@ async fn get_messages_pagination_channels_consumers_and_health() {
     assert_eq!((st, v["error"].as_str()), (400, Some("page_out_of_range")));
     // Channels and consumers.
     ch.basic_qos(7, Default::default()).await.unwrap();
-    let _consumer = consume(&ch, "b1", false).await;
+    let mut consumer = consume(&ch, "b1", false).await;
+    publish(&ch, "", "b1", b"for the consumer").await;
+    next(&mut consumer).await.ack(Default::default()).await.unwrap();
+    sync(&ch).await;
     let (_, chans) = call(&s, "GET", "/api/channels", GUEST, None).await;
     let c = &chans[0];
     assert_eq!(c["consumer_count"], 1);
     assert_eq!(c["prefetch_count"], 7);
+    assert_eq!(c["message_stats"]["publish"], 3, "{c}");
+    assert_eq!(c["message_stats"]["deliver_get"], 1, "{c}");
+    assert_eq!(c["message_stats"]["ack"], 1, "{c}");
+    assert!(c["message_stats"]["ack_details"]["rate"].is_number());
     assert!(c["name"].as_str().unwrap().ends_with(" (1)"), "{c}");
     let (_, cons) = call(&s, "GET", "/api/consumers/%2F", GUEST, None).await;
     assert_eq!(cons[0]["queue"], json!({"name": "b1", "vhost": "/"}));

@@ -29,6 +29,10 @@ pub struct ChannelInfo {
     pub unacked: u32,
     pub confirm: bool,
     pub transactional: bool,
+    /// Messages published, delivered (and got) and acknowledged, with
+    /// their rates per second.
+    pub counts: [u64; 3],
+    pub rates: [f64; 3],
 }
 
 /// A live channel, read by management.

@@ -627,6 +627,7 @@ impl Channel {
             return;
         };
         let mut st = self.shared.state.lock();
+        st.delivered += 1;
         let tag = st.tag();
         ctx.out.write(|b| {
             let m = &entry.msg;
@@ -848,12 +849,16 @@ impl Channel {
     }
 
     fn settle_now(&mut self, tag: u64, multiple: bool, how: Settle) -> Result<(), AmqpError> {
-        let taken = self
-            .shared
-            .state
-            .lock()
-            .take(tag, multiple)
-            .ok_or_else(|| AmqpError::precondition(format_args!("unknown delivery tag {tag}")))?;
+        let taken = {
+            let mut st = self.shared.state.lock();
+            let taken = st
+                .take(tag, multiple)
+                .ok_or_else(|| AmqpError::precondition(format_args!("unknown delivery tag {tag}")))?;
+            if matches!(how, Settle::Ack) {
+                st.acked += taken.len() as u64;
+            }
+            taken
+        };
         self.apply(taken, how);
         Ok(())
     }
@@ -902,6 +907,11 @@ impl Channel {
     /// Adds the counts gathered since the last call to the broker's and the
     /// exchange's counters (once per batch of frames).
     pub fn flush_counts(&mut self, stats: &warren_broker::stats::GlobalStats) {
+        if self.counts.received > 0 {
+            self.shared
+                .published
+                .fetch_add(self.counts.received, std::sync::atomic::Ordering::Relaxed);
+        }
         stats.add(&mut self.counts);
         if let Some((x, published, out)) = &mut self.exchange_counts {
             if *published > 0 {

@@ -37,6 +37,9 @@ pub struct DeliveryState {
     /// `channel.flow active=false` pauses deliveries.
     pub paused: bool,
     pub closed: bool,
+    /// Messages delivered or got, and acknowledged, on this channel.
+    pub delivered: u64,
+    pub acked: u64,
 }
 
 pub struct ChannelShared {
@@ -48,13 +51,19 @@ pub struct ChannelShared {
     pub prefetch: AtomicU32,
     /// 0 plain, 1 confirm mode, 2 transactional.
     pub mode: std::sync::atomic::AtomicU8,
+    /// Messages published, added by the channel once per batch.
+    pub published: std::sync::atomic::AtomicU64,
+    pub rates: warren_broker::stats::RateMeter<3>,
 }
 
 impl ChannelView for ChannelShared {
     fn info(&self) -> ChannelInfo {
         let st = self.state.lock();
         let mode = self.mode.load(Ordering::Relaxed);
+        let counts = [self.published.load(Ordering::Relaxed), st.delivered, st.acked];
         ChannelInfo {
+            counts,
+            rates: self.rates.rates(counts),
             number: self.id,
             consumers: self.consumers.load(Ordering::Relaxed),
             prefetch: self.prefetch.load(Ordering::Relaxed),
@@ -78,6 +87,8 @@ impl ChannelShared {
             consumers: AtomicU32::new(0),
             prefetch: AtomicU32::new(0),
             mode: std::sync::atomic::AtomicU8::new(0),
+            published: Default::default(),
+            rates: Default::default(),
         })
     }
 }
@@ -190,6 +201,7 @@ impl DeliverySink for ConsumerSink {
             count += 1;
         }
         drop(out);
+        st.delivered += count as u64;
         if count > 0 {
             if !self.no_ack {
                 self.unacked.fetch_add(count as u32, Ordering::Relaxed);

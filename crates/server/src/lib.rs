@@ -47,6 +47,8 @@ pub struct Server {
     shutdown: CancellationToken,
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    /// The management and Prometheus servers (they hold the broker).
+    http: Vec<JoinHandle<()>>,
     pub broker: Arc<Broker>,
     /// Memory and disk alarms (raised by the monitor, or by hand).
     pub alarms: Arc<alarms::Alarms>,
@@ -78,6 +80,11 @@ impl Server {
         self.shutdown.cancel();
         let _ = self.task.await;
         let _ = self.sweeper.await;
+        for task in self.http {
+            // Graceful: in-flight requests finish; bounded in case a client
+            // keeps a connection open.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        }
         let broker = self.broker.clone();
         let _ = tokio::task::spawn_blocking(move || broker.close()).await;
     }
@@ -147,12 +154,17 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         listeners: Arc::new(listeners),
         started: std::time::Instant::now(),
     };
+    let mut http = Vec::new();
     if let Some(l) = management_listener {
-        tokio::spawn(warren_http::serve(l, api.clone(), shutdown.clone()));
+        http.push(tokio::spawn(warren_http::serve(l, api.clone(), shutdown.clone())));
         tracing::info!("management API on http://{}", management.unwrap_or(addr));
     }
     if let Some(l) = prometheus_listener {
-        tokio::spawn(warren_http::metrics::serve(l, api, shutdown.clone()));
+        http.push(tokio::spawn(warren_http::metrics::serve(
+            l,
+            api,
+            shutdown.clone(),
+        )));
         tracing::info!(
             "Prometheus metrics on http://{}/metrics",
             prometheus.unwrap_or(addr)
@@ -174,6 +186,7 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         shutdown,
         task,
         sweeper,
+        http,
         broker,
         alarms,
     })

@@ -114,6 +114,7 @@ fn channels_json(c: &ConnectionInfo) -> Vec<Value> {
                 "acks_uncommitted": 0,
                 "confirm": i.confirm,
                 "transactional": i.transactional,
+                "message_stats": json::message_stats(&["publish", "deliver_get", "ack"], &i.counts, &i.rates),
                 "connection_details": {"name": c.name, "peer_host": c.peer.ip().to_string(), "peer_port": c.peer.port()},
             })
         })
