@@ -235,6 +235,33 @@ impl QueueStats {
     }
 }
 
+/// `x-max-length` and `x-max-length-bytes` in force, copied out of their
+/// lock.
+#[derive(Clone, Copy)]
+struct Lengths {
+    max_length: Option<u64>,
+    max_length_bytes: Option<u64>,
+}
+
+impl Lengths {
+    fn of(args: &QueueArgs) -> Lengths {
+        Lengths {
+            max_length: args.max_length,
+            max_length_bytes: args.max_length_bytes,
+        }
+    }
+
+    /// Whether the ready messages, plus `extra_len` more of `extra_bytes`,
+    /// pass a limit.
+    fn exceeded(self, ready: &Ready, extra_len: usize, extra_bytes: u64) -> bool {
+        self.max_length
+            .is_some_and(|m| (ready.len() + extra_len) as u64 > m)
+            || self
+                .max_length_bytes
+                .is_some_and(|m| ready.bytes() + extra_bytes > m)
+    }
+}
+
 struct QueueState {
     ready: Ready,
     next_seq: u64,
@@ -247,6 +274,16 @@ struct QueueState {
     handed: Vec<(u64, u64)>,
     /// Dispatch order of the consumers, reused (see `eligible`).
     order: Vec<usize>,
+}
+
+impl QueueState {
+    /// drop-head: dead-letters from the head until the limits hold.
+    fn drop_head_over(&mut self, lengths: Lengths) {
+        while lengths.exceeded(&self.ready, 0, 0) {
+            let Some(e) = self.ready.pop() else { break };
+            self.dead.push((e, DeathReason::Maxlen));
+        }
+    }
 }
 
 /// At most this many messages go to one consumer per turn when it is the
@@ -383,17 +420,13 @@ impl Queue {
         let now = self.env.clock.now_ms();
         // Copied out, so no guard is held across `finish`, which may
         // dead-letter back into this queue.
-        let (message_ttl, max_length, max_length_bytes, overflow) = {
+        let (message_ttl, lengths, overflow) = {
             let l = self.limits.read();
-            (l.message_ttl, l.max_length, l.max_length_bytes, l.overflow)
+            (l.message_ttl, Lengths::of(&l), l.overflow)
         };
         let mut st = self.inner.lock();
         let expires_at = Self::expiry(message_ttl, msg.expiration_ms, now);
         let size = msg.size() as u64;
-        let full = |st: &QueueState, extra_len: usize, extra_bytes: u64| {
-            max_length.is_some_and(|m| (st.ready.len() + extra_len) as u64 > m)
-                || max_length_bytes.is_some_and(|m| st.ready.bytes() + extra_bytes > m)
-        };
         let seq = st.next_seq;
         st.next_seq += 1;
         let entry = Entry {
@@ -404,7 +437,7 @@ impl Queue {
             returned: 0,
             spill: 0,
         };
-        if overflow != Overflow::DropHead && full(&st, 1, size) {
+        if overflow != Overflow::DropHead && lengths.exceeded(&st.ready, 1, size) {
             if overflow == Overflow::RejectPublishDlx {
                 st.dead.push((entry, DeathReason::Maxlen));
             } else {
@@ -424,10 +457,7 @@ impl Queue {
                 st.dead.push((e, DeathReason::Expired));
             }
         }
-        while full(&st, 0, 0) {
-            let Some(e) = st.ready.pop() else { break };
-            st.dead.push((e, DeathReason::Maxlen));
-        }
+        st.drop_head_over(lengths);
         if st.dead.is_empty() {
             self.ready_len.store(st.ready.len(), Ordering::Relaxed);
         } else {
@@ -730,9 +760,9 @@ impl Queue {
         *self.limits.write() = crate::policy::queue_limits(&self.args, policy.as_deref());
         *current = policy;
         drop(current);
-        let (max_length, max_length_bytes, overflow) = {
+        let (lengths, overflow) = {
             let l = self.limits.read();
-            (l.max_length, l.max_length_bytes, l.overflow)
+            (Lengths::of(&l), l.overflow)
         };
         if overflow != Overflow::DropHead {
             // As RabbitMQ: a rejecting queue refuses new messages but keeps
@@ -740,12 +770,7 @@ impl Queue {
             return;
         }
         let mut st = self.inner.lock();
-        while max_length.is_some_and(|m| st.ready.len() as u64 > m)
-            || max_length_bytes.is_some_and(|m| st.ready.bytes() > m)
-        {
-            let Some(e) = st.ready.pop() else { break };
-            st.dead.push((e, DeathReason::Maxlen));
-        }
+        st.drop_head_over(lengths);
         self.finish(st);
     }
 
