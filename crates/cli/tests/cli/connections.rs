@@ -1,8 +1,6 @@
 //! Listing client connections and closing one.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use lapin::{Connection, ConnectionProperties};
 
 #[test]

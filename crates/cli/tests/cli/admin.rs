@@ -1,9 +1,7 @@
 //! Administration through the CLI: users, permissions, policies, vhosts,
 //! channels, consumers, `get messages`, and definitions export/import.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use lapin::options::BasicConsumeOptions;
 use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};

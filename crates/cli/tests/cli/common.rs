@@ -1,8 +1,6 @@
 //! An in-process Warren (AMQP and management API on port 0) kept running on
 //! its own multi-thread runtime while the tests run `warrenctl` against it.
 
-#![allow(dead_code)] // each test file uses its own part of this
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,6 @@
 //! Failures exit with sysexits codes and say why on stderr.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn a_wrong_password_is_no_permission() {

@@ -1,8 +1,6 @@
 //! Exchanges and the bindings from them to queues and exchanges.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 /// Bindings whose source is `source` (leaving out the default exchange's).

@@ -1,8 +1,6 @@
 //! Declaring, listing, publishing to, purging and deleting queues.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn a_declared_queue_is_listed_as_json_table_and_tsv() {

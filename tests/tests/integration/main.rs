@@ -1,0 +1,35 @@
+//! Warren's integration tests in one binary: each module starts real Warrens
+//! on port 0 and drives them with lapin, raw frames or HTTP. One binary links
+//! once instead of thirty times (the debug build of each was ~160 MB).
+
+mod alarms;
+mod auto_delete;
+mod backlog;
+mod basic_get;
+mod confirms;
+mod consumer_extensions;
+mod dead_letter;
+mod definitions;
+mod durability;
+mod errors;
+mod exchange_extensions;
+mod exclusive;
+mod handshake;
+mod management_access;
+mod management_api;
+mod mandatory;
+mod max_length;
+mod metrics;
+mod permissions;
+mod priority;
+mod pubsub;
+mod qos;
+mod queue_args;
+mod quorum;
+mod raw_frames;
+mod routing;
+mod rpc;
+mod shutdown;
+mod ttl;
+mod tx;
+mod work_queue;
