@@ -22,12 +22,25 @@ pub async fn server() -> Server {
     warren_server::start(config).await.unwrap()
 }
 
-/// A minimal HTTP/1.1 request; returns the status and the JSON body.
+/// A minimal HTTP/1.1 request with a JSON body; returns the status, the
+/// JSON body and the head.
 pub async fn http(
     addr: std::net::SocketAddr,
     method: &str,
     path: &str,
     auth: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value, String) {
+    http_as(addr, method, path, auth, "application/json", body).await
+}
+
+/// [`http`] with another content type (`curl -d` sends a form's).
+pub async fn http_as(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    content_type: &str,
     body: Option<&str>,
 ) -> (u16, Value, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -37,7 +50,7 @@ pub async fn http(
     }
     let body = body.unwrap_or("");
     req.push_str(&format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     ));
     s.write_all(req.as_bytes()).await.unwrap();

@@ -54,6 +54,16 @@ impl AmqpError {
         }
     }
 
+    /// The text without its `NAME - ` prefix, as RabbitMQ's management API
+    /// reports AMQP errors.
+    pub fn detail(&self) -> &str {
+        let name = code_name(self.code);
+        self.text
+            .strip_prefix(name)
+            .and_then(|t| t.strip_prefix(" - "))
+            .unwrap_or(&self.text)
+    }
+
     /// Whether this error closes the whole connection rather than a channel.
     pub fn is_connection_error(&self) -> bool {
         self.code >= 500 || self.code == CONNECTION_FORCED

@@ -310,7 +310,7 @@ impl VHost {
         if passive {
             return self.find_exchange(name);
         }
-        let invalid = || AmqpError::command_invalid(format_args!("invalid exchange type '{kind}'"));
+        let invalid = || AmqpError::command_invalid(format_args!("unknown exchange type '{kind}'"));
         let (routing_kind, delayed) = if kind == "x-delayed-message" {
             let inner = options
                 .arguments
@@ -485,6 +485,8 @@ impl VHost {
         }
     }
 
+    /// Declares a queue. A name a client chose must have passed
+    /// [`check_client_queue_name`] first; server-generated names are `amq.gen-`.
     pub fn declare_queue(
         &self,
         name: &str,
@@ -552,11 +554,6 @@ impl VHost {
                 created: false,
             });
         }
-        if name.starts_with("amq.") && !name.starts_with("amq.gen-") {
-            return Err(AmqpError::access_refused(format_args!(
-                "queue name '{name}' contains reserved prefix 'amq.*'"
-            )));
-        }
         let store_id = match &self.store {
             Some(store) if options.durable && options.exclusive_owner.is_none() => {
                 Some(store.defs.next_queue_id())
@@ -595,7 +592,7 @@ impl VHost {
         }
         if if_empty && q.message_count() > 0 {
             return Err(AmqpError::precondition(format_args!(
-                "queue '{name}' in vhost '{}' is not empty",
+                "queue '{name}' in vhost '{}' not empty",
                 self.name
             )));
         }
@@ -1009,4 +1006,16 @@ fn check_name_length(kind: &str, name: &str) -> Result<(), AmqpError> {
 /// A server-generated queue name, as RabbitMQ makes them.
 pub fn server_named() -> String {
     format!("amq.gen-{}", random_token())
+}
+
+/// `amq.` queue names belong to the broker: RabbitMQ refuses a client's
+/// non-passive declare of one even when the queue exists (a server-named
+/// queue is found again with a passive declare).
+pub fn check_client_queue_name(name: &str) -> Result<(), AmqpError> {
+    if name.starts_with("amq.") {
+        return Err(AmqpError::access_refused(format_args!(
+            "queue name '{name}' contains reserved prefix 'amq.*'"
+        )));
+    }
+    Ok(())
 }

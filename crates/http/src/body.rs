@@ -1,6 +1,7 @@
 //! Request bodies read the way RabbitMQ reads them: a body that is not JSON
 //! is `400 not_json`, missing required keys are `400 [{key_missing,k}]`
-//! (RabbitMQ's Erlang terms), and an empty body is an empty object.
+//! (RabbitMQ's Erlang terms), a body that is not a JSON object is
+//! `not_json` too, and an empty body is an empty object.
 
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
@@ -42,10 +43,21 @@ impl<S: Send + Sync, T: DeserializeOwned + Required> FromRequest<S> for Body<T> 
         } else {
             serde_json::from_slice(&bytes).map_err(|_| ApiError::BadRequest("not_json".into()))?
         };
+        if !value.is_object() {
+            return Err(ApiError::BadRequest("not_json".into()));
+        }
         missing(&value, T::REQUIRED).map_err(ApiError::BadRequest)?;
-        serde_json::from_value(value)
-            .map(Body)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))
+        serde_json::from_value(value).map(Body).map_err(rejection)
+    }
+}
+
+/// A 400 for a body field of the wrong type.
+pub fn rejection(e: serde_json::Error) -> ApiError {
+    let reason = e.to_string();
+    // The lenient readers put RabbitMQ's term in the message.
+    match serde_json::from_str::<Value>(&reason) {
+        Ok(term @ Value::Array(_)) => ApiError::BadRequestTerm(term),
+        _ => ApiError::BadRequest(reason),
     }
 }
 

@@ -21,8 +21,6 @@ pub enum ApiError {
     NotAuthorised(&'static str),
     /// Any other status with RabbitMQ's error name and reason.
     Status(u16, &'static str, String),
-    /// An AMQP error from the broker (406, 403, 405...).
-    Amqp(u16, String),
 }
 
 impl IntoResponse for ApiError {
@@ -61,15 +59,6 @@ impl IntoResponse for ApiError {
                 Json(json!({"error": error, "reason": reason})),
             )
                 .into_response(),
-            ApiError::Amqp(code, text) => {
-                let status = match code {
-                    404 => StatusCode::NOT_FOUND,
-                    403 => StatusCode::FORBIDDEN,
-                    405 => StatusCode::LOCKED,
-                    _ => StatusCode::BAD_REQUEST,
-                };
-                (status, Json(json!({"error": "bad_request", "reason": text}))).into_response()
-            }
         }
     }
 }
@@ -83,7 +72,9 @@ impl From<warren_broker::AmqpError> for ApiError {
             // refusal (permissions, reserved names) this way.
             ApiError::NotAuthorised("Access refused.")
         } else {
-            ApiError::Amqp(e.code, e.text)
+            // Every other AMQP error is a 400 with the text's detail:
+            // `inequivalent arg 'durable' for queue ...`, no `PRECONDITION_FAILED - `.
+            ApiError::BadRequest(e.detail().to_string())
         }
     }
 }

@@ -341,10 +341,16 @@ pub fn to_properties(
 
 /// Lenient readers for request bodies: rabbitmqadmin sends booleans and
 /// numbers as strings (`"durable": "true"`, `"count": "1"`), and RabbitMQ
-/// accepts both forms.
+/// accepts both forms. A value of neither form is refused with RabbitMQ's
+/// term, `["not_boolean","x"]` or `["not_integer","x"]`: the error's message
+/// is that term as JSON, which [`crate::body::Body`] answers as it is.
 pub mod lenient {
     use serde::{Deserialize, Deserializer};
-    use serde_json::Value;
+    use serde_json::{json, Value};
+
+    fn refuse<E: serde::de::Error>(tag: &str, v: &Value) -> E {
+        E::custom(json!([tag, v]))
+    }
 
     fn to_bool(v: &Value) -> Option<bool> {
         match v {
@@ -354,9 +360,17 @@ pub mod lenient {
         }
     }
 
+    fn to_number(v: &Value) -> Option<u64> {
+        match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
     pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         let v = Value::deserialize(d)?;
-        to_bool(&v).ok_or_else(|| serde::de::Error::custom(format!("not a boolean: {v}")))
+        to_bool(&v).ok_or_else(|| refuse("not_boolean", &v))
     }
 
     pub fn opt_boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
@@ -364,29 +378,20 @@ pub mod lenient {
         if v.is_null() {
             return Ok(None);
         }
-        to_bool(&v)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("not a boolean: {v}")))
+        to_bool(&v).map(Some).ok_or_else(|| refuse("not_boolean", &v))
     }
 
     pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         let v = Value::deserialize(d)?;
-        match &v {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
-        }
-        .ok_or_else(|| serde::de::Error::custom(format!("not a number: {v}")))
+        to_number(&v).ok_or_else(|| refuse("not_integer", &v))
     }
 
     pub fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         let v = Value::deserialize(d)?;
-        match &v {
-            Value::Null => Ok(None),
-            Value::Number(n) => Ok(n.as_u64()),
-            Value::String(s) => Ok(s.parse().ok()),
-            _ => Err(serde::de::Error::custom(format!("not a number: {v}"))),
+        if v.is_null() {
+            return Ok(None);
         }
+        to_number(&v).map(Some).ok_or_else(|| refuse("not_integer", &v))
     }
 }
 

@@ -417,6 +417,9 @@ impl Channel {
                     // Named here so the permission check sees the real name.
                     warren_broker::vhost::server_named()
                 } else {
+                    if !d.passive {
+                        warren_broker::vhost::check_client_queue_name(name)?;
+                    }
                     name.to_string()
                 };
                 if !d.passive {

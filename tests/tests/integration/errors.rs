@@ -183,7 +183,7 @@ async fn delete_preconditions_are_406() {
     assert_eq!(reply_code(&err), Some(406));
     assert_eq!(
         reply_text(&err),
-        "PRECONDITION_FAILED - queue 'full' in vhost '/' is not empty"
+        "PRECONDITION_FAILED - queue 'full' in vhost '/' not empty"
     );
     let ch = conn.create_channel().await.unwrap();
     let _c = consume(&ch, "full", false).await;
@@ -254,7 +254,7 @@ async fn an_invalid_exchange_type_is_503_and_closes_the_connection() {
         .await
         .unwrap_err();
     assert_eq!(reply_code(&err), Some(503), "{err}");
-    assert_eq!(reply_text(&err), "COMMAND_INVALID - invalid exchange type 'foo'");
+    assert_eq!(reply_text(&err), "COMMAND_INVALID - unknown exchange type 'foo'");
     assert!(conn.create_channel().await.is_err());
     // Other clients are unaffected.
     let other = connect(&s).await;
@@ -323,4 +323,25 @@ async fn an_unknown_vhost_is_530_and_bad_credentials_are_403() {
         text,
         "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile."
     );
+}
+
+/// `amq.` queue names are the broker's: a server-named queue is found again
+/// with a passive declare, and a non-passive declare of its name is refused
+/// even though it exists, as RabbitMQ refuses it.
+#[tokio::test]
+async fn a_server_named_queue_cannot_be_redeclared_by_name() {
+    let (_s, conn, ch) = setup().await;
+    let q = declare(&ch, "").await.unwrap();
+    let name = q.name().as_str().to_string();
+    assert!(name.starts_with("amq.gen-"), "{name}");
+    assert_eq!(passive(&ch, &name).await.unwrap().name().as_str(), name);
+    let err = declare(&ch, &name).await.unwrap_err();
+    assert_eq!(reply_code(&err), Some(403));
+    assert_eq!(
+        reply_text(&err),
+        format!("ACCESS_REFUSED - queue name '{name}' contains reserved prefix 'amq.*'")
+    );
+    let ch2 = conn.create_channel().await.unwrap();
+    let err = declare(&ch2, "amq.mine").await.unwrap_err();
+    assert_eq!(reply_code(&err), Some(403), "{err}");
 }

@@ -304,3 +304,132 @@ async fn bindings_can_be_created_listed_and_deleted_by_properties_key() {
     .await;
     assert_eq!(status, 404);
 }
+
+/// Bad requests get RabbitMQ's reasons, observed on RabbitMQ 3.10.8 with
+/// the same requests: Erlang terms for wrong-typed fields, AMQP errors
+/// without their `NAME - ` prefix, and `not_json` for a body that is not
+/// an object.
+#[tokio::test]
+async fn bad_requests_get_rabbitmq_reasons() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let put = |path: &'static str, body: &'static str| async move {
+        let (status, reply, _) = http(api, "PUT", path, Some(GUEST), Some(body)).await;
+        (status, reply["reason"].clone())
+    };
+    let (status, reason) = put("/api/queues/%2F/r", r#"{"durable":"abc"}"#).await;
+    assert_eq!((status, reason), (400, serde_json::json!(["not_boolean", "abc"])));
+    let (status, reason) = put("/api/queues/%2F/r", "[1]").await;
+    assert_eq!((status, reason), (400, Value::from("not_json")));
+    let (status, reason) = put("/api/vhosts/v1", r#"{"tracing":"x"}"#).await;
+    assert_eq!((status, reason), (400, serde_json::json!(["not_boolean", "x"])));
+    assert_eq!(put("/api/queues/%2F/r", r#"{"durable":true}"#).await.0, 201);
+    let (status, reason) = put("/api/queues/%2F/r", r#"{"durable":false}"#).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        reason,
+        "inequivalent arg 'durable' for queue 'r' in vhost '/': received 'false' but current is 'true'"
+    );
+    let (status, reason) = put("/api/exchanges/%2F/x", r#"{"type":"nope"}"#).await;
+    assert_eq!(
+        (status, reason),
+        (400, Value::from("unknown exchange type 'nope'"))
+    );
+    // Server-named queue names are the broker's.
+    let (status, reply, _) = http(api, "PUT", "/api/queues/%2F/amq.gen-x", Some(GUEST), Some("{}")).await;
+    assert_eq!(
+        (status, reply["reason"].clone()),
+        (401, Value::from("Access refused."))
+    );
+
+    let (status, reply, _) = http(
+        api,
+        "POST",
+        "/api/queues/%2F/r/get",
+        Some(GUEST),
+        Some(r#"{"count":"abc","ackmode":"ack_requeue_true","encoding":"auto"}"#),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(reply["reason"], serde_json::json!(["not_integer", "abc"]));
+}
+
+/// `curl -d` sends a form's content type; RabbitMQ reads the body as JSON
+/// anyway, so a binding made that way exists and `if-unused` sees it.
+#[tokio::test]
+async fn bodies_are_json_whatever_their_content_type() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let form = "application/x-www-form-urlencoded";
+    for (path, body) in [
+        ("/api/queues/%2F/fq", "{}"),
+        ("/api/exchanges/%2F/fx", r#"{"type":"direct"}"#),
+    ] {
+        let (status, _, _) = http_as(api, "PUT", path, Some(GUEST), form, Some(body)).await;
+        assert_eq!(status, 201, "{path}");
+    }
+    let (status, _, head) = http_as(
+        api,
+        "POST",
+        "/api/bindings/%2F/e/fx/q/fq",
+        Some(GUEST),
+        form,
+        Some(r#"{"routing_key":"k"}"#),
+    )
+    .await;
+    assert_eq!(status, 201, "{head}");
+    let (status, reply, _) = http(
+        api,
+        "DELETE",
+        "/api/exchanges/%2F/fx?if-unused=true",
+        Some(GUEST),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(reply["reason"], "exchange 'fx' in vhost '/' in use");
+}
+
+/// An exclusive queue belongs to its connection: the API may not take from,
+/// purge or delete it. RabbitMQ answers 400, and its get keeps the AMQP code
+/// in the reason.
+#[tokio::test]
+async fn exclusive_queues_are_locked_for_the_api() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.queue_declare(
+        "mine".into(),
+        lapin::options::QueueDeclareOptions {
+            exclusive: true,
+            ..Default::default()
+        },
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    publish(&ch, "", "mine", b"kept").await;
+    let locked = "cannot obtain exclusive access to locked queue 'mine' in vhost '/'. It could be \
+                  originally declared on another connection or the exclusive property value does \
+                  not match that of the original declaration.";
+    let (status, reply, _) = http(
+        api,
+        "POST",
+        "/api/queues/%2F/mine/get",
+        Some(GUEST),
+        Some(r#"{"count":1,"ackmode":"ack_requeue_false","encoding":"auto"}"#),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(reply["reason"], format!("405 RESOURCE_LOCKED - {locked}"));
+    for path in ["/api/queues/%2F/mine/contents", "/api/queues/%2F/mine"] {
+        let (status, reply, _) = http(api, "DELETE", path, Some(GUEST), None).await;
+        assert_eq!(
+            (status, reply["reason"].clone()),
+            (400, Value::from(locked)),
+            "{path}"
+        );
+    }
+    assert_eq!(count(&ch, "mine").await, 1, "the message is still there");
+}

@@ -85,6 +85,10 @@ pub async fn put_vhost(
     Body(body): Body<Value>,
 ) -> Result<StatusCode> {
     caller.require_admin()?;
+    // Tracing is not implemented, but a bad value is refused as RabbitMQ does.
+    if let Some(t) = body.get("tracing") {
+        crate::json::lenient::opt_boolean(t).map_err(crate::body::rejection)?;
+    }
     let meta = vhost_meta(&body);
     if let Some(v) = s.broker.vhost(&name) {
         v.set_meta(meta);

@@ -11,6 +11,7 @@ use warren_broker::VHost;
 
 use super::{find_exchange, find_queue, listing, visible_vhost, Result};
 use crate::auth::Caller;
+use crate::body::{Body, Required};
 use crate::error::ApiError;
 use crate::json;
 use crate::listing::ListParams;
@@ -165,6 +166,8 @@ pub struct BindingBody {
     arguments: Map<String, Value>,
 }
 
+impl Required for BindingBody {}
+
 fn check_bind(
     s: &ApiState,
     caller: &Caller,
@@ -184,10 +187,9 @@ pub async fn add(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path((vhost, source, kind, dest)): Path<(String, String, String, String)>,
-    body: Option<Json<BindingBody>>,
+    Body(body): Body<BindingBody>,
 ) -> Result<impl IntoResponse> {
     let v = visible_vhost(&s, &caller, &vhost)?;
-    let body = body.map(|b| b.0).unwrap_or_default();
     let args = json::to_table(&body.arguments);
     let kind = dest_kind(&kind)?;
     check_bind(&s, &caller, &vhost, kind, &dest, &source)?;

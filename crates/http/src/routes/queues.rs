@@ -90,6 +90,7 @@ pub async fn put(
     Body(body): Body<QueueBody>,
 ) -> Result<StatusCode> {
     let v = visible_vhost(&s, &caller, &vhost)?;
+    warren_broker::vhost::check_client_queue_name(&name)?;
     let arguments = json::to_table(&body.arguments);
     caller
         .permissions(&s.broker, &vhost)?
@@ -173,7 +174,11 @@ pub async fn get_messages(
     let v = visible_vhost(&s, &caller, &vhost)?;
     find_queue(&v, &name)?;
     caller.check(&s.broker, &vhost, Perm::Read, "queue", &name)?;
-    let q = v.find_queue(&name, 0)?;
+    // RabbitMQ's get, unlike its other routes, keeps the code in the reason:
+    // `405 RESOURCE_LOCKED - cannot obtain exclusive access ...`.
+    let q = v
+        .find_queue(&name, 0)
+        .map_err(|e| ApiError::BadRequest(format!("{} {}", e.code, e.text)))?;
     let requeue = match body.ackmode.as_str() {
         "ack_requeue_true" | "reject_requeue_true" => true,
         "ack_requeue_false" | "reject_requeue_false" => false,
