@@ -33,6 +33,13 @@ pub async fn connect(server: &Server) -> Connection {
         .expect("lapin connects")
 }
 
+/// A connection as `user` to `vhost`.
+pub async fn connect_as(s: &Server, user: &str, password: &str, vhost: &str) -> lapin::Result<Connection> {
+    let vhost = vhost.replace('/', "%2f");
+    let url = format!("amqp://{user}:{password}@127.0.0.1:{}/{vhost}", s.addr().port());
+    Connection::connect(&url, ConnectionProperties::default()).await
+}
+
 /// A broker, a connection and one channel.
 pub async fn setup() -> (Server, Connection, Channel) {
     let server = start().await;

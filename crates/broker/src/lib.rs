@@ -18,6 +18,7 @@ pub mod dead_letter;
 pub mod error;
 pub mod exchange;
 pub mod headers;
+pub mod limits;
 pub mod message;
 pub mod persist;
 pub mod policy;
@@ -188,6 +189,9 @@ impl Broker {
             let v = broker.add_vhost(&name);
             if let Some(meta) = store.defs.vhost_meta(&name) {
                 v.restore_meta(meta);
+            }
+            if let Some(limits) = store.defs.vhost_limits(&name) {
+                v.restore_limits(limits);
             }
         }
         // Objects stored under a vhost that no longer exists (written while

@@ -54,13 +54,19 @@ pub struct Policy {
     pub definition: Map<String, Value>,
 }
 
-/// How RabbitMQ prints an Erlang term in its validation messages (the
-/// management API HTML-escapes the binary brackets).
-fn term(v: &Value) -> String {
+/// How RabbitMQ prints a JSON value as an Erlang term in its validation
+/// messages: strings are binaries, `<<"x">>`.
+pub fn erlang_term(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("&lt;&lt;\"{s}\"&gt;&gt;"),
+        Value::String(s) => format!("<<\"{s}\">>"),
         other => other.to_string(),
     }
+}
+
+/// [`erlang_term`] as the management API shows it in policy messages,
+/// with the binary brackets HTML-escaped.
+pub fn term(v: &Value) -> String {
+    erlang_term(v).replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn failed(detail: impl std::fmt::Display) -> String {

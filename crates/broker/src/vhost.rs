@@ -17,7 +17,7 @@ use crate::persist::Persistence;
 use crate::policy::{self, Policy};
 use crate::queue::{DeadLetters, Enqueued, Queue, QueueEnv, QueueOptions};
 use warren_store::definitions::QueueDef;
-use warren_store::definitions::{PolicyDef, VhostMeta};
+use warren_store::definitions::{PolicyDef, VhostLimits, VhostMeta};
 use warren_store::record::MessageParts;
 use warren_store::Ticket;
 
@@ -36,6 +36,8 @@ pub struct VHost {
     policies: RwLock<Vec<Arc<Policy>>>,
     /// Description, tags, default queue type.
     meta: RwLock<VhostMeta>,
+    /// `max-connections` and `max-queues`, with the connections counted.
+    pub limits: crate::limits::Limits,
     /// The broker's counters (deleted queues leave their totals there).
     pub stats: Arc<crate::stats::GlobalStats>,
     /// Set when the vhost is deleted: connections and requests that still
@@ -86,6 +88,7 @@ impl VHost {
             reply_queues: RwLock::new(HashMap::new()),
             policies: RwLock::new(Vec::new()),
             meta: RwLock::new(VhostMeta::default()),
+            limits: Default::default(),
             stats: Default::default(),
             deleted: Default::default(),
         };
@@ -153,6 +156,20 @@ impl VHost {
     /// Puts back metadata read from the store at start.
     pub fn restore_meta(&self, meta: VhostMeta) {
         *self.meta.write() = meta;
+    }
+
+    /// Sets the vhost's limits (stored). Connections and queues over a new,
+    /// lower limit stay, as in RabbitMQ; only new ones are refused.
+    pub fn set_limits(&self, limits: VhostLimits) {
+        if let Some(store) = &self.store {
+            store.defs.put_vhost_limits(&self.name, &limits);
+        }
+        self.limits.set(limits);
+    }
+
+    /// Puts back limits read from the store at start.
+    pub fn restore_limits(&self, limits: VhostLimits) {
+        self.limits.set(limits);
     }
 
     pub fn policies(&self) -> Vec<Arc<Policy>> {
@@ -554,6 +571,7 @@ impl VHost {
                 created: false,
             });
         }
+        self.limits.check_new_queue(&self.name, &name, map.len())?;
         let store_id = match &self.store {
             Some(store) if options.durable && options.exclusive_owner.is_none() => {
                 Some(store.defs.next_queue_id())

@@ -11,11 +11,12 @@ use serde_json::{json, Map, Value};
 use warren_broker::exchange::{Dest, ExchangeOptions};
 use warren_broker::queue::QueueOptions;
 use warren_broker::{Broker, VHost};
-use warren_store::definitions::{PermissionDef, UserDef};
+use warren_store::definitions::{PermissionDef, UserDef, VhostLimits};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::access::{parse_tags, permission_json, user_json, vhost_meta};
+use crate::routes::limits::{limits_json, set_limit};
 use crate::routes::policies::{policy_def, policy_json};
 use crate::{json, ApiState};
 
@@ -123,6 +124,21 @@ fn vhost_def(v: &VHost) -> Value {
     o
 }
 
+/// A vhost's limits as RabbitMQ exports them: a `vhost-limits` parameter
+/// named `limits` (none when no limit is set).
+fn parameters_of(v: &VHost) -> Vec<Value> {
+    let limits = v.limits.get();
+    if limits.is_empty() {
+        return Vec::new();
+    }
+    vec![json!({
+        "value": limits_json(&limits),
+        "vhost": &*v.name,
+        "component": "vhost-limits",
+        "name": "limits",
+    })]
+}
+
 /// Everything, as `GET /api/definitions` returns it.
 pub fn export(broker: &Broker, version: &str) -> Value {
     let mut vhosts = broker.vhosts();
@@ -137,7 +153,7 @@ pub fn export(broker: &Broker, version: &str) -> Value {
         "vhosts": vhosts.iter().map(|v| vhost_def(v)).collect::<Vec<_>>(),
         "permissions": broker.access.permissions().iter().map(|p| permission_json(p)).collect::<Vec<_>>(),
         "topic_permissions": [],
-        "parameters": [],
+        "parameters": all(&parameters_of),
         "global_parameters": [],
         "policies": all(&|v| v.policies().iter().map(|p| policy_json(p)).collect()),
         "queues": all(&|v| queues_of(v, true)),
@@ -154,7 +170,7 @@ pub fn export_one(v: &VHost, version: &str) -> Value {
         "rabbitmq_version": version,
         "product_name": "Warren",
         "product_version": version,
-        "parameters": [],
+        "parameters": parameters_of(v),
         "policies": v.policies().iter().map(|p| policy_json(p)).collect::<Vec<_>>(),
         "queues": queues_of(v, false),
         "exchanges": exchanges_of(v, false),
@@ -231,6 +247,16 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
                 })
                 .map_err(|e| format!("invalid permission of user '{}': {e}", text(p, "user")))?;
         }
+    }
+    // Runtime parameters: only vhost limits are Warren's; the rest
+    // (federation, shovels) are not imported.
+    for p in items(defs, "parameters").filter(|p| text(p, "component") == "vhost-limits") {
+        let v = vhost_of(p)?;
+        let mut limits = VhostLimits::default();
+        for (name, value) in p.get("value").and_then(Value::as_object).into_iter().flatten() {
+            set_limit(&mut limits, name, value)?;
+        }
+        v.set_limits(limits);
     }
     for p in items(defs, "policies") {
         let v = vhost_of(p)?;

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use warren_broker::access::Permissions;
 use warren_broker::connections::ConnectionInfo;
 use warren_broker::error::{self, AmqpError};
+use warren_broker::limits::ConnectionSlot;
 use warren_broker::{Queue, VHost};
 use warren_codec::protocol::{channel, connection};
 use warren_codec::shortstr::truncated;
@@ -41,6 +42,8 @@ struct Connection {
     heartbeat: Arc<AtomicU32>,
     state: State,
     vhost: Option<Arc<VHost>>,
+    /// This connection's place under the vhost's `max-connections`.
+    _vhost_slot: Option<ConnectionSlot>,
     channels: HashMap<u16, Channel>,
     channel_max: u16,
     frame_max: u32,
@@ -95,6 +98,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
         heartbeat,
         state: State::AwaitStartOk,
         vhost: None,
+        _vhost_slot: None,
         channels: HashMap::new(),
         channel_max: shared.config.channel_max,
         frame_max: shared.config.frame_max,
@@ -532,6 +536,7 @@ impl Connection {
                     AmqpError::new(error::NOT_ALLOWED, format_args!("vhost {name} not found"))
                 })?;
                 self.shared.broker.access.vhost_access(name, &self.user)?;
+                self._vhost_slot = Some(vhost.limits.admit_connection(name, &self.user)?);
                 self.vhost = Some(vhost);
                 *self.info.vhost.lock() = name.to_string();
                 self.state = State::Open;
@@ -701,5 +706,8 @@ impl Connection {
         for q in self.exclusive_queues.drain(..) {
             vhost.remove_queue(&q);
         }
+        // Given back before close-ok, so a client that reconnects at once
+        // finds its place free.
+        self._vhost_slot = None;
     }
 }

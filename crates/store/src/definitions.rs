@@ -56,6 +56,22 @@ pub struct VhostMeta {
     pub default_queue_type: Option<String>,
 }
 
+/// A vhost's limits (RabbitMQ's `vhost-limits` parameter); a negative
+/// value means no limit, as in RabbitMQ.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VhostLimits {
+    #[serde(rename = "max-connections", skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<i64>,
+    #[serde(rename = "max-queues", skip_serializing_if = "Option::is_none")]
+    pub max_queues: Option<i64>,
+}
+
+impl VhostLimits {
+    pub fn is_empty(&self) -> bool {
+        self.max_connections.is_none() && self.max_queues.is_none()
+    }
+}
+
 /// A user as RabbitMQ exports it: the password only as a salted hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserDef {
@@ -101,6 +117,7 @@ pub struct Definitions {
     permissions: sled::Tree,
     policies: sled::Tree,
     vhost_meta: sled::Tree,
+    vhost_limits: sled::Tree,
 }
 
 fn key(parts: &[&str]) -> Vec<u8> {
@@ -150,6 +167,7 @@ impl Definitions {
             permissions: db.open_tree("permissions")?,
             policies: db.open_tree("policies")?,
             vhost_meta: db.open_tree("vhost_meta")?,
+            vhost_limits: db.open_tree("vhost_limits")?,
             meta,
             db,
         })
@@ -184,6 +202,7 @@ impl Definitions {
     pub fn delete_vhost(&self, name: &str) {
         self.write(&self.vhosts, key(&[name]), None);
         self.write(&self.vhost_meta, key(&[name]), None);
+        self.write(&self.vhost_limits, key(&[name]), None);
     }
 
     pub fn put_vhost_meta(&self, name: &str, meta: &VhostMeta) {
@@ -192,6 +211,17 @@ impl Definitions {
 
     pub fn vhost_meta(&self, name: &str) -> Option<VhostMeta> {
         let v = self.vhost_meta.get(key(&[name])).ok()??;
+        serde_json::from_slice(&v).ok()
+    }
+
+    /// Stores a vhost's limits; empty limits are removed.
+    pub fn put_vhost_limits(&self, name: &str, limits: &VhostLimits) {
+        let v = (!limits.is_empty()).then(|| json(limits));
+        self.write(&self.vhost_limits, key(&[name]), v);
+    }
+
+    pub fn vhost_limits(&self, name: &str) -> Option<VhostLimits> {
+        let v = self.vhost_limits.get(key(&[name])).ok()??;
         serde_json::from_slice(&v).ok()
     }
 

@@ -15,6 +15,7 @@ mod errors;
 mod exchange_extensions;
 mod exclusive;
 mod handshake;
+mod limits;
 mod management_access;
 mod management_api;
 mod mandatory;

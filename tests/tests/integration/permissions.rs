@@ -35,12 +35,6 @@ fn grant(s: &Server, user: &str, vhost: &str, (configure, write, read): Perms) {
         .unwrap();
 }
 
-async fn connect_as(s: &Server, user: &str, password: &str, vhost: &str) -> lapin::Result<Connection> {
-    let vhost = vhost.replace('/', "%2f");
-    let url = format!("amqp://{user}:{password}@127.0.0.1:{}/{vhost}", s.addr().port());
-    Connection::connect(&url, ConnectionProperties::default()).await
-}
-
 /// What an operation against the fixture objects (exchange `x`, queue `q`
 /// bound to `x`, exchange `x2`) needs.
 #[derive(Clone, Copy, Debug)]

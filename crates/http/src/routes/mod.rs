@@ -7,13 +7,14 @@ mod bindings;
 pub(crate) mod connections;
 mod exchanges;
 mod health;
+pub(crate) mod limits;
 mod overview;
 pub(crate) mod policies;
 mod queues;
 
 use std::sync::Arc;
 
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{middleware, Router};
 use serde_json::Value;
 use warren_broker::{Exchange, Queue, VHost};
@@ -122,14 +123,19 @@ pub fn router(state: ApiState) -> Router {
             "/api/definitions/{vhost}",
             get(crate::definitions::export_vhost).post(crate::definitions::import_vhost),
         )
+        .route("/api/vhost-limits", get(limits::all))
+        .route("/api/vhost-limits/{vhost}", get(limits::of_vhost))
+        .route(
+            "/api/vhost-limits/{vhost}/{name}",
+            put(limits::put).delete(limits::remove),
+        )
         // Features Warren does not have (topic permissions, runtime
-        // parameters, operator policies, limits): empty lists, so tools that
-        // read them everywhere (Terraform providers, dashboards) work.
+        // parameters, operator policies, user limits): empty lists, so tools
+        // that read them everywhere (Terraform providers, dashboards) work.
         .route("/api/topic-permissions", get(access::nothing))
         .route("/api/parameters", get(access::nothing))
         .route("/api/global-parameters", get(access::nothing))
         .route("/api/operator-policies", get(access::nothing))
-        .route("/api/vhost-limits", get(access::nothing))
         .route("/api/user-limits", get(access::nothing))
         .route("/api/aliveness-test/{vhost}", get(health::aliveness))
         .route("/api/health/checks/alarms", get(health::alarms))

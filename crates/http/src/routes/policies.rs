@@ -79,12 +79,9 @@ pub fn policy_def(vhost: &str, name: &str, body: &Value) -> std::result::Result<
         None | Some(Value::Null) => 0,
         Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap_or(0),
         Some(other) => {
-            let shown = match other {
-                Value::String(s) => format!("&lt;&lt;\"{s}\"&gt;&gt;"),
-                v => v.to_string(),
-            };
             return Err(format!(
-                "Validation failed\n\npriority should be a number, actually was {shown}\n"
+                "Validation failed\n\npriority should be a number, actually was {}\n",
+                warren_broker::policy::term(other)
             ));
         }
     };

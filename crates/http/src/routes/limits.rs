@@ -1,0 +1,109 @@
+//! `/api/vhost-limits`: a vhost's `max-connections` and `max-queues`, read by
+//! whoever sees the vhost and set by administrators, with RabbitMQ's shapes
+//! (`{"vhost":"v","value":{"max-queues":1}}`) and validation texts.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+use warren_broker::VHost;
+use warren_store::definitions::VhostLimits;
+
+use super::{visible_vhost, Result};
+use crate::auth::Caller;
+use crate::body::Body;
+use crate::error::ApiError;
+use crate::ApiState;
+
+/// RabbitMQ's `vhost-limits` value: only the limits that are set.
+pub fn limits_json(limits: &VhostLimits) -> Value {
+    serde_json::to_value(limits).unwrap_or_else(|_| json!({}))
+}
+
+fn entry(v: &VHost) -> Option<Value> {
+    let limits = v.limits.get();
+    (!limits.is_empty()).then(|| json!({"vhost": &*v.name, "value": limits_json(&limits)}))
+}
+
+pub async fn all(State(s): State<ApiState>, Extension(caller): Extension<Caller>) -> Json<Value> {
+    let items = s
+        .broker
+        .vhosts()
+        .iter()
+        .filter(|v| caller.sees(&s.broker, &v.name))
+        .filter_map(|v| entry(v))
+        .collect();
+    Json(Value::Array(items))
+}
+
+pub async fn of_vhost(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(vhost): Path<String>,
+) -> Result<Json<Value>> {
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    Ok(Json(Value::Array(entry(&v).into_iter().collect())))
+}
+
+/// Sets one limit to what the body says (a number; negative is no limit).
+pub fn set_limit(limits: &mut VhostLimits, name: &str, value: &Value) -> std::result::Result<(), String> {
+    let slot = match name {
+        "max-connections" => &mut limits.max_connections,
+        "max-queues" => &mut limits.max_queues,
+        _ => {
+            return Err(format!(
+                "Validation failed\n\nUnrecognised terms [{{<<\"{name}\">>,{}}}] in limits\n",
+                warren_broker::policy::erlang_term(value)
+            ))
+        }
+    };
+    let n = value
+        .as_i64()
+        .or_else(|| value.as_f64().map(|f| f as i64))
+        .ok_or_else(|| {
+            format!(
+                "Validation failed\n\n{name} should be a number, actually was {}\n",
+                warren_broker::policy::erlang_term(value)
+            )
+        })?;
+    *slot = Some(n);
+    Ok(())
+}
+
+fn vhost_for_change(s: &ApiState, caller: &Caller, vhost: &str) -> Result<std::sync::Arc<VHost>> {
+    caller.require_admin()?;
+    s.broker
+        .vhost(vhost)
+        .ok_or_else(|| ApiError::Status(404, "not_found", "vhost_not_found".into()))
+}
+
+pub async fn put(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    Body(body): Body<Value>,
+) -> Result<StatusCode> {
+    let v = vhost_for_change(&s, &caller, &vhost)?;
+    crate::body::missing(&body, &["value"]).map_err(ApiError::BadRequest)?;
+    let mut limits = v.limits.get();
+    set_limit(&mut limits, &name, &body["value"]).map_err(ApiError::BadRequest)?;
+    v.set_limits(limits);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Clears one limit; clearing one that is not set is not an error.
+pub async fn remove(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let v = vhost_for_change(&s, &caller, &vhost)?;
+    let mut limits = v.limits.get();
+    match name.as_str() {
+        "max-connections" => limits.max_connections = None,
+        "max-queues" => limits.max_queues = None,
+        _ => return Err(ApiError::NotFound),
+    }
+    v.set_limits(limits);
+    Ok(StatusCode::NO_CONTENT)
+}
