@@ -15,7 +15,7 @@ use warren_store::definitions::{PermissionDef, UserDef, VhostLimits};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::access::{parse_tags, permission_json, user_json, vhost_meta};
+use crate::routes::access::{check_hash, parse_tags, permission_json, user_json, vhost_meta};
 use crate::routes::limits::{limits_json, set_limit};
 use crate::routes::policies::{policy_def, policy_json};
 use crate::{json, ApiState};
@@ -27,6 +27,8 @@ pub enum ImportError {
     NoSuchVhost(String),
     /// Anything else, with RabbitMQ's text where there is one.
     Invalid(String),
+    /// A value RabbitMQ refuses with an Erlang term (`["not_base64","x"]`).
+    Term(Value),
 }
 
 impl std::fmt::Display for ImportError {
@@ -34,6 +36,7 @@ impl std::fmt::Display for ImportError {
         match self {
             ImportError::NoSuchVhost(v) => write!(f, "no such vhost '{v}'"),
             ImportError::Invalid(e) => f.write_str(e),
+            ImportError::Term(t) => write!(f, "{t}"),
         }
     }
 }
@@ -50,6 +53,7 @@ impl From<ImportError> for ApiError {
         match e {
             ImportError::NoSuchVhost(v) => ApiError::BadRequestTerm(json!(["no_such_vhost", v])),
             ImportError::Invalid(e) => ApiError::BadRequest(e),
+            ImportError::Term(t) => ApiError::BadRequestTerm(t),
         }
     }
 }
@@ -213,6 +217,7 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
     };
     if only_vhost.is_none() {
         for u in items(defs, "users") {
+            check_hash(text(u, "password_hash")).map_err(ImportError::Term)?;
             broker.access.put_user(UserDef {
                 name: text(u, "name").to_string(),
                 password_hash: text(u, "password_hash").to_string(),
@@ -321,7 +326,10 @@ pub async fn export_vhost(
     Path(vhost): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_admin()?;
-    let v = s.broker.vhost(&vhost).ok_or(ApiError::NotFound)?;
+    let v = s
+        .broker
+        .vhost(&vhost)
+        .ok_or_else(|| ApiError::BadRequest("vhost_not_found".into()))?;
     Ok(Json(export_one(&v, s.product_version)))
 }
 

@@ -63,10 +63,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    pub fn vhost_not_found() -> ApiError {
+        ApiError::Status(404, "not_found", "vhost_not_found".into())
+    }
+}
+
 impl From<warren_broker::AmqpError> for ApiError {
     fn from(e: warren_broker::AmqpError) -> Self {
         if e.code == 404 {
-            ApiError::NotFound
+            // `{"error":"not_found","reason":"no queue 'q' in vhost '/'"}`,
+            // as RabbitMQ answers a binding to a missing queue.
+            ApiError::Status(404, "not_found", e.detail().to_string())
         } else if e.code == 403 {
             // RabbitMQ's management plugin answers every AMQP access
             // refusal (permissions, reserved names) this way.

@@ -6,6 +6,8 @@ use warren_broker::exchange::{Binding, Dest};
 use warren_broker::{Exchange, Queue};
 use warren_codec::{AMQPValue, FieldTable};
 
+use crate::error::ApiError;
+
 /// An AMQP field value as JSON (integers as numbers, strings as strings).
 pub fn value(v: &AMQPValue) -> Value {
     match v {
@@ -277,22 +279,31 @@ pub fn properties(p: &warren_codec::protocol::basic::AMQPProperties) -> Value {
     Value::Object(m)
 }
 
-/// The properties of a message published through the API; an error names
-/// a text property too long for AMQP (255 bytes).
+/// The properties of a message published through the API. A text property
+/// too long for AMQP (255 bytes) is refused, and an integer property that
+/// is not one gets RabbitMQ's `["not_int","priority"]`.
 pub fn to_properties(
     m: &Map<String, Value>,
-) -> Result<warren_codec::protocol::basic::AMQPProperties, String> {
+) -> Result<warren_codec::protocol::basic::AMQPProperties, ApiError> {
     let mut p = warren_codec::protocol::basic::AMQPProperties::default();
-    let text = |k: &str| -> Result<Option<amq_protocol::types::ShortString>, String> {
+    let text = |k: &str| -> Result<Option<amq_protocol::types::ShortString>, ApiError> {
         match m.get(k).and_then(Value::as_str) {
-            Some(s) if s.len() > 255 => Err(format!("property '{k}' is longer than 255 bytes")),
+            Some(s) if s.len() > 255 => Err(ApiError::BadRequest(format!(
+                "property '{k}' is longer than 255 bytes"
+            ))),
             Some(s) => Ok(Some(s.to_string().into())),
             None => Ok(None),
         }
     };
-    let int = |k: &str| {
-        m.get(k)
-            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+    let int = |k: &str| -> Result<Option<u64>, ApiError> {
+        match m.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_str()?.parse().ok())
+                .map(Some)
+                .ok_or_else(|| ApiError::BadRequestTerm(serde_json::json!(["not_int", k]))),
+        }
     };
     if let Some(v) = text("content_type")? {
         p = p.with_content_type(v);
@@ -302,14 +313,16 @@ pub fn to_properties(
     }
     if let Some(Value::Object(h)) = m.get("headers") {
         if let Some(k) = h.keys().find(|k| k.len() > 255) {
-            return Err(format!("header name '{k}' is longer than 255 bytes"));
+            return Err(ApiError::BadRequest(format!(
+                "header name '{k}' is longer than 255 bytes"
+            )));
         }
         p = p.with_headers(to_table(h));
     }
-    if let Some(v) = int("delivery_mode") {
+    if let Some(v) = int("delivery_mode")? {
         p = p.with_delivery_mode(v.min(255) as u8);
     }
-    if let Some(v) = int("priority") {
+    if let Some(v) = int("priority")? {
         p = p.with_priority(v.min(255) as u8);
     }
     if let Some(v) = text("correlation_id")? {
@@ -324,7 +337,7 @@ pub fn to_properties(
     if let Some(v) = text("message_id")? {
         p = p.with_message_id(v);
     }
-    if let Some(v) = int("timestamp") {
+    if let Some(v) = int("timestamp")? {
         p = p.with_timestamp(v);
     }
     if let Some(v) = text("type")? {

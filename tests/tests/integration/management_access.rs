@@ -385,8 +385,36 @@ async fn get_messages_pagination_channels_consumers_and_health() {
     )
     .await;
     assert_eq!((st, v), (200, json!({"status": "ok", "protocol": "amqp"})));
+    let (st, v) = call(
+        &s,
+        "GET",
+        "/api/health/checks/protocol-listener/amqp0-9-1",
+        GUEST,
+        None,
+    )
+    .await;
+    assert_eq!((st, v), (200, json!({"status": "ok", "protocol": "amqp"})));
     let (st, v) = call(&s, "GET", "/api/health/checks/alarms", GUEST, None).await;
     assert_eq!((st, v), (200, json!({"status": "ok"})));
+    let (st, v) = call(&s, "GET", "/api/healthchecks/node", GUEST, None).await;
+    assert_eq!((st, v), (200, json!({"status": "ok"})));
+    let (st, _) = call(&s, "GET", "/api/healthchecks/node/elsewhere@host", GUEST, None).await;
+    assert_eq!(st, 404);
+    let (st, v) = call(
+        &s,
+        "GET",
+        "/api/health/checks/certificate-expiration/1/fortnights",
+        GUEST,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, v["reason"].as_str()),
+        (
+            400,
+            Some("Time unit not recognised. Supported units: days, weeks, months, years.")
+        )
+    );
     s.alarms.set_memory(true);
     let (st, v) = call(&s, "GET", "/api/health/checks/local-alarms", GUEST, None).await;
     assert_eq!(st, 503);
@@ -486,6 +514,15 @@ async fn tags_decide_what_a_user_sees() {
     assert_eq!(cs.as_array().unwrap().len(), 1, "and every connection");
     let (_, cs) = call(&s, "GET", "/api/connections", &m, None).await;
     assert_eq!(cs, json!([]), "a management user sees only its own connections");
+    // And only the consumers on its own channels, even in its vhost.
+    let guest_in_mine = connect_as(&s, "guest", "guest", "mine").await.unwrap();
+    let gch = guest_in_mine.create_channel().await.unwrap();
+    declare(&gch, "watched").await.unwrap();
+    let _consumer = consume(&gch, "watched", false).await;
+    let (_, cs) = call(&s, "GET", "/api/consumers/mine", &mon, None).await;
+    assert_eq!(cs.as_array().unwrap().len(), 1, "{cs}");
+    let (_, cs) = call(&s, "GET", "/api/consumers/mine", &m, None).await;
+    assert_eq!(cs, json!([]), "guest's consumer is not the management user's");
     // Deleting a vhost deletes what is in it.
     let (st, _) = call(&s, "DELETE", "/api/vhosts/mine", GUEST, None).await;
     assert_eq!(st, 204);

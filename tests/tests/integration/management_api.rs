@@ -433,3 +433,126 @@ async fn exclusive_queues_are_locked_for_the_api() {
     }
     assert_eq!(count(&ch, "mine").await, 1, "the message is still there");
 }
+
+/// Missing objects, the default exchange and bad publishes, answered with
+/// RabbitMQ's statuses and reasons (observed on RabbitMQ 3.10.8).
+#[tokio::test]
+async fn missing_objects_and_bad_publishes_get_rabbitmq_reasons() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let call = |method: &'static str, path: &'static str, body: Option<&'static str>| async move {
+        let (status, reply, _) = http(api, method, path, Some(GUEST), body).await;
+        (status, reply)
+    };
+    assert_eq!(call("PUT", "/api/queues/%2F/here", Some("{}")).await.0, 201);
+    let cases: &[(&str, &str, Option<&str>, u16, Value)] = &[
+        (
+            "POST",
+            "/api/bindings/%2F/e/amq.direct/q/nope",
+            Some("{}"),
+            404,
+            serde_json::json!({"error": "not_found", "reason": "no queue 'nope' in vhost '/'"}),
+        ),
+        (
+            "POST",
+            "/api/bindings/%2F/e/nope/q/here",
+            Some("{}"),
+            404,
+            serde_json::json!({"error": "not_found", "reason": "no exchange 'nope' in vhost '/'"}),
+        ),
+        (
+            "POST",
+            "/api/exchanges/%2F/nope/publish",
+            Some(r#"{"properties":{},"routing_key":"k","payload":"x","payload_encoding":"string"}"#),
+            400,
+            serde_json::json!({"error": "bad_request", "reason": "404 NOT_FOUND - no exchange 'nope' in vhost '/'"}),
+        ),
+        (
+            "POST",
+            "/api/queues/%2F/nope/get",
+            Some(r#"{"count":1,"ackmode":"ack_requeue_true","encoding":"auto"}"#),
+            404,
+            serde_json::json!({"error": "not_found", "reason": "NOT_FOUND - no queue 'nope' in vhost '/'"}),
+        ),
+        (
+            "PUT",
+            "/api/queues/nope/q",
+            Some("{}"),
+            404,
+            serde_json::json!({"error": "not_found", "reason": "vhost_not_found"}),
+        ),
+        (
+            "PUT",
+            "/api/exchanges/nope/x",
+            Some(r#"{"type":"direct"}"#),
+            404,
+            serde_json::json!({"error": "not_found", "reason": "vhost_not_found"}),
+        ),
+        (
+            "GET",
+            "/api/definitions/nope",
+            None,
+            400,
+            serde_json::json!({"error": "bad_request", "reason": "vhost_not_found"}),
+        ),
+        (
+            "DELETE",
+            "/api/exchanges/%2F/amq.default",
+            None,
+            401,
+            serde_json::json!({"error": "not_authorised", "reason": "Access refused."}),
+        ),
+        (
+            "POST",
+            "/api/bindings/%2F/e/amq.default/q/here",
+            Some("{}"),
+            401,
+            serde_json::json!({"error": "not_authorised", "reason": "Access refused."}),
+        ),
+        (
+            "POST",
+            "/api/exchanges/%2F/amq.default/publish",
+            Some(r#"{"properties":{},"routing_key":"here","payload":"x"}"#),
+            400,
+            serde_json::json!({"error": "bad_request", "reason": "[{key_missing,payload_encoding}]"}),
+        ),
+        (
+            "POST",
+            "/api/exchanges/%2F/amq.default/publish",
+            Some(r#"{"properties":{},"routing_key":"here","payload":"x","payload_encoding":"bogus"}"#),
+            400,
+            serde_json::json!({"error": "bad_request", "reason": ["unsupported_encoding", "bogus"]}),
+        ),
+        (
+            "POST",
+            "/api/exchanges/%2F/amq.default/publish",
+            Some(r#"{"properties":{},"routing_key":"here","payload":"!!!","payload_encoding":"base64"}"#),
+            400,
+            serde_json::json!({"error": "bad_request", "reason": ["not_base64", "!!!"]}),
+        ),
+        (
+            "POST",
+            "/api/exchanges/%2F/amq.default/publish",
+            Some(
+                r#"{"properties":{"priority":"x"},"routing_key":"here","payload":"x","payload_encoding":"string"}"#,
+            ),
+            400,
+            serde_json::json!({"error": "bad_request", "reason": ["not_int", "priority"]}),
+        ),
+        (
+            "PUT",
+            "/api/users/u",
+            Some(r#"{"password_hash":"notbase64!!","tags":""}"#),
+            400,
+            serde_json::json!({"error": "bad_request", "reason": ["not_base64", "notbase64!!"]}),
+        ),
+    ];
+    for (method, path, body, status, reply) in cases {
+        let (method, path, body) = (*method, *path, *body);
+        let (got_status, got, _) = http(api, method, path, Some(GUEST), body).await;
+        assert_eq!((got_status, &got), (*status, reply), "{method} {path}");
+    }
+    // None of the refused publishes reached the queue.
+    let (_, q) = call("GET", "/api/queues/%2F/here", None).await;
+    assert_eq!(q["messages"], 0, "{q}");
+}

@@ -213,7 +213,10 @@ pub async fn put_user(
             ))
         }
         (Some(p), None) => (hash_password(&p), SHA256.to_string()),
-        (None, Some(h)) => (h, body.hashing_algorithm.unwrap_or_else(|| SHA256.to_string())),
+        (None, Some(h)) => {
+            check_hash(&h).map_err(ApiError::BadRequestTerm)?;
+            (h, body.hashing_algorithm.unwrap_or_else(|| SHA256.to_string()))
+        }
         (None, None) => (String::new(), SHA256.to_string()),
     };
     let created = s.broker.access.put_user(UserDef {
@@ -223,6 +226,16 @@ pub async fn put_user(
         tags: parse_tags(&body.tags),
     });
     Ok(super::created(created))
+}
+
+/// A password hash must be base64 (empty: no password login), or RabbitMQ
+/// refuses it with `["not_base64","..."]`.
+pub fn check_hash(hash: &str) -> std::result::Result<(), Value> {
+    use base64::Engine;
+    match base64::engine::general_purpose::STANDARD.decode(hash) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(json!(["not_base64", hash])),
+    }
 }
 
 pub async fn delete_user(

@@ -190,6 +190,8 @@ pub async fn add(
     Body(body): Body<BindingBody>,
 ) -> Result<impl IntoResponse> {
     let v = visible_vhost(&s, &caller, &vhost)?;
+    // Binding to the default exchange is refused (AMQP's 403, here 401).
+    let source = super::exchange_name(&source).to_string();
     let args = json::to_table(&body.arguments);
     let kind = dest_kind(&kind)?;
     check_bind(&s, &caller, &vhost, kind, &dest, &source)?;

@@ -205,6 +205,9 @@ fn consumers_json(s: &ApiState, caller: &Caller, vhost: Option<&str>) -> Result<
         .filter(|v| caller.sees(&s.broker, &v.name))
         .flat_map(|v| v.queues())
         .flat_map(|q| consumers_of(s, &q))
+        // As RabbitMQ: a user without monitoring sees only the consumers on
+        // their own channels, as with connections and channels.
+        .filter(|c| caller.is_monitor() || c["channel_details"]["user"] == caller.name())
         .collect())
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use warren_broker::access::Perm;
 
-use super::{exchange_name, find_exchange, listing, visible_vhost, Result};
+use super::{exchange_name, find_exchange, listing, target_vhost, visible_vhost, Result};
 use crate::auth::Caller;
 use crate::body::{Body, Required};
 use crate::error::ApiError;
@@ -68,7 +68,7 @@ pub async fn put(
     Path((vhost, name)): Path<(String, String)>,
     Body(body): Body<ExchangeBody>,
 ) -> Result<StatusCode> {
-    let v = visible_vhost(&s, &caller, &vhost)?;
+    let v = target_vhost(&s, &caller, &vhost)?;
     let arguments = json::to_table(&body.arguments);
     caller
         .permissions(&s.broker, &vhost)?
@@ -104,6 +104,10 @@ pub async fn remove(
     Query(params): Query<DeleteParams>,
 ) -> Result<StatusCode> {
     let v = visible_vhost(&s, &caller, &vhost)?;
+    if name == "amq.default" {
+        // The default exchange cannot be deleted (AMQP's 403).
+        return Err(ApiError::NotAuthorised("Access refused."));
+    }
     v.exchange(&name).ok_or(ApiError::NotFound)?;
     caller.check(&s.broker, &vhost, Perm::Configure, "exchange", &name)?;
     v.delete_exchange(&name, params.if_unused)?;
@@ -111,7 +115,9 @@ pub async fn remove(
 }
 
 impl Required for ExchangeBody {}
-impl Required for PublishBody {}
+impl Required for PublishBody {
+    const REQUIRED: &'static [&'static str] = &["routing_key", "properties", "payload", "payload_encoding"];
+}
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -131,16 +137,20 @@ pub async fn publish(
 ) -> Result<Json<Value>> {
     use base64::Engine;
     let v = visible_vhost(&s, &caller, &vhost)?;
-    find_exchange(&v, &name)?;
+    if let Err(missing) = v.find_exchange(exchange_name(&name)) {
+        // RabbitMQ publishes through an AMQP channel and reports its error.
+        return Err(ApiError::BadRequest(format!("{} {}", missing.code, missing.text)));
+    }
     caller.check(&s.broker, &vhost, Perm::Write, "exchange", exchange_name(&name))?;
     let x = v.publishable_exchange(exchange_name(&name))?;
     let payload = match body.payload_encoding.as_str() {
         "base64" => base64::engine::general_purpose::STANDARD
             .decode(body.payload.as_bytes())
-            .map_err(|e| ApiError::BadRequest(format!("payload is not base64: {e}")))?,
-        _ => body.payload.into_bytes(),
+            .map_err(|_| ApiError::BadRequestTerm(json!(["not_base64", body.payload])))?,
+        "string" => body.payload.into_bytes(),
+        other => return Err(ApiError::BadRequestTerm(json!(["unsupported_encoding", other]))),
     };
-    let props = json::to_properties(&body.properties).map_err(ApiError::BadRequest)?;
+    let props = json::to_properties(&body.properties)?;
     let raw = warren_codec::properties::encode(&props);
     // The same rule as for AMQP publishers.
     let view = warren_codec::Properties::parse(&raw).unwrap_or_default();

@@ -83,10 +83,25 @@ pub async fn alarms(State(s): State<ApiState>) -> Response {
     }))
 }
 
+/// RabbitMQ's names for AMQP 0-9-1 (`amqp091`, `amqp0-9-1`, ...) all
+/// mean the `amqp` listener.
+fn protocol_name(asked: &str) -> &str {
+    let plain: String = asked
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if plain == "amqp091" {
+        "amqp"
+    } else {
+        asked
+    }
+}
+
 pub async fn protocol_listener(State(s): State<ApiState>, Path(protocol): Path<String>) -> Response {
     let protocols: Vec<&str> = s.listeners.iter().map(|(p, _)| *p).collect();
-    if protocols.contains(&protocol.as_str()) {
-        return Json(json!({"status": "ok", "protocol": protocol})).into_response();
+    if protocols.contains(&protocol_name(&protocol)) {
+        return Json(json!({"status": "ok", "protocol": protocol_name(&protocol)})).into_response();
     }
     failed(json!({
         "status": "failed",
@@ -114,4 +129,32 @@ pub async fn port_listener(State(s): State<ApiState>, Path(port): Path<String>) 
         "missing": port,
         "ports": ports,
     }))
+}
+
+/// Warren serves no TLS listener, so no certificate can expire; the
+/// arguments are still checked as RabbitMQ checks them.
+pub async fn certificate_expiration(Path((within, unit)): Path<(String, String)>) -> Response {
+    let bad = |reason: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "bad_request", "reason": reason})),
+        )
+            .into_response()
+    };
+    if !matches!(unit.as_str(), "days" | "weeks" | "months" | "years") {
+        return bad("Time unit not recognised. Supported units: days, weeks, months, years.");
+    }
+    if within.parse::<i64>().is_err() {
+        return bad("Invalid expiration value.");
+    }
+    Json(json!({"status": "ok"})).into_response()
+}
+
+/// The pre-3.8 node health check (`/api/healthchecks/node[/{node}]`),
+/// still used by container probes: this node answers, so it is healthy.
+pub async fn node(node: Option<Path<String>>) -> Result<Json<Value>> {
+    match node {
+        Some(Path(name)) if name != NODE => Err(crate::error::ApiError::NotFound),
+        _ => Ok(Json(json!({"status": "ok"}))),
+    }
 }

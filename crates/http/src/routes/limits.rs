@@ -72,9 +72,7 @@ pub fn set_limit(limits: &mut VhostLimits, name: &str, value: &Value) -> std::re
 
 fn vhost_for_change(s: &ApiState, caller: &Caller, vhost: &str) -> Result<std::sync::Arc<VHost>> {
     caller.require_admin()?;
-    s.broker
-        .vhost(vhost)
-        .ok_or_else(|| ApiError::Status(404, "not_found", "vhost_not_found".into()))
+    s.broker.vhost(vhost).ok_or_else(ApiError::vhost_not_found)
 }
 
 pub async fn put(

@@ -151,8 +151,10 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(
             "/api/health/checks/certificate-expiration/{within}/{unit}",
-            get(health::healthy),
+            get(health::certificate_expiration),
         )
+        .route("/api/healthchecks/node", get(health::node))
+        .route("/api/healthchecks/node/{node}", get(health::node))
         .route("/api/health/checks/node-is-quorum-critical", get(health::ok))
         .route("/api/health/checks/node-is-mirror-sync-critical", get(health::ok))
         .fallback(|| async { ApiError::NotFound })
@@ -179,6 +181,14 @@ fn find_vhost(state: &ApiState, name: &str) -> Result<Arc<VHost>> {
 /// A vhost the caller may see, 404 when it does not exist.
 fn visible_vhost(state: &ApiState, caller: &Caller, name: &str) -> Result<Arc<VHost>> {
     let v = find_vhost(state, name)?;
+    caller.require_sees(&state.broker, name)?;
+    Ok(v)
+}
+
+/// The vhost something is created in: RabbitMQ answers
+/// `{"error":"not_found","reason":"vhost_not_found"}` when it is missing.
+fn target_vhost(state: &ApiState, caller: &Caller, name: &str) -> Result<Arc<VHost>> {
+    let v = state.broker.vhost(name).ok_or_else(ApiError::vhost_not_found)?;
     caller.require_sees(&state.broker, name)?;
     Ok(v)
 }

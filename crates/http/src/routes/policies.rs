@@ -63,10 +63,7 @@ fn vhost_for_change(
     vhost: &str,
 ) -> Result<std::sync::Arc<warren_broker::VHost>> {
     caller.require_policymaker()?;
-    let v = s
-        .broker
-        .vhost(vhost)
-        .ok_or_else(|| ApiError::Status(404, "not_found", "vhost_not_found".into()))?;
+    let v = s.broker.vhost(vhost).ok_or_else(ApiError::vhost_not_found)?;
     caller.require_sees(&s.broker, vhost)?;
     Ok(v)
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use warren_broker::access::Perm;
 use warren_broker::queue::QueueOptions;
 
-use super::{find_queue, vhosts_of, visible_vhost, Result};
+use super::{find_queue, target_vhost, vhosts_of, visible_vhost, Result};
 use crate::auth::Caller;
 use crate::body::{Body, Required};
 use crate::error::ApiError;
@@ -89,7 +89,7 @@ pub async fn put(
     Path((vhost, name)): Path<(String, String)>,
     Body(body): Body<QueueBody>,
 ) -> Result<StatusCode> {
-    let v = visible_vhost(&s, &caller, &vhost)?;
+    let v = target_vhost(&s, &caller, &vhost)?;
     warren_broker::vhost::check_client_queue_name(&name)?;
     let arguments = json::to_table(&body.arguments);
     caller
@@ -172,7 +172,10 @@ pub async fn get_messages(
     Body(body): Body<GetBody>,
 ) -> Result<Json<Value>> {
     let v = visible_vhost(&s, &caller, &vhost)?;
-    find_queue(&v, &name)?;
+    if v.queue(&name).is_none() {
+        let missing = warren_broker::AmqpError::not_found("queue", &name, &vhost);
+        return Err(ApiError::Status(404, "not_found", missing.text));
+    }
     caller.check(&s.broker, &vhost, Perm::Read, "queue", &name)?;
     // RabbitMQ's get, unlike its other routes, keeps the code in the reason:
     // `405 RESOURCE_LOCKED - cannot obtain exclusive access ...`.
