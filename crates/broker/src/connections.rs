@@ -121,6 +121,14 @@ impl Connections {
         self.all.write().remove(&id);
     }
 
+    pub fn len(&self) -> usize {
+        self.all.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.read().is_empty()
+    }
+
     pub fn list(&self) -> Vec<Arc<ConnectionInfo>> {
         self.all.read().values().cloned().collect()
     }

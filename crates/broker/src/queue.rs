@@ -79,6 +79,9 @@ pub struct Source<'a> {
     /// Log ids (stored, spilled) of what was handed out: if the consumer
     /// does not ack, the messages are gone once sent and the log is told.
     handed: &'a mut Vec<(u64, u64)>,
+    /// Body bytes and redelivered messages handed out, for management.
+    bytes: u64,
+    redelivered: u64,
 }
 
 impl Source<'_> {
@@ -101,6 +104,8 @@ impl Source<'_> {
             if e.msg.store_id != 0 || e.spill != 0 {
                 self.handed.push((e.msg.store_id, e.spill));
             }
+            self.bytes += e.msg.size() as u64;
+            self.redelivered += u64::from(e.redelivered);
             return Some(e);
         }
     }
@@ -213,23 +218,69 @@ pub struct Queue {
 /// back (a backlog is then what the user asked for).
 const CONGESTED: usize = 16_384;
 
+/// What a queue holds, for management: an estimate of its memory, and the
+/// body bytes of its ready and its unacknowledged messages.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueMemory {
+    pub memory: u64,
+    pub ready_bytes: u64,
+    pub unacked_bytes: u64,
+}
+
 /// Counters read by management without taking the queue's lock.
 #[derive(Debug, Default)]
 pub struct QueueStats {
     pub published: AtomicU64,
+    /// Every delivery and get (RabbitMQ's `deliver_get`).
     pub delivered: AtomicU64,
     pub acked: AtomicU64,
-    /// Rates of the three counters, for management.
-    pub rates: crate::stats::RateMeter<3>,
+    /// Parts of `delivered`; deliveries to acknowledging consumers are the
+    /// rest.
+    pub deliver_no_ack: AtomicU64,
+    pub get: AtomicU64,
+    pub get_no_ack: AtomicU64,
+    /// `basic.get` that found the queue empty (not in `delivered`).
+    pub get_empty: AtomicU64,
+    /// Deliveries and gets of messages delivered before.
+    pub redeliver: AtomicU64,
+    /// Rates of [`QueueStats::STATS`], for management.
+    pub rates: crate::stats::RateMeter<9>,
 }
 
 impl QueueStats {
-    /// (publish, deliver_get, ack) counts and their rates per second.
-    pub fn snapshot(&self) -> ([u64; 3], [f64; 3]) {
+    /// RabbitMQ's names of the counters [`QueueStats::snapshot`] returns.
+    pub const STATS: [&'static str; 9] = [
+        "publish",
+        "deliver_get",
+        "ack",
+        "deliver",
+        "deliver_no_ack",
+        "get",
+        "get_no_ack",
+        "get_empty",
+        "redeliver",
+    ];
+
+    /// The counters named by [`QueueStats::STATS`] and their rates per
+    /// second.
+    pub fn snapshot(&self) -> ([u64; 9], [f64; 9]) {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (delivered, no_ack, get, get_no_ack) = (
+            load(&self.delivered),
+            load(&self.deliver_no_ack),
+            load(&self.get),
+            load(&self.get_no_ack),
+        );
         let counts = [
-            self.published.load(Ordering::Relaxed),
-            self.delivered.load(Ordering::Relaxed),
-            self.acked.load(Ordering::Relaxed),
+            load(&self.published),
+            delivered,
+            load(&self.acked),
+            delivered.saturating_sub(no_ack + get + get_no_ack),
+            no_ack,
+            get,
+            get_no_ack,
+            load(&self.get_empty),
+            load(&self.redeliver),
         ];
         (counts, self.rates.rates(counts))
     }
@@ -269,6 +320,8 @@ struct QueueState {
     consumers: Vec<Arc<Consumer>>,
     next_consumer: usize,
     unacked: usize,
+    /// Body bytes of the unacknowledged messages.
+    unacked_bytes: u64,
     had_consumer: bool,
     dead: Vec<(Entry, DeathReason)>,
     handed: Vec<(u64, u64)>,
@@ -303,6 +356,7 @@ impl Queue {
                 consumers: Vec::new(),
                 next_consumer: 0,
                 unacked: 0,
+                unacked_bytes: 0,
                 had_consumer: false,
                 dead: Vec::new(),
                 handed: Vec::new(),
@@ -541,6 +595,7 @@ impl Queue {
             consumers,
             next_consumer,
             unacked,
+            unacked_bytes,
             dead,
             handed,
             order,
@@ -556,13 +611,16 @@ impl Queue {
                     dead,
                     store: self.env.store.as_ref(),
                     handed,
+                    bytes: 0,
+                    redelivered: 0,
                 };
                 let taken = c.sink.deliver(self, &mut source, BATCH);
+                let handed_out = (source.bytes, source.redelivered);
                 self.forget_handed(handed, taken.needs_ack);
                 if taken.count == 0 {
                     break;
                 }
-                self.count_delivered(unacked, taken);
+                self.count_delivered(unacked, unacked_bytes, taken, handed_out);
             }
             return;
         }
@@ -580,12 +638,15 @@ impl Queue {
                     dead,
                     store: self.env.store.as_ref(),
                     handed,
+                    bytes: 0,
+                    redelivered: 0,
                 };
                 let taken = c.sink.deliver(self, &mut source, 1);
+                let handed_out = (source.bytes, source.redelivered);
                 self.forget_handed(handed, taken.needs_ack);
                 if taken.count > 0 {
                     progressed = true;
-                    self.count_delivered(unacked, taken);
+                    self.count_delivered(unacked, unacked_bytes, taken, handed_out);
                     *next_consumer = i + 1;
                     if mixed {
                         continue 'outer;
@@ -598,13 +659,24 @@ impl Queue {
         }
     }
 
-    fn count_delivered(&self, unacked: &mut usize, taken: Taken) {
+    fn count_delivered(
+        &self,
+        unacked: &mut usize,
+        unacked_bytes: &mut u64,
+        taken: Taken,
+        (bytes, redelivered): (u64, u64),
+    ) {
+        let count = taken.count as u64;
         if taken.needs_ack {
             *unacked += taken.count;
+            *unacked_bytes += bytes;
+        } else {
+            self.stats.deliver_no_ack.fetch_add(count, Ordering::Relaxed);
         }
-        self.stats
-            .delivered
-            .fetch_add(taken.count as u64, Ordering::Relaxed);
+        if redelivered > 0 {
+            self.stats.redeliver.fetch_add(redelivered, Ordering::Relaxed);
+        }
+        self.stats.delivered.fetch_add(count, Ordering::Relaxed);
     }
 
     /// `basic.get`: the head message and how many remain ready after it.
@@ -621,15 +693,25 @@ impl Queue {
             dead,
             store: self.env.store.as_ref(),
             handed,
+            bytes: 0,
+            redelivered: 0,
         }
         .next();
         self.forget_handed(&mut st.handed, needs_ack);
         let Some(entry) = entry else {
+            self.stats.get_empty.fetch_add(1, Ordering::Relaxed);
             self.finish(st);
             return None;
         };
         if needs_ack {
             st.unacked += 1;
+            st.unacked_bytes += entry.msg.size() as u64;
+            self.stats.get.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stats.get_no_ack.fetch_add(1, Ordering::Relaxed);
+        }
+        if entry.redelivered {
+            self.stats.redeliver.fetch_add(1, Ordering::Relaxed);
         }
         self.stats.delivered.fetch_add(1, Ordering::Relaxed);
         let left = st.ready.len() as u32;
@@ -639,25 +721,29 @@ impl Queue {
 
     /// Acknowledged messages leave the queue for good.
     pub fn acked<'a>(&self, entries: impl IntoIterator<Item = &'a Entry>) {
-        let mut count = 0;
+        let (mut count, mut bytes) = (0, 0);
         for e in entries {
             count += 1;
+            bytes += e.msg.size() as u64;
             self.forget([e]);
         }
         let mut st = self.inner.lock();
         st.unacked = st.unacked.saturating_sub(count);
+        st.unacked_bytes = st.unacked_bytes.saturating_sub(bytes);
         self.stats.acked.fetch_add(count as u64, Ordering::Relaxed);
     }
 
     /// Rejected without requeue: the messages go to the dead-letter exchange.
     pub fn discard(self: &Arc<Self>, entries: impl IntoIterator<Item = Entry>) {
         let mut st = self.inner.lock();
-        let mut n = 0;
+        let (mut n, mut bytes) = (0, 0);
         for e in entries {
             n += 1;
+            bytes += e.msg.size() as u64;
             st.dead.push((e, DeathReason::Rejected));
         }
         st.unacked = st.unacked.saturating_sub(n);
+        st.unacked_bytes = st.unacked_bytes.saturating_sub(bytes);
         self.finish(st);
     }
 
@@ -668,9 +754,10 @@ impl Queue {
         let delivery_limit = self.limits.read().delivery_limit;
         let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
-        let mut n = 0;
+        let (mut n, mut bytes) = (0, 0);
         for mut e in entries {
             n += 1;
+            bytes += e.msg.size() as u64;
             e.redelivered = true;
             if self.is_deleted() {
                 self.forget([&e]);
@@ -691,6 +778,7 @@ impl Queue {
             st.ready.insert_by_seq(e);
         }
         st.unacked = st.unacked.saturating_sub(n);
+        st.unacked_bytes = st.unacked_bytes.saturating_sub(bytes);
         self.dispatch_locked(&mut st, now);
         self.finish(st);
     }
@@ -786,13 +874,17 @@ impl Queue {
     /// An estimate of the memory the queue's ready messages use: the bodies
     /// held in memory (at the backlog's average size) and an index entry
     /// per message; and the body bytes of all ready messages.
-    pub fn memory(&self) -> (u64, u64) {
+    pub fn memory(&self) -> QueueMemory {
         const ENTRY: u64 = 64;
         let st = self.inner.lock();
         let (len, bytes) = (st.ready.len() as u64, st.ready.bytes());
         let held = st.ready.in_memory() as u64;
         let average = bytes.checked_div(len).unwrap_or(0);
-        (held * average + len * ENTRY, bytes)
+        QueueMemory {
+            memory: held * average + len * ENTRY,
+            ready_bytes: bytes,
+            unacked_bytes: st.unacked_bytes,
+        }
     }
 
     /// Ready messages held in memory (the rest of the backlog is on disk).

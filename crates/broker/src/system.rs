@@ -19,6 +19,22 @@ pub fn total_memory() -> u64 {
         .map_or(u64::MAX, |kb| kb * 1024)
 }
 
+/// File descriptors this process has open, from /proc.
+pub fn open_files() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
+}
+
+/// The most file descriptors this process may open (its soft limit).
+pub fn max_open_files() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("Max open files"))?;
+            line.split_whitespace().nth(3)?.parse::<u64>().ok()
+        })
+        .unwrap_or(0)
+}
+
 /// Free bytes on the file system holding `dir`.
 pub fn free_disk(dir: &std::path::Path) -> Option<u64> {
     let st = rustix::fs::statvfs(dir).ok()?;

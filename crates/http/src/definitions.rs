@@ -17,6 +17,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::access::{check_hash, parse_tags, permission_json, user_json, vhost_meta};
 use crate::routes::limits::{limits_json, set_limit};
+use crate::routes::overview::RABBITMQ_VERSION;
 use crate::routes::policies::{policy_def, policy_json};
 use crate::{json, ApiState};
 
@@ -149,8 +150,8 @@ pub fn export(broker: &Broker, version: &str) -> Value {
     vhosts.sort_by(|a, b| a.name.cmp(&b.name));
     let all = |f: &dyn Fn(&VHost) -> Vec<Value>| -> Vec<Value> { vhosts.iter().flat_map(|v| f(v)).collect() };
     json!({
-        "rabbit_version": version,
-        "rabbitmq_version": version,
+        "rabbit_version": RABBITMQ_VERSION,
+        "rabbitmq_version": RABBITMQ_VERSION,
         "product_name": "Warren",
         "product_version": version,
         "users": broker.access.users().iter().map(|u| user_json(u)).collect::<Vec<_>>(),
@@ -170,8 +171,8 @@ pub fn export(broker: &Broker, version: &str) -> Value {
 /// `GET /api/definitions/{vhost}` returns them.
 pub fn export_one(v: &VHost, version: &str) -> Value {
     json!({
-        "rabbit_version": version,
-        "rabbitmq_version": version,
+        "rabbit_version": RABBITMQ_VERSION,
+        "rabbitmq_version": RABBITMQ_VERSION,
         "product_name": "Warren",
         "product_version": version,
         "parameters": parameters_of(v),

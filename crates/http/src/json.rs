@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use warren_broker::exchange::{Binding, Dest};
+use warren_broker::queue::QueueStats;
 use warren_broker::{Exchange, Queue};
 use warren_codec::{AMQPValue, FieldTable};
 
@@ -68,14 +69,23 @@ pub struct Rate {
     rate: f64,
 }
 
-#[derive(Serialize)]
+/// A queue's message counters with their rates (`publish`,
+/// `publish_details`, ...; the names are [`QueueStats::STATS`]).
 pub struct QueueMessageStats {
-    publish: u64,
-    publish_details: Rate,
-    deliver_get: u64,
-    deliver_get_details: Rate,
-    ack: u64,
-    ack_details: Rate,
+    counts: [u64; 9],
+    rates: [f64; 9],
+}
+
+impl Serialize for QueueMessageStats {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2 * QueueStats::STATS.len()))?;
+        for ((name, count), rate) in QueueStats::STATS.iter().zip(self.counts).zip(self.rates) {
+            m.serialize_entry(name, &count)?;
+            m.serialize_entry(&format_args!("{name}_details"), &Rate { rate })?;
+        }
+        m.end()
+    }
 }
 
 /// A queue as the management API shows it. Serialized directly for plain
@@ -98,10 +108,13 @@ pub struct QueueView<'a> {
     consumers: u32,
     memory: u64,
     message_bytes: u64,
+    message_bytes_ready: u64,
+    message_bytes_unacknowledged: u64,
     message_stats: QueueMessageStats,
     effective_policy_definition: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `null` when no policy applies, as RabbitMQ shows it.
     policy: Option<String>,
+    node: &'static str,
 }
 
 impl<'a> QueueView<'a> {
@@ -109,8 +122,8 @@ impl<'a> QueueView<'a> {
         let ready = q.message_count();
         let unacked = q.unacked_count();
         let policy = q.policy();
-        let ([publish, deliver_get, ack], [publish_rate, deliver_rate, ack_rate]) = q.stats.snapshot();
-        let (memory, message_bytes) = q.memory();
+        let (counts, rates) = q.stats.snapshot();
+        let held = q.memory();
         QueueView {
             name: &q.name,
             vhost: &q.vhost,
@@ -124,20 +137,16 @@ impl<'a> QueueView<'a> {
             messages_ready: ready,
             messages_unacknowledged: unacked,
             consumers: q.consumer_count(),
-            memory,
-            message_bytes,
-            message_stats: QueueMessageStats {
-                publish,
-                publish_details: Rate { rate: publish_rate },
-                deliver_get,
-                deliver_get_details: Rate { rate: deliver_rate },
-                ack,
-                ack_details: Rate { rate: ack_rate },
-            },
+            memory: held.memory,
+            message_bytes: held.ready_bytes + held.unacked_bytes,
+            message_bytes_ready: held.ready_bytes,
+            message_bytes_unacknowledged: held.unacked_bytes,
+            message_stats: QueueMessageStats { counts, rates },
             effective_policy_definition: policy
                 .as_ref()
                 .map_or_else(|| json!({}), |p| Value::Object(p.definition.clone())),
             policy: policy.map(|p| p.name.clone()),
+            node: crate::routes::overview::NODE,
         }
     }
 }

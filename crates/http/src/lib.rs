@@ -35,6 +35,9 @@ pub struct ApiState {
     /// (protocol, port) of every listener, for overview and health checks.
     pub listeners: Arc<Vec<(&'static str, u16)>>,
     pub started: std::time::Instant,
+    /// The memory high watermark and the free disk limit, in bytes.
+    pub mem_limit: u64,
+    pub disk_free_limit: u64,
 }
 
 /// Serves the management API on `listener` until `shutdown`.

@@ -153,6 +153,8 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         alarms: alarms.clone(),
         listeners: Arc::new(listeners),
         started: std::time::Instant::now(),
+        mem_limit: config.memory_high_watermark.bytes(alarms::total_memory()),
+        disk_free_limit: config.disk_free_limit,
     };
     let mut http = Vec::new();
     if let Some(l) = management_listener {

@@ -110,7 +110,22 @@ async fn overview_exchanges_and_bindings_use_rabbitmq_shapes() {
     let (status, o, _) = http(api, "GET", "/api/overview", Some(GUEST), None).await;
     assert_eq!(status, 200);
     assert_eq!(o["product_name"], "Warren");
+    assert_eq!(o["rabbitmq_version"], "3.13.7", "the API Warren answers as");
     assert_eq!(o["object_totals"]["queues"], 1);
+    // The node's readings scripts check (KeyError on RabbitMQ's names).
+    let (status, nodes, _) = http(api, "GET", "/api/nodes", Some(GUEST), None).await;
+    assert_eq!(status, 200);
+    let node = &nodes[0];
+    assert_eq!(node["partitions"], serde_json::json!([]));
+    let (fd_used, fd_total) = (
+        node["fd_used"].as_u64().unwrap(),
+        node["fd_total"].as_u64().unwrap(),
+    );
+    assert!(fd_used > 0 && fd_used <= fd_total, "{node}");
+    assert_eq!(node["sockets_used"], 1, "one AMQP connection: {node}");
+    assert!(node["disk_free_limit"].as_u64().unwrap() > 0);
+    assert_eq!(node["enabled_plugins"][0], "rabbitmq_management");
+    assert_eq!(node["auth_mechanisms"][0]["name"], "PLAIN");
     let (_, x, _) = http(api, "GET", "/api/exchanges/%2F/amq.topic", Some(GUEST), None).await;
     assert_eq!(x["type"], "topic");
     assert_eq!(x["durable"], true);
@@ -555,4 +570,74 @@ async fn missing_objects_and_bad_publishes_get_rabbitmq_reasons() {
     // None of the refused publishes reached the queue.
     let (_, q) = call("GET", "/api/queues/%2F/here", None).await;
     assert_eq!(q["messages"], 0, "{q}");
+}
+
+/// A queue's counters split deliveries as RabbitMQ does (the same steps on
+/// RabbitMQ 3.10.8 gave the same numbers), and its bytes count the
+/// unacknowledged messages too.
+#[tokio::test]
+async fn queue_stats_split_deliveries_and_count_unacked_bytes() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    declare(&ch, "qs").await.unwrap();
+    for _ in 0..6 {
+        publish(&ch, "", "qs", b"hello").await;
+    }
+    let got = ch
+        .basic_get("qs".into(), Default::default())
+        .await
+        .unwrap()
+        .unwrap();
+    got.nack(lapin::options::BasicNackOptions {
+        requeue: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let again = ch
+        .basic_get("qs".into(), lapin::options::BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again.delivery.redelivered);
+    let ch2 = conn.create_channel().await.unwrap();
+    ch2.basic_qos(2, Default::default()).await.unwrap();
+    let mut consumer = consume(&ch2, "qs", false).await;
+    next(&mut consumer).await;
+    next(&mut consumer).await;
+    sync(&ch2).await;
+    let (_, q, _) = http(api, "GET", "/api/queues/%2F/qs", Some(GUEST), None).await;
+    assert_eq!(q["policy"], Value::Null, "null, not missing: {q}");
+    assert_eq!(q["node"], "warren@localhost");
+    assert_eq!(
+        [
+            &q["messages_ready"],
+            &q["messages_unacknowledged"],
+            &q["message_bytes"]
+        ],
+        [3, 2, 25],
+        "{q}"
+    );
+    assert_eq!(
+        [&q["message_bytes_ready"], &q["message_bytes_unacknowledged"]],
+        [15, 10]
+    );
+    let stats = &q["message_stats"];
+    let expected = [
+        ("publish", 6),
+        ("deliver_get", 4),
+        ("deliver", 2),
+        ("deliver_no_ack", 0),
+        ("get", 1),
+        ("get_no_ack", 1),
+        ("get_empty", 0),
+        ("redeliver", 1),
+        ("ack", 0),
+    ];
+    for (name, count) in expected {
+        assert_eq!(stats[name], count, "{name}: {stats}");
+        assert!(stats[format!("{name}_details")]["rate"].is_number(), "{name}");
+    }
 }

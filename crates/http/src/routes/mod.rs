@@ -8,7 +8,7 @@ pub(crate) mod connections;
 mod exchanges;
 mod health;
 pub(crate) mod limits;
-mod overview;
+pub(crate) mod overview;
 pub(crate) mod policies;
 mod queues;
 

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
-use warren_broker::system::{free_disk, resident_bytes, total_memory};
+use warren_broker::system::{free_disk, max_open_files, open_files, resident_bytes};
 
 use super::Result;
 use crate::auth::Caller;
@@ -14,10 +14,15 @@ use crate::ApiState;
 
 pub const NODE: &str = "warren@localhost";
 
+/// The RabbitMQ release whose management API Warren answers as
+/// (`rabbitmq_version`, `management_version`, definitions'
+/// `rabbit_version`): tools gate features on it. `product_name` and
+/// `product_version` say what the broker really is.
+pub const RABBITMQ_VERSION: &str = "3.13.7";
+
 pub async fn overview(State(s): State<ApiState>, Extension(caller): Extension<Caller>) -> Json<Value> {
     let (mut queues, mut exchanges, mut consumers) = (0u64, 0u64, 0u64);
     let (mut ready, mut unacked) = (0u64, 0u64);
-    let mut published = 0u64;
     for v in s.broker.vhosts() {
         if !caller.sees(&s.broker, &v.name) {
             continue;
@@ -28,7 +33,6 @@ pub async fn overview(State(s): State<ApiState>, Extension(caller): Extension<Ca
             consumers += u64::from(q.consumer_count());
             ready += u64::from(q.message_count());
             unacked += q.unacked_count() as u64;
-            published += q.stats.published.load(Ordering::Relaxed);
         }
     }
     let connections = s.broker.connections.list();
@@ -53,21 +57,16 @@ pub async fn overview(State(s): State<ApiState>, Extension(caller): Extension<Ca
         crate::json::message_stats(&["publish", "confirm", "deliver_get", "ack"], &counts, &rates);
     stats["return_unroutable"] = Value::from(g.unroutable_returned.load(Ordering::Relaxed));
     stats["drop_unroutable"] = Value::from(g.unroutable_dropped.load(Ordering::Relaxed));
-    stats["publish_in"] = Value::from(published);
-    let exchange_types: Vec<Value> = ["direct", "fanout", "topic", "headers", "x-delayed-message"]
-        .iter()
-        .map(|t| json!({"name": t, "description": "", "enabled": true}))
-        .collect();
     Json(json!({
-        "management_version": s.product_version,
-        "rabbitmq_version": s.product_version,
+        "management_version": RABBITMQ_VERSION,
+        "rabbitmq_version": RABBITMQ_VERSION,
         "product_name": "Warren",
         "product_version": s.product_version,
         "rates_mode": "basic",
         "cluster_name": "warren",
         "node": NODE,
         "erlang_version": "n/a",
-        "exchange_types": exchange_types,
+        "exchange_types": exchange_types(),
         "listeners": listeners,
         "object_totals": {
             "queues": queues, "exchanges": exchanges, "consumers": consumers,
@@ -78,21 +77,56 @@ pub async fn overview(State(s): State<ApiState>, Extension(caller): Extension<Ca
     }))
 }
 
+fn exchange_types() -> Vec<Value> {
+    [
+        ("direct", "AMQP direct exchange, as per the AMQP specification"),
+        ("fanout", "AMQP fanout exchange, as per the AMQP specification"),
+        ("topic", "AMQP topic exchange, as per the AMQP specification"),
+        ("headers", "AMQP headers exchange, as per the AMQP specification"),
+        ("x-delayed-message", "Delayed message exchange"),
+    ]
+    .iter()
+    .map(|(name, description)| json!({"name": name, "description": description, "enabled": true}))
+    .collect()
+}
+
 fn node_json(s: &ApiState) -> Value {
     let disk_free = free_disk(&s.data_dir).unwrap_or(0);
+    let fd_total = max_open_files();
+    // What Warren has in place of RabbitMQ's management and Prometheus
+    // plugins, for tools that look for them.
+    let mut plugins = vec!["rabbitmq_management"];
+    if s.listeners.iter().any(|(p, _)| *p == "http/prometheus") {
+        plugins.push("rabbitmq_prometheus");
+    }
     json!({
         "name": NODE,
         "type": "disc",
         "running": true,
         "being_drained": false,
+        "partitions": [],
         "mem_used": resident_bytes(),
-        "mem_limit": total_memory(),
+        "mem_limit": s.mem_limit,
         "mem_alarm": s.alarms.raised().contains(&"memory"),
+        "mem_calculation_strategy": "rss",
         "disk_free": disk_free,
+        "disk_free_limit": s.disk_free_limit,
         "disk_free_alarm": s.alarms.raised().contains(&"disk"),
+        "fd_used": open_files(),
+        "fd_total": fd_total,
+        "sockets_used": s.broker.connections.len(),
+        "sockets_total": fd_total,
         "uptime": s.started.elapsed().as_millis() as u64,
         "processors": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "os_pid": std::process::id().to_string(),
+        "rates_mode": "basic",
+        "db_dir": s.data_dir.display().to_string(),
+        "exchange_types": exchange_types(),
+        "auth_mechanisms": [
+            {"name": "PLAIN", "description": "SASL PLAIN authentication mechanism", "enabled": true},
+            {"name": "AMQPLAIN", "description": "QPid AMQPLAIN mechanism", "enabled": true},
+        ],
+        "enabled_plugins": plugins,
         "applications": [{"name": "warren", "description": "Warren", "version": s.product_version}],
     })
 }
