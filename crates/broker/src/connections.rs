@@ -2,7 +2,7 @@
 //! and a way to close a connection from outside (320 CONNECTION_FORCED).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use amq_protocol::types::FieldTable;
@@ -60,6 +60,57 @@ pub struct ConnectionInfo {
     /// A close asked for by management, with its reason.
     close: Mutex<Option<String>>,
     close_notify: Notify,
+    /// Bytes and socket reads and writes, for management.
+    pub io: Arc<IoCounters>,
+}
+
+/// A connection's socket traffic: added once per read or write (each
+/// carries many frames), read by management with their rates.
+#[derive(Debug, Default)]
+pub struct IoCounters {
+    recv_oct: AtomicU64,
+    recv_cnt: AtomicU64,
+    send_oct: AtomicU64,
+    send_cnt: AtomicU64,
+    rates: crate::stats::RateMeter<2>,
+}
+
+/// What [`IoCounters::snapshot`] reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Io {
+    pub recv_oct: u64,
+    pub recv_cnt: u64,
+    pub send_oct: u64,
+    pub send_cnt: u64,
+    /// Bytes per second received and sent.
+    pub recv_rate: f64,
+    pub send_rate: f64,
+}
+
+impl IoCounters {
+    pub fn received(&self, bytes: usize) {
+        self.recv_oct.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.recv_cnt.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn sent(&self, bytes: usize) {
+        self.send_oct.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.send_cnt.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Io {
+        let recv_oct = self.recv_oct.load(Ordering::Relaxed);
+        let send_oct = self.send_oct.load(Ordering::Relaxed);
+        let [recv_rate, send_rate] = self.rates.rates([recv_oct, send_oct]);
+        Io {
+            recv_oct,
+            recv_cnt: self.recv_cnt.load(Ordering::Relaxed),
+            send_oct,
+            send_cnt: self.send_cnt.load(Ordering::Relaxed),
+            recv_rate,
+            send_rate,
+        }
+    }
 }
 
 impl ConnectionInfo {
@@ -82,6 +133,7 @@ impl ConnectionInfo {
             channel_views: Mutex::new(BTreeMap::new()),
             connected_at,
             close: Mutex::new(None),
+            io: Default::default(),
             close_notify: Notify::new(),
         })
     }

@@ -63,7 +63,7 @@ pub struct Broker {
     /// Message counters across all vhosts.
     pub stats: Arc<stats::GlobalStats>,
     /// Rates of (publish, confirm, deliver_get, ack) for the overview.
-    pub rates: stats::RateMeter<4>,
+    pub rates: stats::RateMeter<12>,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     pub store: Option<Arc<Persistence>>,
 }
@@ -107,21 +107,19 @@ impl Broker {
             .clone()
     }
 
-    /// Deliveries and acknowledgements over all queues ever, for monotonic
-    /// totals: the live queues' counters plus those of deleted queues.
-    pub fn queue_totals(&self) -> (u64, u64) {
+    /// The queue counters ([`queue::QueueStats::STATS`]) over all queues
+    /// ever, for monotonic totals: the live queues' plus the deleted ones'.
+    pub fn queue_totals(&self) -> [u64; 9] {
         use std::sync::atomic::Ordering::Relaxed;
-        let (mut delivered, mut acked) = (
-            self.stats.retired_delivered.load(Relaxed),
-            self.stats.retired_acked.load(Relaxed),
-        );
+        let mut totals = self.stats.retired.each_ref().map(|c| c.load(Relaxed));
         for v in self.vhosts() {
             for q in v.queues() {
-                delivered += q.stats.delivered.load(Relaxed);
-                acked += q.stats.acked.load(Relaxed);
+                for (total, n) in totals.iter_mut().zip(q.stats.counts()) {
+                    *total += n;
+                }
             }
         }
-        (delivered, acked)
+        totals
     }
 
     /// Deletes a vhost with everything in it, and the permissions users had

@@ -264,6 +264,12 @@ impl QueueStats {
     /// The counters named by [`QueueStats::STATS`] and their rates per
     /// second.
     pub fn snapshot(&self) -> ([u64; 9], [f64; 9]) {
+        let counts = self.counts();
+        (counts, self.rates.rates(counts))
+    }
+
+    /// The counters named by [`QueueStats::STATS`].
+    pub fn counts(&self) -> [u64; 9] {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let (delivered, no_ack, get, get_no_ack) = (
             load(&self.delivered),
@@ -271,7 +277,7 @@ impl QueueStats {
             load(&self.get),
             load(&self.get_no_ack),
         );
-        let counts = [
+        [
             load(&self.published),
             delivered,
             load(&self.acked),
@@ -281,8 +287,7 @@ impl QueueStats {
             get_no_ack,
             load(&self.get_empty),
             load(&self.redeliver),
-        ];
-        (counts, self.rates.rates(counts))
+        ]
     }
 }
 

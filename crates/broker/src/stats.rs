@@ -11,10 +11,18 @@ pub struct GlobalStats {
     pub unroutable_dropped: AtomicU64,
     pub unroutable_returned: AtomicU64,
     pub confirmed: AtomicU64,
-    /// Deliveries and acks of queues deleted since the start, so that the
-    /// totals over all queues never go down.
-    pub retired_delivered: AtomicU64,
-    pub retired_acked: AtomicU64,
+    /// The counters ([`crate::queue::QueueStats::STATS`]) of queues deleted
+    /// since the start, so that the totals over all queues never go down.
+    pub retired: [AtomicU64; 9],
+}
+
+impl GlobalStats {
+    /// Keeps a deleted queue's counters in the broker's totals.
+    pub fn retire(&self, counts: [u64; 9]) {
+        for (total, n) in self.retired.iter().zip(counts) {
+            total.fetch_add(n, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A channel's counts since it last added them to [`GlobalStats`].

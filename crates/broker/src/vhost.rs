@@ -642,13 +642,7 @@ impl VHost {
             store.defs.delete_queue(&self.name, &q.name);
         }
         let ready = q.delete();
-        use std::sync::atomic::Ordering::Relaxed;
-        self.stats
-            .retired_delivered
-            .fetch_add(q.stats.delivered.load(Relaxed), Relaxed);
-        self.stats
-            .retired_acked
-            .fetch_add(q.stats.acked.load(Relaxed), Relaxed);
+        self.stats.retire(q.stats.counts());
         ready
     }
 

@@ -238,8 +238,20 @@ pub fn connection(c: &warren_broker::connections::ConnectionInfo) -> Value {
         .get("connection_name")
         .map(value)
         .unwrap_or(Value::Null);
+    let io = c.io.snapshot();
+    let user = c.user.lock().clone();
     json!({
-        "node": "warren@localhost",
+        "node": crate::routes::overview::NODE,
+        "recv_oct": io.recv_oct,
+        "recv_oct_details": {"rate": io.recv_rate},
+        "recv_cnt": io.recv_cnt,
+        "send_oct": io.send_oct,
+        "send_oct_details": {"rate": io.send_rate},
+        "send_cnt": io.send_cnt,
+        // No TLS listener: RabbitMQ shows these as null on plain sockets.
+        "ssl_protocol": null, "ssl_key_exchange": null, "ssl_cipher": null, "ssl_hash": null,
+        "peer_cert_subject": null, "peer_cert_issuer": null, "peer_cert_validity": null,
+        "user_who_performed_action": &user,
         "auth_mechanism": tuning.auth_mechanism,
         "channel_max": tuning.channel_max,
         "frame_max": tuning.frame_max,
@@ -248,7 +260,7 @@ pub fn connection(c: &warren_broker::connections::ConnectionInfo) -> Value {
         "user_provided_name": provided_name,
         "name": &c.name,
         "vhost": &*c.vhost.lock(),
-        "user": &*c.user.lock(),
+        "user": &user,
         "state": "running",
         "type": "network",
         "protocol": "AMQP 0-9-1",

@@ -53,7 +53,7 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
     };
     let queues: Vec<_> = state.broker.vhosts().iter().flat_map(|v| v.queues()).collect();
     let (mut ready, mut unacked, mut consumers) = (0i64, 0i64, 0i64);
-    let (delivered, acked) = state.broker.queue_totals();
+    let [_, delivered, acked, ..] = state.broker.queue_totals();
     let fam = || Family::<Labels, Gauge>::default();
     let (q_msgs, q_ready, q_unacked, q_consumers) = (fam(), fam(), fam(), fam());
     for q in &queues {

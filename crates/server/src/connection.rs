@@ -90,7 +90,12 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
     shared.broker.connections.add(info.clone());
     let out = Outbound::new(shared.config.frame_max);
     let heartbeat = Arc::new(AtomicU32::new(0));
-    let writer = tokio::spawn(outbound::writer(out.clone(), wr, heartbeat.clone()));
+    let writer = tokio::spawn(outbound::writer(
+        out.clone(),
+        wr,
+        heartbeat.clone(),
+        info.io.clone(),
+    ));
     let mut conn = Connection {
         id,
         shared: shared.clone(),
@@ -296,7 +301,10 @@ impl Connection {
                 _ = sync_wait => {}
                 r = rd.read_buf(&mut buf) => match r {
                     Ok(0) | Err(_) => return,
-                    Ok(_) => last_read = Instant::now(),
+                    Ok(n) => {
+                        last_read = Instant::now();
+                        info.io.received(n);
+                    }
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     if self.closing_deadline.is_some_and(|d| Instant::now() >= d) {

@@ -79,7 +79,12 @@ impl Outbound {
 
 /// Writes whatever is pending, and a heartbeat when nothing else went out
 /// for half the negotiated interval. Ends on `close()` or a write error.
-pub async fn writer(out: Arc<Outbound>, mut sock: OwnedWriteHalf, heartbeat: Arc<AtomicU32>) {
+pub async fn writer(
+    out: Arc<Outbound>,
+    mut sock: OwnedWriteHalf,
+    heartbeat: Arc<AtomicU32>,
+    io: Arc<warren_broker::connections::IoCounters>,
+) {
     let mut spare = BytesMut::with_capacity(64 * 1024);
     let mut last_write = Instant::now();
     loop {
@@ -102,6 +107,7 @@ pub async fn writer(out: Arc<Outbound>, mut sock: OwnedWriteHalf, heartbeat: Arc
                 out.closing.store(true, Ordering::Release);
                 return;
             }
+            io.sent(spare.len());
             last_write = Instant::now();
             spare.clear();
             // A burst may have grown the buffer; do not keep it for an idle

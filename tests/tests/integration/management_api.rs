@@ -168,6 +168,14 @@ async fn connections_are_listed_and_can_be_closed_with_a_reason() {
     assert_eq!(c["vhost"], "/");
     assert_eq!(c["channels"], 1);
     assert_eq!(c["protocol"], "AMQP 0-9-1");
+    // Socket traffic: a channel.open is 13 bytes in, open-ok 16 out.
+    let (recv, sent) = (c["recv_oct"].as_u64().unwrap(), c["send_oct"].as_u64().unwrap());
+    assert!(recv > 0 && sent > 0 && c["recv_cnt"].as_u64().unwrap() > 0, "{c}");
+    assert!(c["recv_oct_details"]["rate"].is_number());
+    raw.open_channel(2).await;
+    let (_, list, _) = http(api, "GET", "/api/connections", Some(GUEST), None).await;
+    assert_eq!(list[0]["recv_oct"].as_u64().unwrap() - recv, 13, "{}", list[0]);
+    assert_eq!(list[0]["send_oct"].as_u64().unwrap() - sent, 16, "{}", list[0]);
     let name = c["name"].as_str().unwrap().to_string();
     let path = format!(
         "/api/connections/{}",
@@ -640,4 +648,14 @@ async fn queue_stats_split_deliveries_and_count_unacked_bytes() {
         assert_eq!(stats[name], count, "{name}: {stats}");
         assert!(stats[format!("{name}_details")]["rate"].is_number(), "{name}");
     }
+    // The overview adds every queue's, and keeps them when a queue goes.
+    drop(consumer);
+    ch2.close(200, "bye".into()).await.unwrap();
+    ch.queue_delete("qs".into(), Default::default()).await.unwrap();
+    let (_, o, _) = http(api, "GET", "/api/overview", Some(GUEST), None).await;
+    let totals = &o["message_stats"];
+    for (name, count) in expected.iter().filter(|(n, _)| *n != "publish") {
+        assert_eq!(totals[name], *count, "{name}: {totals}");
+    }
+    assert_eq!(totals["publish"], 6, "messages received: {totals}");
 }

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
+use warren_broker::queue::QueueStats;
 use warren_broker::system::{free_disk, max_open_files, open_files, resident_bytes};
 
 use super::Result;
@@ -45,18 +46,21 @@ pub async fn overview(State(s): State<ApiState>, Extension(caller): Extension<Ca
     // Message counts and rates are the broker's (Warren keeps no per-vhost
     // history); object and queue totals are the caller's vhosts'.
     let g = &s.broker.stats;
-    let (delivered, acked) = s.broker.queue_totals();
-    let counts = [
-        g.received.load(Ordering::Relaxed),
-        g.confirmed.load(Ordering::Relaxed),
-        delivered,
-        acked,
-    ];
+    // The queues' counters but their `publish` (messages routed into
+    // queues): the broker's publish counts messages received.
+    let [_, deliveries @ ..] = s.broker.queue_totals();
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let mut counts = [0u64; 12];
+    counts[0] = load(&g.received);
+    counts[1] = load(&g.confirmed);
+    counts[2..10].copy_from_slice(&deliveries);
+    counts[10] = load(&g.unroutable_returned);
+    counts[11] = load(&g.unroutable_dropped);
+    let mut names = vec!["publish", "confirm"];
+    names.extend(&QueueStats::STATS[1..]);
+    names.extend(["return_unroutable", "drop_unroutable"]);
     let rates = s.broker.rates.rates(counts);
-    let mut stats =
-        crate::json::message_stats(&["publish", "confirm", "deliver_get", "ack"], &counts, &rates);
-    stats["return_unroutable"] = Value::from(g.unroutable_returned.load(Ordering::Relaxed));
-    stats["drop_unroutable"] = Value::from(g.unroutable_dropped.load(Ordering::Relaxed));
+    let stats = crate::json::message_stats(&names, &counts, &rates);
     Json(json!({
         "management_version": RABBITMQ_VERSION,
         "rabbitmq_version": RABBITMQ_VERSION,
