@@ -659,3 +659,34 @@ async fn queue_stats_split_deliveries_and_count_unacked_bytes() {
     }
     assert_eq!(totals["publish"], 6, "messages received: {totals}");
 }
+
+/// Paths with a trailing slash and `columns` on single objects, as
+/// RabbitMQ's API takes them.
+#[tokio::test]
+async fn trailing_slashes_and_columns_on_single_objects() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let (status, list, _) = http(api, "GET", "/api/vhosts/", Some(GUEST), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list[0]["name"], "/");
+    let (status, _, _) = http(api, "PUT", "/api/queues/%2F/slashed/", Some(GUEST), Some("{}")).await;
+    assert_eq!(status, 201);
+    let (status, q, _) = http(api, "GET", "/api/queues/%2F/slashed/?columns=name", Some(GUEST), None).await;
+    assert_eq!((status, q), (200, serde_json::json!({"name": "slashed"})));
+    for (path, expected) in [
+        ("/api/overview?columns=node", serde_json::json!({"node": "warren@localhost"})),
+        ("/api/vhosts/%2F?columns=name", serde_json::json!({"name": "/"})),
+        ("/api/users/guest?columns=name", serde_json::json!({"name": "guest"})),
+        (
+            "/api/nodes?columns=name",
+            serde_json::json!([{"name": "warren@localhost"}]),
+        ),
+        (
+            "/api/nodes/warren@localhost?columns=name",
+            serde_json::json!({"name": "warren@localhost"}),
+        ),
+    ] {
+        let (status, got, _) = http(api, "GET", path, Some(GUEST), None).await;
+        assert_eq!((status, got), (200, expected), "{path}");
+    }
+}

@@ -54,9 +54,10 @@ pub async fn vhost(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
+    Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
     caller.require_admin()?;
-    Ok(Json(vhost_json(&*visible_vhost(&s, &caller, &name)?)))
+    Ok(p.project_one(vhost_json(&*visible_vhost(&s, &caller, &name)?)))
 }
 
 /// A vhost's metadata from a request or a definitions file (`description`,
@@ -165,10 +166,11 @@ pub async fn user(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
+    Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
     caller.require_admin()?;
     let u = s.broker.access.user(&name).ok_or(ApiError::NotFound)?;
-    Ok(Json(user_json(&u)))
+    Ok(p.project_one(user_json(&u)))
 }
 
 /// `tags` as RabbitMQ accepts them: a comma-separated string or a list.

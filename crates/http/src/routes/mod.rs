@@ -29,6 +29,30 @@ type Result<T> = std::result::Result<T, ApiError>;
 const MAX_BODY: usize = 256 << 20;
 
 pub fn router(state: ApiState) -> Router {
+    // RabbitMQ's web server takes `/api/queues/` for `/api/queues`. The
+    // path is fixed before routing, so the API's router sits behind an
+    // outer one whose middleware runs first.
+    Router::new()
+        .fallback_service(api(state))
+        .layer(middleware::map_request(without_trailing_slash))
+}
+
+async fn without_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Request {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let fixed = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(uri) = fixed.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+fn api(state: ApiState) -> Router {
     Router::new()
         .route("/api/overview", get(overview::overview))
         .route("/api/nodes", get(overview::nodes))

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 use warren_broker::queue::QueueStats;
@@ -11,6 +11,7 @@ use warren_broker::system::{free_disk, max_open_files, open_files, resident_byte
 use super::Result;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::listing::ListParams;
 use crate::ApiState;
 
 pub const NODE: &str = "warren@localhost";
@@ -21,7 +22,11 @@ pub const NODE: &str = "warren@localhost";
 /// `product_version` say what the broker really is.
 pub const RABBITMQ_VERSION: &str = "3.13.7";
 
-pub async fn overview(State(s): State<ApiState>, Extension(caller): Extension<Caller>) -> Json<Value> {
+pub async fn overview(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(p): Query<ListParams>,
+) -> Json<Value> {
     let (mut queues, mut exchanges, mut consumers) = (0u64, 0u64, 0u64);
     let (mut ready, mut unacked) = (0u64, 0u64);
     for v in s.broker.vhosts() {
@@ -61,7 +66,7 @@ pub async fn overview(State(s): State<ApiState>, Extension(caller): Extension<Ca
     names.extend(["return_unroutable", "drop_unroutable"]);
     let rates = s.broker.rates.rates(counts);
     let stats = crate::json::message_stats(&names, &counts, &rates);
-    Json(json!({
+    p.project_one(json!({
         "management_version": RABBITMQ_VERSION,
         "rabbitmq_version": RABBITMQ_VERSION,
         "product_name": "Warren",
@@ -135,21 +140,26 @@ fn node_json(s: &ApiState) -> Value {
     })
 }
 
-pub async fn nodes(State(s): State<ApiState>, Extension(caller): Extension<Caller>) -> Result<Json<Value>> {
+pub async fn nodes(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
     caller.require_monitor()?;
-    Ok(Json(json!([node_json(&s)])))
+    p.apply(vec![node_json(&s)])
 }
 
 pub async fn node(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
+    Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
     caller.require_monitor()?;
     if name != NODE {
         return Err(ApiError::NotFound);
     }
-    Ok(Json(node_json(&s)))
+    Ok(p.project_one(node_json(&s)))
 }
 
 pub async fn whoami(Extension(caller): Extension<Caller>) -> Json<Value> {

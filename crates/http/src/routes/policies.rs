@@ -51,10 +51,11 @@ pub async fn one(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path((vhost, name)): Path<(String, String)>,
+    Query(params): Query<ListParams>,
 ) -> Result<Json<Value>> {
     let v = super::visible_vhost(&s, &caller, &vhost)?;
     let p = v.policy(&name).ok_or(ApiError::NotFound)?;
-    Ok(Json(policy_json(&p)))
+    Ok(params.project_one(policy_json(&p)))
 }
 
 fn vhost_for_change(
