@@ -80,7 +80,7 @@ impl Default for Broker {
             vhosts: RwLock::new(HashMap::new()),
             store: None,
         };
-        broker.add_vhost("/");
+        broker.add_default_vhost();
         broker
     }
 }
@@ -105,6 +105,15 @@ impl Broker {
                 })
             })
             .clone()
+    }
+
+    /// `/`, described as RabbitMQ describes it.
+    fn add_default_vhost(&self) {
+        self.add_vhost("/")
+            .set_meta(warren_store::definitions::VhostMeta {
+                description: "Default virtual host".into(),
+                ..Default::default()
+            });
     }
 
     /// The queue counters ([`queue::QueueStats::STATS`]) over all queues
@@ -181,7 +190,7 @@ impl Broker {
         if !store.defs.seeded() {
             // The default vhost exists from the first start on; an operator
             // who deletes it later does not see it come back.
-            broker.add_vhost("/");
+            broker.add_default_vhost();
         }
         for name in store.defs.vhosts()? {
             let v = broker.add_vhost(&name);

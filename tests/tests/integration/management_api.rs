@@ -145,6 +145,7 @@ async fn overview_exchanges_and_bindings_use_rabbitmq_shapes() {
     let (status, v, _) = http(api, "GET", "/api/vhosts", Some(GUEST), None).await;
     assert_eq!(status, 200);
     assert_eq!(v[0]["name"], "/");
+    assert_eq!(v[0]["description"], "Default virtual host");
     let (_, alive, _) = http(api, "GET", "/api/aliveness-test/%2F", Some(GUEST), None).await;
     assert_eq!(alive["status"], "ok");
     let q = s.broker.vhost("/").unwrap().queue("aliveness-test");
@@ -297,6 +298,20 @@ async fn bindings_can_be_created_listed_and_deleted_by_properties_key() {
     )
     .await;
     assert_eq!(list[0]["properties_key"], "k1");
+    // The default exchange's source bindings are every queue's implicit one.
+    let (_, implicit, _) = http(
+        api,
+        "GET",
+        "/api/exchanges/%2F/amq.default/bindings/source",
+        Some(GUEST),
+        None,
+    )
+    .await;
+    assert_eq!(
+        implicit,
+        serde_json::json!([{"source": "", "vhost": "/", "destination": "bound", "destination_type": "queue",
+            "routing_key": "bound", "arguments": {}, "properties_key": "bound"}])
+    );
     let (status, _, _) = http(
         api,
         "DELETE",
@@ -671,12 +686,25 @@ async fn trailing_slashes_and_columns_on_single_objects() {
     assert_eq!(list[0]["name"], "/");
     let (status, _, _) = http(api, "PUT", "/api/queues/%2F/slashed/", Some(GUEST), Some("{}")).await;
     assert_eq!(status, 201);
-    let (status, q, _) = http(api, "GET", "/api/queues/%2F/slashed/?columns=name", Some(GUEST), None).await;
+    let (status, q, _) = http(
+        api,
+        "GET",
+        "/api/queues/%2F/slashed/?columns=name",
+        Some(GUEST),
+        None,
+    )
+    .await;
     assert_eq!((status, q), (200, serde_json::json!({"name": "slashed"})));
     for (path, expected) in [
-        ("/api/overview?columns=node", serde_json::json!({"node": "warren@localhost"})),
+        (
+            "/api/overview?columns=node",
+            serde_json::json!({"node": "warren@localhost"}),
+        ),
         ("/api/vhosts/%2F?columns=name", serde_json::json!({"name": "/"})),
-        ("/api/users/guest?columns=name", serde_json::json!({"name": "guest"})),
+        (
+            "/api/users/guest?columns=name",
+            serde_json::json!({"name": "guest"}),
+        ),
         (
             "/api/nodes?columns=name",
             serde_json::json!([{"name": "warren@localhost"}]),

@@ -91,9 +91,8 @@ pub async fn from_exchange(
     Path((vhost, name)): Path<(String, String)>,
 ) -> Result<Json<Value>> {
     let x = find_exchange(&*visible_vhost(&s, &caller, &vhost)?, &name)?;
-    let items = filtered(&s, &caller, &vhost, |b| {
-        b["source"] == *x.name && !x.name.is_empty()
-    })?;
+    // The default exchange's are the implicit binding of every queue.
+    let items = filtered(&s, &caller, &vhost, |b| b["source"] == *x.name)?;
     Ok(Json(Value::Array(items)))
 }
 
