@@ -19,6 +19,23 @@ pub struct Tuning {
     pub auth_mechanism: String,
 }
 
+/// RabbitMQ's names of a channel's message counters, in the order of
+/// [`ChannelInfo::counts`].
+pub const CHANNEL_STATS: [&str; 12] = [
+    "publish",
+    "confirm",
+    "return_unroutable",
+    "drop_unroutable",
+    "deliver_get",
+    "deliver",
+    "deliver_no_ack",
+    "get",
+    "get_no_ack",
+    "get_empty",
+    "redeliver",
+    "ack",
+];
+
 /// What management shows of a channel.
 #[derive(Debug, Clone, Default)]
 pub struct ChannelInfo {
@@ -29,10 +46,10 @@ pub struct ChannelInfo {
     pub unacked: u32,
     pub confirm: bool,
     pub transactional: bool,
-    /// Messages published, delivered (and got) and acknowledged, with
-    /// their rates per second.
-    pub counts: [u64; 3],
-    pub rates: [f64; 3],
+    /// The counters named by [`CHANNEL_STATS`], with their rates per
+    /// second.
+    pub counts: [u64; 12],
+    pub rates: [f64; 12],
 }
 
 /// A live channel, read by management.

@@ -62,7 +62,8 @@ pub struct Broker {
     pub access: access::Access,
     /// Message counters across all vhosts.
     pub stats: Arc<stats::GlobalStats>,
-    /// Rates of (publish, confirm, deliver_get, ack) for the overview.
+    /// Rates of the overview's message counters (publish, confirm, the
+    /// queues' delivery counters, return_unroutable, drop_unroutable).
     pub rates: stats::RateMeter<12>,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     pub store: Option<Arc<Persistence>>,

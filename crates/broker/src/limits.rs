@@ -35,24 +35,35 @@ impl Limits {
         *self.set.read()
     }
 
-    pub(crate) fn set(&self, limits: VhostLimits) {
-        *self.set.write() = limits;
+    /// Changes the limits under their lock (the caller stores them there
+    /// too, so the stored and the live limits cannot differ).
+    pub(crate) fn update<E>(&self, change: impl FnOnce(&mut VhostLimits) -> Result<(), E>) -> Result<(), E> {
+        let mut limits = self.set.write();
+        let mut changed = *limits;
+        change(&mut changed)?;
+        *limits = changed;
+        Ok(())
     }
 
     /// Counts a connection in, or refuses it with RabbitMQ's 530 when the
     /// vhost already holds its limit.
     pub fn admit_connection(&self, vhost: &str, user: &str) -> Result<ConnectionSlot, AmqpError> {
         let limit = self.set.read().max_connections;
-        // Counted before the check, so that two connections racing for the
-        // last place cannot both take it.
-        let before = self.connections.fetch_add(1, Ordering::AcqRel);
-        let slot = ConnectionSlot(self.connections.clone());
-        match reached(limit, before) {
-            None => Ok(slot),
-            Some(l) => Err(AmqpError::new(
+        // Counted only while under the limit (compare-and-swap), so that two
+        // connections racing for the last place cannot both take it and
+        // refused ones do not hold a place even for a moment.
+        let admitted = self
+            .connections
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                reached(limit, n).is_none().then_some(n + 1)
+            });
+        match admitted {
+            Ok(_) => Ok(ConnectionSlot(self.connections.clone())),
+            Err(n) => Err(AmqpError::new(
                 error::NOT_ALLOWED,
                 format_args!(
-                    "access to vhost '{vhost}' refused for user '{user}': connection limit ({l}) is reached"
+                    "access to vhost '{vhost}' refused for user '{user}': connection limit ({}) is reached",
+                    reached(limit, n).unwrap_or_default()
                 ),
             )),
         }
@@ -74,13 +85,36 @@ impl Limits {
 mod tests {
     use super::*;
 
+    fn set(limits: &Limits, max_connections: Option<i64>, max_queues: Option<i64>) {
+        limits
+            .update(|l| {
+                *l = VhostLimits {
+                    max_connections,
+                    max_queues,
+                };
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn refused_connections_take_no_place() {
+        let limits = Limits::default();
+        set(&limits, Some(2), None);
+        let _one = limits.admit_connection("/", "u").unwrap();
+        let _two = limits.admit_connection("/", "u").unwrap();
+        for _ in 0..3 {
+            assert!(limits.admit_connection("/", "u").is_err());
+        }
+        drop(_two);
+        let _three = limits.admit_connection("/", "u").unwrap();
+        assert!(limits.admit_connection("/", "u").is_err());
+    }
+
     #[test]
     fn connection_slots_are_given_back_when_dropped() {
         let limits = Limits::default();
-        limits.set(VhostLimits {
-            max_connections: Some(1),
-            max_queues: None,
-        });
+        set(&limits, Some(1), None);
         let first = limits.admit_connection("/", "u").unwrap();
         let err = limits.admit_connection("/", "u").err().unwrap();
         assert_eq!(err.code, 530);
@@ -91,10 +125,7 @@ mod tests {
     #[test]
     fn negative_limits_are_no_limits_and_zero_refuses_all() {
         let limits = Limits::default();
-        limits.set(VhostLimits {
-            max_connections: Some(-1),
-            max_queues: Some(0),
-        });
+        set(&limits, Some(-1), Some(0));
         let _slots: Vec<_> = (0..3)
             .map(|_| limits.admit_connection("/", "u").unwrap())
             .collect();

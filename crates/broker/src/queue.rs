@@ -234,8 +234,9 @@ pub struct QueueStats {
     /// Every delivery and get (RabbitMQ's `deliver_get`).
     pub delivered: AtomicU64,
     pub acked: AtomicU64,
-    /// Parts of `delivered`; deliveries to acknowledging consumers are the
-    /// rest.
+    /// The parts of `delivered`, each counted where it happens (a part
+    /// derived from the others could go back for a moment).
+    pub deliver: AtomicU64,
     pub deliver_no_ack: AtomicU64,
     pub get: AtomicU64,
     pub get_no_ack: AtomicU64,
@@ -270,24 +271,18 @@ impl QueueStats {
 
     /// The counters named by [`QueueStats::STATS`].
     pub fn counts(&self) -> [u64; 9] {
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let (delivered, no_ack, get, get_no_ack) = (
-            load(&self.delivered),
-            load(&self.deliver_no_ack),
-            load(&self.get),
-            load(&self.get_no_ack),
-        );
         [
-            load(&self.published),
-            delivered,
-            load(&self.acked),
-            delivered.saturating_sub(no_ack + get + get_no_ack),
-            no_ack,
-            get,
-            get_no_ack,
-            load(&self.get_empty),
-            load(&self.redeliver),
+            &self.published,
+            &self.delivered,
+            &self.acked,
+            &self.deliver,
+            &self.deliver_no_ack,
+            &self.get,
+            &self.get_no_ack,
+            &self.get_empty,
+            &self.redeliver,
         ]
+        .map(|c| c.load(Ordering::Relaxed))
     }
 }
 
@@ -675,6 +670,7 @@ impl Queue {
         if taken.needs_ack {
             *unacked += taken.count;
             *unacked_bytes += bytes;
+            self.stats.deliver.fetch_add(count, Ordering::Relaxed);
         } else {
             self.stats.deliver_no_ack.fetch_add(count, Ordering::Relaxed);
         }
@@ -876,9 +872,10 @@ impl Queue {
         self.inner.lock().consumers.len() as u32
     }
 
-    /// An estimate of the memory the queue's ready messages use: the bodies
-    /// held in memory (at the backlog's average size) and an index entry
-    /// per message; and the body bytes of all ready messages.
+    /// An estimate of the memory the queue's ready messages use (the bodies
+    /// held in memory, at the backlog's average size, and an index entry
+    /// per message), and the body bytes of its ready and its
+    /// unacknowledged messages.
     pub fn memory(&self) -> QueueMemory {
         const ENTRY: u64 = 64;
         let st = self.inner.lock();

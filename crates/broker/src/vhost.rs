@@ -158,18 +158,32 @@ impl VHost {
         *self.meta.write() = meta;
     }
 
-    /// Sets the vhost's limits (stored). Connections and queues over a new,
-    /// lower limit stay, as in RabbitMQ; only new ones are refused.
-    pub fn set_limits(&self, limits: VhostLimits) {
-        if let Some(store) = &self.store {
-            store.defs.put_vhost_limits(&self.name, &limits);
-        }
-        self.limits.set(limits);
+    /// Changes the vhost's limits with `change` (stored). Connections and
+    /// queues over a new, lower limit stay, as in RabbitMQ; only new ones
+    /// are refused. Two changes at once both apply, and a deleted vhost's
+    /// limits cannot come back.
+    pub fn update_limits<E: From<AmqpError>>(
+        &self,
+        change: impl FnOnce(&mut VhostLimits) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.limits.update(|limits| {
+            self.check_live()?;
+            change(limits)?;
+            if let Some(store) = &self.store {
+                store.defs.put_vhost_limits(&self.name, limits);
+            }
+            Ok(())
+        })
     }
 
     /// Puts back limits read from the store at start.
     pub fn restore_limits(&self, limits: VhostLimits) {
-        self.limits.set(limits);
+        self.limits
+            .update(|l| {
+                *l = limits;
+                Ok::<_, AmqpError>(())
+            })
+            .ok();
     }
 
     pub fn policies(&self) -> Vec<Arc<Policy>> {

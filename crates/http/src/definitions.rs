@@ -42,6 +42,12 @@ impl std::fmt::Display for ImportError {
     }
 }
 
+impl From<warren_broker::AmqpError> for ImportError {
+    fn from(e: warren_broker::AmqpError) -> Self {
+        ImportError::Invalid(e.text)
+    }
+}
+
 impl From<String> for ImportError {
     fn from(e: String) -> Self {
         ImportError::Invalid(e)
@@ -254,16 +260,7 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
                 .map_err(|e| format!("invalid permission of user '{}': {e}", text(p, "user")))?;
         }
     }
-    // Runtime parameters: only vhost limits are Warren's; the rest
-    // (federation, shovels) are not imported.
-    for p in items(defs, "parameters").filter(|p| text(p, "component") == "vhost-limits") {
-        let v = vhost_of(p)?;
-        let mut limits = VhostLimits::default();
-        for (name, value) in p.get("value").and_then(Value::as_object).into_iter().flatten() {
-            set_limit(&mut limits, name, value)?;
-        }
-        v.set_limits(limits);
-    }
+    check_queue_limits(broker, only_vhost, defs)?;
     for p in items(defs, "policies") {
         let v = vhost_of(p)?;
         let def = policy_def(&v.name, text(p, "name"), p)?;
@@ -282,6 +279,14 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
     }
     for q in items(defs, "queues") {
         let v = vhost_of(q)?;
+        if text(q, "name").starts_with("amq.") {
+            // RabbitMQ skips them too: the names are the broker's.
+            tracing::warn!(
+                "queue '{}' not imported: amq.* names are reserved",
+                text(q, "name")
+            );
+            continue;
+        }
         let options = QueueOptions {
             durable: flag(q, "durable", true),
             auto_delete: flag(q, "auto_delete", false),
@@ -301,6 +306,49 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
             v.bind_queue(dest, source, key, arguments, 0)
         };
         r.map_err(|e| e.text)?;
+    }
+    // Runtime parameters: only vhost limits are Warren's (federation and
+    // shovels are not imported). Set last, as the queues above were checked
+    // against the limits in force before the import, as RabbitMQ checks.
+    for p in items(defs, "parameters").filter(|p| text(p, "component") == "vhost-limits") {
+        let v = vhost_of(p)?;
+        let value = p.get("value").and_then(Value::as_object);
+        v.update_limits(|limits| -> Result<(), ImportError> {
+            *limits = VhostLimits::default();
+            for (name, value) in value.into_iter().flatten() {
+                set_limit(limits, name, value).map_err(ImportError::Invalid)?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Refuses, before anything is imported, queues that would take a vhost
+/// over its `max-queues` limit (RabbitMQ's `vhost_limit_exceeded`).
+fn check_queue_limits(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result<(), ImportError> {
+    let mut new: std::collections::BTreeMap<String, std::collections::BTreeSet<&str>> = Default::default();
+    for q in items(defs, "queues") {
+        let vhost = only_vhost.unwrap_or_else(|| text(q, "vhost"));
+        let Some(v) = broker.vhost(vhost) else { continue };
+        if v.queue(text(q, "name")).is_none() {
+            new.entry(vhost.to_string()).or_default().insert(text(q, "name"));
+        }
+    }
+    for (vhost, names) in new {
+        let Some(v) = broker.vhost(&vhost) else { continue };
+        let limit = v.limits.get().max_queues.filter(|l| *l >= 0);
+        let have = v.queues().len();
+        if let Some(limit) = limit.filter(|l| (have + names.len()) as u64 > *l as u64) {
+            return Err(ImportError::Term(json!([
+                "vhost_limit_exceeded",
+                format!(
+                    "Adding {} queue(s) to virtual host \"{vhost}\" would exceed the limit of {limit} queue(s).\n\n\
+                     This virtual host currently has {have} queue(s) defined.\n\nImport aborted!",
+                    names.len()
+                )
+            ])));
+        }
     }
     Ok(())
 }

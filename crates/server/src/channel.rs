@@ -625,12 +625,19 @@ impl Channel {
         let frame_max = ctx.out.frame_max();
         // The queue's lock is taken before the channel's, as in dispatch.
         let Some((entry, remaining)) = q.get(!no_ack) else {
+            self.shared.state.lock().get_empty += 1;
             let empty = AMQPClass::Basic(basic::AMQPMethod::GetEmpty(basic::GetEmpty {}));
             ctx.out.write(|b| encode::method(b, id, &empty));
             return;
         };
         let mut st = self.shared.state.lock();
         st.delivered += 1;
+        if no_ack {
+            st.get_no_ack += 1;
+        } else {
+            st.get += 1;
+        }
+        st.redeliver += u64::from(entry.redelivered);
         let tag = st.tag();
         ctx.out.write(|b| {
             let m = &entry.msg;
@@ -910,10 +917,17 @@ impl Channel {
     /// Adds the counts gathered since the last call to the broker's and the
     /// exchange's counters (once per batch of frames).
     pub fn flush_counts(&mut self, stats: &warren_broker::stats::GlobalStats) {
-        if self.counts.received > 0 {
-            self.shared
-                .published
-                .fetch_add(self.counts.received, std::sync::atomic::Ordering::Relaxed);
+        let c = &self.counts;
+        let mine = &self.shared.publishing;
+        for (total, n) in [
+            (&mine.published, c.received),
+            (&mine.confirmed, c.confirmed),
+            (&mine.returned, c.unroutable_returned),
+            (&mine.dropped, c.unroutable_dropped),
+        ] {
+            if n > 0 {
+                total.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         stats.add(&mut self.counts);
         if let Some((x, published, out)) = &mut self.exchange_counts {

@@ -42,7 +42,8 @@ struct Connection {
     heartbeat: Arc<AtomicU32>,
     state: State,
     vhost: Option<Arc<VHost>>,
-    /// This connection's place under the vhost's `max-connections`.
+    /// This connection's place under the vhost's `max-connections`: held,
+    /// never read, and given back by dropping it.
     _vhost_slot: Option<ConnectionSlot>,
     channels: HashMap<u16, Channel>,
     channel_max: u16,

@@ -40,6 +40,22 @@ pub struct DeliveryState {
     /// Messages delivered or got, and acknowledged, on this channel.
     pub delivered: u64,
     pub acked: u64,
+    /// Parts of `delivered` (deliveries to acknowledging consumers are the
+    /// rest), empty gets, and deliveries of messages delivered before.
+    pub deliver_no_ack: u64,
+    pub get: u64,
+    pub get_no_ack: u64,
+    pub get_empty: u64,
+    pub redeliver: u64,
+}
+
+/// What a channel published, added by the channel once per batch of frames.
+#[derive(Debug, Default)]
+pub struct PublishCounts {
+    pub published: std::sync::atomic::AtomicU64,
+    pub confirmed: std::sync::atomic::AtomicU64,
+    pub returned: std::sync::atomic::AtomicU64,
+    pub dropped: std::sync::atomic::AtomicU64,
 }
 
 pub struct ChannelShared {
@@ -51,16 +67,30 @@ pub struct ChannelShared {
     pub prefetch: AtomicU32,
     /// 0 plain, 1 confirm mode, 2 transactional.
     pub mode: std::sync::atomic::AtomicU8,
-    /// Messages published, added by the channel once per batch.
-    pub published: std::sync::atomic::AtomicU64,
-    pub rates: warren_broker::stats::RateMeter<3>,
+    pub publishing: PublishCounts,
+    pub rates: warren_broker::stats::RateMeter<12>,
 }
 
 impl ChannelView for ChannelShared {
     fn info(&self) -> ChannelInfo {
         let st = self.state.lock();
         let mode = self.mode.load(Ordering::Relaxed);
-        let counts = [self.published.load(Ordering::Relaxed), st.delivered, st.acked];
+        let p = &self.publishing;
+        let counts = [
+            p.published.load(Ordering::Relaxed),
+            p.confirmed.load(Ordering::Relaxed),
+            p.returned.load(Ordering::Relaxed),
+            p.dropped.load(Ordering::Relaxed),
+            st.delivered,
+            st.delivered
+                .saturating_sub(st.deliver_no_ack + st.get + st.get_no_ack),
+            st.deliver_no_ack,
+            st.get,
+            st.get_no_ack,
+            st.get_empty,
+            st.redeliver,
+            st.acked,
+        ];
         ChannelInfo {
             counts,
             rates: self.rates.rates(counts),
@@ -87,7 +117,7 @@ impl ChannelShared {
             consumers: AtomicU32::new(0),
             prefetch: AtomicU32::new(0),
             mode: std::sync::atomic::AtomicU8::new(0),
-            published: Default::default(),
+            publishing: Default::default(),
             rates: Default::default(),
         })
     }
@@ -171,7 +201,7 @@ impl DeliverySink for ConsumerSink {
         }
         let frame_max = self.channel.out.frame_max();
         let mut out = self.channel.out.lock();
-        let mut count = 0;
+        let (mut count, mut redelivered) = (0, 0);
         while count < credit {
             if out.len() >= HIGH_WATER {
                 self.channel.out.starve(queue);
@@ -179,6 +209,7 @@ impl DeliverySink for ConsumerSink {
             }
             let Some(entry) = source.next() else { break };
             let tag = st.tag();
+            redelivered += u64::from(entry.redelivered);
             let m = &entry.msg;
             encode::deliver(
                 &mut out,
@@ -202,6 +233,10 @@ impl DeliverySink for ConsumerSink {
         }
         drop(out);
         st.delivered += count as u64;
+        st.redeliver += redelivered;
+        if self.no_ack {
+            st.deliver_no_ack += count as u64;
+        }
         if count > 0 {
             if !self.no_ack {
                 self.unacked.fetch_add(count as u32, Ordering::Relaxed);

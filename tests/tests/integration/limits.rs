@@ -45,7 +45,8 @@ async fn max_connections_refuses_new_connections_until_one_closes() {
     let _third = connect_as(&s, "guest", "guest", "lim").await.unwrap();
     // Zero refuses every new connection; a negative value is no limit.
     assert_eq!(put_limit(api, "lim", "max-connections", 0).await, 204);
-    assert!(connect_as(&s, "guest", "guest", "lim").await.is_err());
+    let refused = connect_as(&s, "guest", "guest", "lim").await.unwrap_err();
+    assert_eq!(reply_code(&refused), Some(530), "{refused}");
     assert_eq!(put_limit(api, "lim", "max-connections", -1).await, 204);
     let _fourth = connect_as(&s, "guest", "guest", "lim").await.unwrap();
 }
@@ -118,6 +119,12 @@ async fn limits_are_listed_validated_and_set_by_administrators_only() {
         reason,
         "Validation failed\n\nmax-queues should be a number, actually was <<\"x\">>\n"
     );
+    let (status, reason) = put("/api/vhost-limits/%2F/max-queues", r#"{"value":1.5}"#).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        reason,
+        "Validation failed\n\nmax-queues should be a number, actually was 1.5\n"
+    );
     let (status, reason) = put("/api/vhost-limits/%2F/max-queues", "{}").await;
     assert_eq!((status, reason), (400, Value::from("[{key_missing,value}]")));
     let (status, reply, _) = http(
@@ -187,4 +194,52 @@ async fn limits_survive_a_restart_and_travel_in_definitions() {
     assert_eq!(limits, json!([{"vhost": "kept", "value": {"max-queues": 0}}]));
     s.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An import is checked against the limits in force before it, as RabbitMQ
+/// checks it: queues over `max-queues` refuse the whole import, and the
+/// file's own limits apply after its queues. `amq.*` queues are skipped.
+#[tokio::test]
+async fn imports_respect_limits_in_force_and_skip_reserved_queues() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    assert_eq!(put_limit(api, "%2F", "max-queues", 1).await, 204);
+    let two = json!({"queues": [
+        {"name": "a", "vhost": "/", "durable": true, "auto_delete": false, "arguments": {}},
+        {"name": "b", "vhost": "/", "durable": true, "auto_delete": false, "arguments": {}},
+    ]})
+    .to_string();
+    let (status, reply, _) = http(api, "POST", "/api/definitions", Some(GUEST), Some(&two)).await;
+    assert_eq!(status, 400);
+    assert_eq!(reply["reason"][0], "vhost_limit_exceeded", "{reply}");
+    assert!(
+        s.broker.vhost("/").unwrap().queues().is_empty(),
+        "nothing imported"
+    );
+
+    // A file whose own limit is lower than its queue count still imports
+    // into a broker without limits, like an export of such a vhost.
+    let (status, _, _) = http(
+        api,
+        "DELETE",
+        "/api/vhost-limits/%2F/max-queues",
+        Some(GUEST),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let mut defs: Value = serde_json::from_str(&two).unwrap();
+    defs["parameters"] =
+        json!([{"vhost": "/", "component": "vhost-limits", "name": "limits", "value": {"max-queues": 1}}]);
+    defs["queues"].as_array_mut().unwrap().push(
+        json!({"name": "amq.reserved", "vhost": "/", "durable": true, "auto_delete": false, "arguments": {}}),
+    );
+    let body = defs.to_string();
+    let (status, reply, _) = http(api, "POST", "/api/definitions", Some(GUEST), Some(&body)).await;
+    assert_eq!(status, 204, "{reply}");
+    let v = s.broker.vhost("/").unwrap();
+    let mut names: Vec<String> = v.queues().iter().map(|q| q.name.to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["a", "b"], "amq.reserved is skipped");
+    assert_eq!(v.limits.get().max_queues, Some(1));
 }

@@ -663,14 +663,38 @@ async fn queue_stats_split_deliveries_and_count_unacked_bytes() {
         assert_eq!(stats[name], count, "{name}: {stats}");
         assert!(stats[format!("{name}_details")]["rate"].is_number(), "{name}");
     }
-    // The overview adds every queue's, and keeps them when a queue goes.
+    // Unacked bytes go back as messages are acked, requeued or the channel
+    // closes.
+    let unacked_bytes = |q: &Value| q["message_bytes_unacknowledged"].clone();
+    let taken = ch
+        .basic_get("qs".into(), Default::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, q, _) = http(api, "GET", "/api/queues/%2F/qs", Some(GUEST), None).await;
+    assert_eq!(unacked_bytes(&q), 15, "{q}");
+    taken.ack(Default::default()).await.unwrap();
+    sync(&ch).await;
+    let (_, q, _) = http(api, "GET", "/api/queues/%2F/qs", Some(GUEST), None).await;
+    assert_eq!(unacked_bytes(&q), 10, "{q}");
     drop(consumer);
     ch2.close(200, "bye".into()).await.unwrap();
+    let (_, q, _) = http(api, "GET", "/api/queues/%2F/qs", Some(GUEST), None).await;
+    assert_eq!(
+        (unacked_bytes(&q), q["message_bytes"].clone()),
+        (0.into(), 20.into()),
+        "{q}"
+    );
     ch.queue_delete("qs".into(), Default::default()).await.unwrap();
     let (_, o, _) = http(api, "GET", "/api/overview", Some(GUEST), None).await;
     let totals = &o["message_stats"];
+    // One more get, acked, since the queue's counts were read.
+    let later = |name: &str| match name {
+        "get" | "deliver_get" | "ack" => 1,
+        _ => 0,
+    };
     for (name, count) in expected.iter().filter(|(n, _)| *n != "publish") {
-        assert_eq!(totals[name], *count, "{name}: {totals}");
+        assert_eq!(totals[name], *count + later(name), "{name}: {totals}");
     }
     assert_eq!(totals["publish"], 6, "messages received: {totals}");
 }
@@ -716,5 +740,84 @@ async fn trailing_slashes_and_columns_on_single_objects() {
     ] {
         let (status, got, _) = http(api, "GET", path, Some(GUEST), None).await;
         assert_eq!((status, got), (200, expected), "{path}");
+    }
+}
+
+/// A channel's counters, as RabbitMQ's management shows them.
+#[tokio::test]
+async fn channel_stats_count_confirms_returns_gets_and_redeliveries() {
+    use lapin::options::*;
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    declare(&ch, "cs").await.unwrap();
+    declare(&ch, "empty").await.unwrap();
+    for (key, mandatory) in [
+        ("cs", false),
+        ("cs", false),
+        ("nowhere", true),
+        ("nowhere", false),
+    ] {
+        ch.basic_publish(
+            "".into(),
+            key.into(),
+            BasicPublishOptions {
+                mandatory,
+                ..Default::default()
+            },
+            b"hello",
+            Default::default(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    }
+    assert!(get(&ch, "empty").await.is_none());
+    let got = ch
+        .basic_get("cs".into(), Default::default())
+        .await
+        .unwrap()
+        .unwrap();
+    got.nack(BasicNackOptions {
+        requeue: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(get(&ch, "cs").await.unwrap().delivery.redelivered);
+    let mut consumer = ch
+        .basic_consume(
+            "cs".into(),
+            "c".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    next(&mut consumer).await;
+    sync(&ch).await;
+    let (_, chans, _) = http(api, "GET", "/api/channels", Some(GUEST), None).await;
+    let stats = &chans[0]["message_stats"];
+    for (name, count) in [
+        ("publish", 4),
+        ("confirm", 4),
+        ("return_unroutable", 1),
+        ("drop_unroutable", 1),
+        ("deliver_get", 3),
+        ("deliver", 0),
+        ("deliver_no_ack", 1),
+        ("get", 1),
+        ("get_no_ack", 1),
+        ("get_empty", 1),
+        ("redeliver", 1),
+        ("ack", 0),
+    ] {
+        assert_eq!(stats[name], count, "{name}: {stats}");
     }
 }

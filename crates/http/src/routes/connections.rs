@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::{json, Value};
-use warren_broker::connections::ConnectionInfo;
+use warren_broker::connections::{ConnectionInfo, CHANNEL_STATS};
 use warren_broker::Queue;
 
 use super::overview::NODE;
@@ -114,7 +114,7 @@ fn channels_json(c: &ConnectionInfo) -> Vec<Value> {
                 "acks_uncommitted": 0,
                 "confirm": i.confirm,
                 "transactional": i.transactional,
-                "message_stats": json::message_stats(&["publish", "deliver_get", "ack"], &i.counts, &i.rates),
+                "message_stats": json::message_stats(&CHANNEL_STATS, &i.counts, &i.rates),
                 "connection_details": {"name": c.name, "peer_host": c.peer.ip().to_string(), "peer_port": c.peer.port()},
             })
         })

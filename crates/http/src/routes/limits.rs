@@ -57,22 +57,20 @@ pub fn set_limit(limits: &mut VhostLimits, name: &str, value: &Value) -> std::re
             ))
         }
     };
-    let n = value
-        .as_i64()
-        .or_else(|| value.as_f64().map(|f| f as i64))
-        .ok_or_else(|| {
-            format!(
-                "Validation failed\n\n{name} should be a number, actually was {}\n",
-                warren_broker::policy::erlang_term(value)
-            )
-        })?;
+    // An integer: RabbitMQ refuses 1.5 as "not a number" too.
+    let n = value.as_i64().ok_or_else(|| {
+        format!(
+            "Validation failed\n\n{name} should be a number, actually was {}\n",
+            warren_broker::policy::erlang_term(value)
+        )
+    })?;
     *slot = Some(n);
     Ok(())
 }
 
 fn vhost_for_change(s: &ApiState, caller: &Caller, vhost: &str) -> Result<std::sync::Arc<VHost>> {
     caller.require_admin()?;
-    s.broker.vhost(vhost).ok_or_else(ApiError::vhost_not_found)
+    super::target_vhost(s, caller, vhost)
 }
 
 pub async fn put(
@@ -83,9 +81,7 @@ pub async fn put(
 ) -> Result<StatusCode> {
     let v = vhost_for_change(&s, &caller, &vhost)?;
     crate::body::missing(&body, &["value"]).map_err(ApiError::BadRequest)?;
-    let mut limits = v.limits.get();
-    set_limit(&mut limits, &name, &body["value"]).map_err(ApiError::BadRequest)?;
-    v.set_limits(limits);
+    v.update_limits(|limits| set_limit(limits, &name, &body["value"]).map_err(ApiError::BadRequest))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -96,12 +92,13 @@ pub async fn remove(
     Path((vhost, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let v = vhost_for_change(&s, &caller, &vhost)?;
-    let mut limits = v.limits.get();
-    match name.as_str() {
-        "max-connections" => limits.max_connections = None,
-        "max-queues" => limits.max_queues = None,
-        _ => return Err(ApiError::NotFound),
-    }
-    v.set_limits(limits);
+    v.update_limits(|limits| {
+        match name.as_str() {
+            "max-connections" => limits.max_connections = None,
+            "max-queues" => limits.max_queues = None,
+            _ => return Err(ApiError::NotFound),
+        }
+        Ok(())
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -64,9 +64,7 @@ fn vhost_for_change(
     vhost: &str,
 ) -> Result<std::sync::Arc<warren_broker::VHost>> {
     caller.require_policymaker()?;
-    let v = s.broker.vhost(vhost).ok_or_else(ApiError::vhost_not_found)?;
-    caller.require_sees(&s.broker, vhost)?;
-    Ok(v)
+    super::target_vhost(s, caller, vhost)
 }
 
 /// Reads a policy from RabbitMQ's JSON body (`pattern`, `definition`,

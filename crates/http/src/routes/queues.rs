@@ -135,7 +135,8 @@ pub async fn purge(
     let v = visible_vhost(&s, &caller, &vhost)?;
     find_queue(&v, &name)?;
     caller.check(&s.broker, &vhost, Perm::Read, "queue", &name)?;
-    // Another connection's exclusive queue is locked (405), as over AMQP.
+    // Another connection's exclusive queue is locked: AMQP's 405, which the
+    // API answers 400 with the text, as RabbitMQ does.
     v.find_queue(&name, 0)?.purge();
     Ok(StatusCode::NO_CONTENT)
 }
