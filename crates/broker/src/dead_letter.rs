@@ -137,10 +137,16 @@ impl DeadLetters for VHost {
             limits.dead_letter_routing_key.clone(),
         );
         drop(limits);
+        let dlx_exchange = dlx.as_deref().and_then(|name| self.exchange(name));
+        let quorum = queue.args.queue_type == crate::args::QueueType::Quorum;
+        for (_, reason) in &dead {
+            self.stats
+                .dead_lettered(quorum, *reason, dlx_exchange.is_some(), 1);
+        }
         let Some(dlx_name) = dlx.as_deref() else {
             return;
         };
-        let Some(dlx) = self.exchange(dlx_name) else {
+        let Some(dlx) = dlx_exchange else {
             tracing::debug!(queue = %queue.name, "dead-letter exchange '{dlx_name}' does not exist; message dropped");
             return;
         };

@@ -108,6 +108,16 @@ impl Broker {
             .clone()
     }
 
+    /// The node's permanent identity: stored with the definitions, or new
+    /// for a broker without a data directory.
+    pub fn cluster_id(&self) -> String {
+        let make = || format!("warren-cluster-id-{}", vhost::random_token());
+        match &self.store {
+            Some(store) => store.defs.cluster_id(make),
+            None => make(),
+        }
+    }
+
     /// `/`, described as RabbitMQ describes it.
     fn add_default_vhost(&self) {
         self.add_vhost("/")

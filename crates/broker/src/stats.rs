@@ -14,9 +14,61 @@ pub struct GlobalStats {
     /// The counters ([`crate::queue::QueueStats::STATS`]) of queues deleted
     /// since the start, so that the totals over all queues never go down.
     pub retired: [AtomicU64; 9],
+    /// Messages received on channels in confirm mode.
+    pub received_confirm: AtomicU64,
+    /// Object churn (rabbitmq_*_opened_total, ..._created_total, ...).
+    pub connections_opened: AtomicU64,
+    pub connections_closed: AtomicU64,
+    pub channels_opened: AtomicU64,
+    pub channels_closed: AtomicU64,
+    pub queues_declared: AtomicU64,
+    pub queues_created: AtomicU64,
+    pub queues_deleted: AtomicU64,
+    /// Logins by protocol and outcome; see [`GlobalStats::login`].
+    pub logins: [AtomicU64; 4],
+    /// Dead-lettered messages; see [`GlobalStats::dead_lettered`].
+    pub dead_lettered: [AtomicU64; 16],
+}
+
+/// Where a login came from, for rabbitmq_auth_attempts_*.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Amqp,
+    Http,
 }
 
 impl GlobalStats {
+    pub fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn login(&self, protocol: Protocol, succeeded: bool) {
+        Self::count(&self.logins[Self::login_index(protocol, succeeded)]);
+    }
+
+    pub fn login_index(protocol: Protocol, succeeded: bool) -> usize {
+        2 * (protocol == Protocol::Http) as usize + succeeded as usize
+    }
+
+    /// Counts messages a queue dead-letters: by the queue's type (quorum
+    /// or classic), the reason, and whether a dead-letter exchange takes
+    /// them (RabbitMQ's `at_most_once`) or they are dropped (`disabled`).
+    pub fn dead_lettered(&self, quorum: bool, reason: crate::queue::DeathReason, to_exchange: bool, n: u64) {
+        let i = Self::dead_letter_index(quorum, reason, to_exchange);
+        self.dead_lettered[i].fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn dead_letter_index(quorum: bool, reason: crate::queue::DeathReason, to_exchange: bool) -> usize {
+        use crate::queue::DeathReason::*;
+        let r = match reason {
+            Rejected => 0,
+            Expired => 1,
+            Maxlen => 2,
+            DeliveryLimit => 3,
+        };
+        8 * quorum as usize + 2 * r + to_exchange as usize
+    }
+
     /// Keeps a deleted queue's counters in the broker's totals.
     pub fn retire(&self, counts: [u64; 9]) {
         for (total, n) in self.retired.iter().zip(counts) {
@@ -33,6 +85,8 @@ pub struct Counts {
     pub unroutable_dropped: u64,
     pub unroutable_returned: u64,
     pub confirmed: u64,
+    /// Received in confirm mode.
+    pub received_confirm: u64,
 }
 
 impl GlobalStats {
@@ -46,6 +100,7 @@ impl GlobalStats {
             (&self.unroutable_dropped, c.unroutable_dropped),
             (&self.unroutable_returned, c.unroutable_returned),
             (&self.confirmed, c.confirmed),
+            (&self.received_confirm, c.received_confirm),
         ] {
             if n > 0 {
                 total.fetch_add(n, Ordering::Relaxed);

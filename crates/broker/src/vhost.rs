@@ -18,6 +18,8 @@ use crate::policy::{self, Policy};
 use crate::queue::{DeadLetters, Enqueued, Queue, QueueEnv, QueueOptions};
 use warren_store::definitions::QueueDef;
 use warren_store::definitions::{PolicyDef, VhostLimits, VhostMeta};
+
+use crate::stats::GlobalStats;
 use warren_store::record::MessageParts;
 use warren_store::Ticket;
 
@@ -580,6 +582,7 @@ impl VHost {
                 )));
             }
             q.touch();
+            GlobalStats::count(&self.stats.queues_declared);
             return Ok(Declared {
                 queue: q.clone(),
                 created: false,
@@ -598,6 +601,8 @@ impl VHost {
             store.defs.put_queue(&Persistence::queue_def(&q, id));
         }
         map.insert(name, q.clone());
+        GlobalStats::count(&self.stats.queues_declared);
+        GlobalStats::count(&self.stats.queues_created);
         Ok(Declared {
             queue: q,
             created: true,
@@ -657,6 +662,7 @@ impl VHost {
         }
         let ready = q.delete();
         self.stats.retire(q.stats.counts());
+        GlobalStats::count(&self.stats.queues_deleted);
         ready
     }
 

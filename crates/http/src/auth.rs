@@ -138,11 +138,12 @@ pub async fn require_user(
     if !login_allowed(&state.loopback_users, &name, peer) {
         return Err(ApiError::NotAuthorised("User can only log in via localhost"));
     }
-    let user = state
+    let user = state.broker.access.authenticate(&name, &pass);
+    state
         .broker
-        .access
-        .authenticate(&name, &pass)
-        .ok_or(ApiError::LoginFailed)?;
+        .stats
+        .login(warren_broker::stats::Protocol::Http, user.is_some());
+    let user = user.ok_or(ApiError::LoginFailed)?;
     if !MANAGEMENT_TAGS.iter().any(|t| user.has_tag(t)) {
         return Err(ApiError::NotAuthorised("Not management user"));
     }

@@ -38,6 +38,8 @@ pub struct ApiState {
     /// The memory high watermark and the free disk limit, in bytes.
     pub mem_limit: u64,
     pub disk_free_limit: u64,
+    /// The node's permanent identity (for rabbitmq_identity_info).
+    pub cluster_id: Arc<str>,
 }
 
 /// Serves the management API on `listener` until `shutdown`.

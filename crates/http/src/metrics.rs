@@ -16,7 +16,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use warren_broker::system::{free_disk, resident_bytes};
+use warren_broker::stats::{GlobalStats, Protocol};
+use warren_broker::system::{free_disk, max_open_files, open_files, resident_bytes};
+
+use crate::routes::overview::{NODE, RABBITMQ_VERSION};
 
 use crate::ApiState;
 
@@ -53,7 +56,9 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
     };
     let queues: Vec<_> = state.broker.vhosts().iter().flat_map(|v| v.queues()).collect();
     let (mut ready, mut unacked, mut consumers) = (0i64, 0i64, 0i64);
-    let [_, delivered, acked, ..] = state.broker.queue_totals();
+    let (mut ready_bytes, mut unacked_bytes, mut published) = (0i64, 0i64, 0u64);
+    let totals = state.broker.queue_totals();
+    let [_, delivered, acked, deliver, deliver_no_ack, get, get_no_ack, get_empty, redeliver] = totals;
     let fam = || Family::<Labels, Gauge>::default();
     let (q_msgs, q_ready, q_unacked, q_consumers) = (fam(), fam(), fam(), fam());
     for q in &queues {
@@ -65,6 +70,10 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         ready += r;
         unacked += u;
         consumers += c;
+        let held = q.memory();
+        ready_bytes += held.ready_bytes as i64;
+        unacked_bytes += held.unacked_bytes as i64;
+        published += q.stats.published.load(Ordering::Relaxed);
         if per_object {
             let labels = vec![
                 ("vhost".to_string(), escape_label(&q.vhost)),
@@ -174,6 +183,148 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
     ] {
         counter(&mut reg, name, help, v.load(Ordering::Relaxed));
     }
+    for (name, help, v) in [
+        (
+            "rabbitmq_queue_messages_bytes",
+            "Size in bytes of ready and unacknowledged messages",
+            ready_bytes + unacked_bytes,
+        ),
+        (
+            "rabbitmq_queue_messages_ready_bytes",
+            "Size in bytes of ready messages",
+            ready_bytes,
+        ),
+        (
+            "rabbitmq_queue_messages_unacked_bytes",
+            "Size in bytes of all unacknowledged messages",
+            unacked_bytes,
+        ),
+    ] {
+        gauge(&mut reg, name, help, v);
+    }
+    counter(
+        &mut reg,
+        "rabbitmq_queue_messages_published",
+        "Total number of messages published to queues",
+        published,
+    );
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    for (name, help, v) in [
+        ("rabbitmq_global_messages_received_confirm", "Total number of messages received from publishers expecting confirmations", load(&g.received_confirm)),
+        ("rabbitmq_global_messages_delivered_consume_manual_ack", "Total number of messages delivered to consumers using basic.consume with manual acknowledgment", deliver),
+        ("rabbitmq_global_messages_delivered_consume_auto_ack", "Total number of messages delivered to consumers using basic.consume with automatic acknowledgment", deliver_no_ack),
+        ("rabbitmq_global_messages_delivered_get_manual_ack", "Total number of messages delivered to consumers using basic.get with manual acknowledgment", get),
+        ("rabbitmq_global_messages_delivered_get_auto_ack", "Total number of messages delivered to consumers using basic.get with automatic acknowledgment", get_no_ack),
+        ("rabbitmq_global_messages_get_empty", "Total number of times basic.get operations fetched no message", get_empty),
+        ("rabbitmq_global_messages_redelivered", "Total number of messages redelivered to consumers", redeliver),
+        ("rabbitmq_connections_opened", "Total number of connections opened", load(&g.connections_opened)),
+        ("rabbitmq_connections_closed", "Total number of connections closed or terminated", load(&g.connections_closed)),
+        ("rabbitmq_channels_opened", "Total number of channels opened", load(&g.channels_opened)),
+        ("rabbitmq_channels_closed", "Total number of channels closed", load(&g.channels_closed)),
+        ("rabbitmq_queues_declared", "Total number of queues declared", load(&g.queues_declared)),
+        ("rabbitmq_queues_created", "Total number of queues created", load(&g.queues_created)),
+        ("rabbitmq_queues_deleted", "Total number of queues deleted", load(&g.queues_deleted)),
+    ] {
+        counter(&mut reg, name, help, v);
+    }
+    dead_letter_metrics(&mut reg, g);
+    auth_metrics(&mut reg, g);
+    let publishers = connections
+        .iter()
+        .flat_map(|c| {
+            c.channel_views
+                .lock()
+                .values()
+                .map(|v| v.info())
+                .collect::<Vec<_>>()
+        })
+        .filter(|i| i.counts[0] > 0)
+        .count();
+    gauge(
+        &mut reg,
+        "rabbitmq_global_publishers",
+        "Current number of publishers",
+        publishers as i64,
+    );
+    gauge(
+        &mut reg,
+        "rabbitmq_global_consumers",
+        "Current number of consumers",
+        consumers,
+    );
+    let raised = state.alarms.raised();
+    for (name, help, on) in [
+        (
+            "rabbitmq_alarms_memory_used_watermark",
+            "is 1 if VM memory watermark alarm is in effect",
+            raised.contains(&"memory"),
+        ),
+        (
+            "rabbitmq_alarms_free_disk_space_watermark",
+            "is 1 if free disk space watermark alarm is in effect",
+            raised.contains(&"disk"),
+        ),
+        (
+            "rabbitmq_alarms_file_descriptor_limit",
+            "is 1 if file descriptor limit alarm is in effect",
+            false,
+        ),
+    ] {
+        gauge(&mut reg, name, help, i64::from(on));
+    }
+    let fds = max_open_files() as i64;
+    for (name, help, v) in [
+        (
+            "rabbitmq_process_open_fds",
+            "Open file descriptors",
+            open_files() as i64,
+        ),
+        ("rabbitmq_process_max_fds", "Open file descriptors limit", fds),
+        (
+            "rabbitmq_process_open_tcp_sockets",
+            "Open TCP sockets",
+            connections.len() as i64,
+        ),
+        ("rabbitmq_process_max_tcp_sockets", "Open TCP sockets limit", fds),
+        (
+            "rabbitmq_resident_memory_limit_bytes",
+            "Memory high watermark in bytes",
+            state.mem_limit as i64,
+        ),
+        (
+            "rabbitmq_disk_space_available_limit_bytes",
+            "Free disk space low watermark in bytes",
+            state.disk_free_limit as i64,
+        ),
+    ] {
+        gauge(&mut reg, name, help, v);
+    }
+    let uptime: prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64> =
+        Default::default();
+    uptime.set(state.started.elapsed().as_secs_f64());
+    reg.register("rabbitmq_erlang_uptime_seconds", "Node uptime", uptime);
+    info(
+        &mut reg,
+        "rabbitmq_identity_info",
+        "RabbitMQ node & cluster identity info",
+        &[
+            ("rabbitmq_node", NODE),
+            ("rabbitmq_cluster", "warren"),
+            ("rabbitmq_cluster_permanent_id", &state.cluster_id),
+        ],
+    );
+    info(
+        &mut reg,
+        "rabbitmq_build_info",
+        "RabbitMQ & Erlang/OTP version info",
+        &[
+            ("rabbitmq_version", RABBITMQ_VERSION),
+            ("prometheus_plugin_version", RABBITMQ_VERSION),
+            ("prometheus_client_version", "n/a"),
+            ("erlang_version", "n/a"),
+            ("product_version", state.product_version),
+        ],
+    );
     gauge(
         &mut reg,
         "rabbitmq_process_resident_memory_bytes",
@@ -193,6 +344,93 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         tracing::error!("cannot encode metrics");
     }
     out
+}
+
+/// A constant 1 labelled with facts, as rabbitmq_prometheus's `*_info`
+/// metrics: dashboards join every query on `rabbitmq_identity_info`. A
+/// gauge, because the 0.0.4 text format has no info type.
+fn info(reg: &mut Registry, name: &str, help: &str, labels: &[(&str, &str)]) {
+    let fam = Family::<Labels, Gauge>::default();
+    let labels: Labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), escape_label(v)))
+        .collect();
+    fam.get_or_create(&labels).set(1);
+    reg.register(name, help, fam);
+}
+
+/// rabbitmq_global_messages_dead_lettered_*_total by queue type and
+/// dead-letter strategy (`at_most_once` to an exchange, `disabled`: dropped).
+fn dead_letter_metrics(reg: &mut Registry, g: &GlobalStats) {
+    use warren_broker::queue::DeathReason;
+    for (reason, metric, help) in [
+        (DeathReason::Rejected, "rejected", "rejected by consumers"),
+        (
+            DeathReason::Expired,
+            "expired",
+            "dead-lettered because of message TTL",
+        ),
+        (
+            DeathReason::Maxlen,
+            "maxlen",
+            "dead-lettered because of queue length limits",
+        ),
+        (
+            DeathReason::DeliveryLimit,
+            "delivery_limit",
+            "dead-lettered because of the delivery limit",
+        ),
+    ] {
+        let fam = Family::<Labels, Counter>::default();
+        for (quorum, queue_type) in [(false, "rabbit_classic_queue"), (true, "rabbit_quorum_queue")] {
+            for (to_exchange, strategy) in [(true, "at_most_once"), (false, "disabled")] {
+                let n = g.dead_lettered[GlobalStats::dead_letter_index(quorum, reason, to_exchange)]
+                    .load(Ordering::Relaxed);
+                let labels = vec![
+                    ("queue_type".to_string(), queue_type.to_string()),
+                    ("dead_letter_strategy".to_string(), strategy.to_string()),
+                ];
+                fam.get_or_create(&labels).inc_by(n);
+            }
+        }
+        reg.register(
+            format!("rabbitmq_global_messages_dead_lettered_{metric}"),
+            format!("Total number of messages {help}"),
+            fam,
+        );
+    }
+}
+
+/// rabbitmq_auth_attempts_*_total by protocol.
+fn auth_metrics(reg: &mut Registry, g: &GlobalStats) {
+    let (total, ok, failed) = (
+        Family::<Labels, Counter>::default(),
+        Family::<Labels, Counter>::default(),
+        Family::<Labels, Counter>::default(),
+    );
+    for (protocol, name) in [(Protocol::Amqp, "amqp091"), (Protocol::Http, "http")] {
+        let labels = vec![("protocol".to_string(), name.to_string())];
+        let succeeded = g.logins[GlobalStats::login_index(protocol, true)].load(Ordering::Relaxed);
+        let refused = g.logins[GlobalStats::login_index(protocol, false)].load(Ordering::Relaxed);
+        total.get_or_create(&labels).inc_by(succeeded + refused);
+        ok.get_or_create(&labels).inc_by(succeeded);
+        failed.get_or_create(&labels).inc_by(refused);
+    }
+    reg.register(
+        "rabbitmq_auth_attempts",
+        "Total number of authentication attempts",
+        total,
+    );
+    reg.register(
+        "rabbitmq_auth_attempts_succeeded",
+        "Total number of successful authentication attempts",
+        ok,
+    );
+    reg.register(
+        "rabbitmq_auth_attempts_failed",
+        "Total number of failed authentication attempts",
+        failed,
+    );
 }
 
 /// Serves `/metrics` and `/metrics/per-object` (no authentication, as

@@ -740,6 +740,7 @@ impl Channel {
     fn enqueue(&mut self, ctx: &mut Ctx, p: PendingPublish) {
         let routed = ctx.vhost.publish(&p.exchange, p.msg.clone(), &mut self.scratch);
         self.counts.received += 1;
+        self.counts.received_confirm += u64::from(self.confirms.is_some());
         let routed_somewhere = u64::from(routed.queues > 0);
         match &mut self.exchange_counts {
             Some((x, published, out)) if Arc::ptr_eq(x, &p.exchange) => {

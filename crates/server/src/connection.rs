@@ -15,6 +15,7 @@ use warren_broker::access::Permissions;
 use warren_broker::connections::ConnectionInfo;
 use warren_broker::error::{self, AmqpError};
 use warren_broker::limits::ConnectionSlot;
+use warren_broker::stats::{GlobalStats, Protocol};
 use warren_broker::{Queue, VHost};
 use warren_codec::protocol::{channel, connection};
 use warren_codec::shortstr::truncated;
@@ -89,6 +90,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
     let unknown = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
     let info = ConnectionInfo::new(id, peer.unwrap_or(unknown), local.unwrap_or(unknown), now);
     shared.broker.connections.add(info.clone());
+    GlobalStats::count(&shared.broker.stats.connections_opened);
     let out = Outbound::new(shared.config.frame_max);
     let heartbeat = Arc::new(AtomicU32::new(0));
     let writer = tokio::spawn(outbound::writer(
@@ -121,6 +123,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
     conn.run(&mut rd, shutdown).await;
     conn.cleanup();
     shared.broker.connections.remove(id);
+    GlobalStats::count(&shared.broker.stats.connections_closed);
     out.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     // The client may still be writing frames it queued before our close-ok;
@@ -465,6 +468,7 @@ impl Connection {
                 let user = creds
                     .filter(|(u, p)| self.shared.authenticate(u, p, peer))
                     .map(|(u, _)| u);
+                self.shared.broker.stats.login(Protocol::Amqp, user.is_some());
                 let Some(user) = user else {
                     tracing::info!(mechanism = mech, user = %self.info.user.lock(), "login refused");
                     if !failure_close {
@@ -609,6 +613,7 @@ impl Connection {
             let ch = Channel::new(id, self.out.clone());
             self.info.channel_views.lock().insert(id, ch.shared.clone());
             self.channels.insert(id, ch);
+            GlobalStats::count(&self.shared.broker.stats.channels_opened);
             self.channels_changed();
             self.send(
                 id,
@@ -625,9 +630,7 @@ impl Connection {
                         AMQPClass::Channel(channel::AMQPMethod::CloseOk(channel::CloseOk {})),
                     );
                 }
-                self.channels.remove(&id);
-                self.info.channel_views.lock().remove(&id);
-                self.channels_changed();
+                self.channel_closed(id);
             }
             return Ok(());
         }
@@ -636,9 +639,7 @@ impl Connection {
         }
         if is_close {
             ch.teardown(&vhost, self.id);
-            self.channels.remove(&id);
-            self.info.channel_views.lock().remove(&id);
-            self.channels_changed();
+            self.channel_closed(id);
             self.send(
                 id,
                 AMQPClass::Channel(channel::AMQPMethod::CloseOk(channel::CloseOk {})),
@@ -704,12 +705,26 @@ impl Connection {
 
     /// Releases everything the connection holds: consumers detach, unacked
     /// messages are requeued, exclusive queues are deleted.
+    fn channel_closed(&mut self, id: u16) {
+        if self.channels.remove(&id).is_some() {
+            GlobalStats::count(&self.shared.broker.stats.channels_closed);
+        }
+        self.info.channel_views.lock().remove(&id);
+        self.channels_changed();
+    }
+
     fn cleanup(&mut self) {
         let Some(vhost) = self.vhost.clone() else { return };
         for ch in self.channels.values_mut() {
             ch.teardown(&vhost, self.id);
         }
+        let closed = self.channels.len() as u64;
         self.channels.clear();
+        self.shared
+            .broker
+            .stats
+            .channels_closed
+            .fetch_add(closed, Ordering::Relaxed);
         self.info.channel_views.lock().clear();
         self.channels_changed();
         for q in self.exclusive_queues.drain(..) {

@@ -155,6 +155,7 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
         started: std::time::Instant::now(),
         mem_limit: config.memory_high_watermark.bytes(alarms::total_memory()),
         disk_free_limit: config.disk_free_limit,
+        cluster_id: broker.cluster_id().into(),
     };
     let mut http = Vec::new();
     if let Some(l) = management_listener {

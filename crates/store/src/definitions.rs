@@ -267,6 +267,17 @@ impl Definitions {
         self.meta.get(b"seeded").ok().flatten().is_some()
     }
 
+    /// The node's permanent identity, made by `make` at the first start and
+    /// kept (rabbitmq_identity_info's `rabbitmq_cluster_permanent_id`).
+    pub fn cluster_id(&self, make: impl FnOnce() -> String) -> String {
+        if let Some(id) = self.meta.get(b"cluster_id").ok().flatten() {
+            return String::from_utf8_lossy(&id).into_owned();
+        }
+        let id = make();
+        self.write(&self.meta, b"cluster_id".to_vec(), Some(id.clone().into_bytes()));
+        id
+    }
+
     pub fn mark_seeded(&self) {
         self.write(&self.meta, b"seeded".to_vec(), Some(vec![1]));
     }
