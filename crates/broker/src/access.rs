@@ -10,7 +10,7 @@
 //! exchange (see [`Perm`]); the match is unanchored, as RabbitMQ's, and the
 //! empty expression matches nothing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use amq_protocol::types::FieldTable;
@@ -18,10 +18,11 @@ use base64::Engine;
 use parking_lot::RwLock;
 use regex::Regex;
 use sha2::{Digest, Sha256, Sha512};
-use warren_store::definitions::{PermissionDef, UserDef};
+use warren_store::definitions::{PermissionDef, TopicPermissionDef, UserDef};
 
 use crate::error::{AmqpError, NOT_ALLOWED};
 use crate::persist::Persistence;
+use crate::topic_permissions::TopicRules;
 
 pub const SHA256: &str = "rabbit_password_hashing_sha256";
 pub const SHA512: &str = "rabbit_password_hashing_sha512";
@@ -145,6 +146,8 @@ pub struct Permissions {
     pub configure: Pattern,
     pub write: Pattern,
     pub read: Pattern,
+    /// Topic permissions: routing keys on topic exchanges.
+    pub topic: TopicRules,
 }
 
 impl Permissions {
@@ -157,17 +160,33 @@ impl Permissions {
             configure: empty(),
             write: empty(),
             read: empty(),
+            topic: TopicRules::default(),
         }
     }
 
-    pub fn new(def: &PermissionDef) -> Result<Permissions, regex::Error> {
+    pub fn new(def: &PermissionDef, topic: TopicRules) -> Result<Permissions, regex::Error> {
         Ok(Permissions {
             user: def.user.clone(),
             vhost: def.vhost.clone(),
             configure: Pattern::new(&def.configure)?,
             write: Pattern::new(&def.write)?,
             read: Pattern::new(&def.read)?,
+            topic,
         })
+    }
+
+    /// The topic permission check for publishing (`Write`) or binding
+    /// (`Read`) with `routing_key` on `x`; free when the user has none.
+    pub fn check_topic(
+        &self,
+        perm: Perm,
+        x: &crate::exchange::Exchange,
+        routing_key: &str,
+    ) -> Result<(), AmqpError> {
+        if self.topic.is_empty() {
+            return Ok(());
+        }
+        self.topic.check(perm, x, routing_key, &self.user, &self.vhost)
     }
 
     pub fn allows(&self, perm: Perm, name: &str) -> bool {
@@ -254,6 +273,8 @@ pub struct Access {
     users: RwLock<HashMap<String, Arc<User>>>,
     /// By (vhost, user).
     permissions: RwLock<HashMap<(String, String), Arc<Permissions>>>,
+    /// By (vhost, user, exchange); compiled into the user's [`Permissions`].
+    topic: RwLock<BTreeMap<(String, String, String), TopicPermissionDef>>,
     store: Option<Arc<Persistence>>,
 }
 
@@ -271,8 +292,14 @@ impl Access {
                     .write()
                     .insert(u.name.clone(), Arc::new(user_from(u)));
             }
+            for t in s.defs.topic_permissions()? {
+                access
+                    .topic
+                    .write()
+                    .insert((t.vhost.clone(), t.user.clone(), t.exchange.clone()), t);
+            }
             for p in s.defs.permissions()? {
-                match Permissions::new(&p) {
+                match Permissions::new(&p, access.topic_rules(&p.vhost, &p.user)) {
                     Ok(perms) => {
                         access
                             .permissions
@@ -374,6 +401,16 @@ impl Access {
         for (vhost, user) in gone {
             self.delete_permission(&vhost, &user);
         }
+        let topic: Vec<String> = self
+            .topic
+            .read()
+            .keys()
+            .filter(|(_, u, _)| u == name)
+            .map(|(v, _, _)| v.clone())
+            .collect();
+        for vhost in topic {
+            self.delete_topic_permissions(&vhost, name, None);
+        }
         true
     }
 
@@ -400,7 +437,7 @@ impl Access {
 
     /// Sets a user's permissions in a vhost; true if they had none there.
     pub fn put_permission(&self, def: PermissionDef) -> Result<bool, regex::Error> {
-        let perms = Permissions::new(&def)?;
+        let perms = Permissions::new(&def, self.topic_rules(&def.vhost, &def.user))?;
         if let Some(s) = &self.store {
             s.defs.put_permission(&def);
         }
@@ -426,6 +463,68 @@ impl Access {
             self.changed();
         }
         gone
+    }
+
+    fn topic_rules(&self, vhost: &str, user: &str) -> TopicRules {
+        let all = self.topic.read();
+        TopicRules::new(all.values().filter(|t| t.vhost == vhost && t.user == user))
+    }
+
+    /// Recompiles a user's permissions in a vhost after their topic
+    /// permissions changed; open connections pick them up by generation.
+    fn topic_changed(&self, vhost: &str, user: &str) {
+        let key = (vhost.to_string(), user.to_string());
+        let mut all = self.permissions.write();
+        if let Some(p) = all.get(&key) {
+            if let Ok(p) = Permissions::new(&p.def(), self.topic_rules(vhost, user)) {
+                all.insert(key, Arc::new(p));
+            }
+        }
+        drop(all);
+        self.changed();
+    }
+
+    pub fn topic_permissions(&self) -> Vec<TopicPermissionDef> {
+        self.topic.read().values().cloned().collect()
+    }
+
+    /// Sets a user's topic permission on an exchange; true if it is new.
+    pub fn put_topic_permission(&self, def: TopicPermissionDef) -> Result<bool, regex::Error> {
+        crate::topic_permissions::validate(&def)?;
+        if let Some(s) = &self.store {
+            s.defs.put_topic_permission(&def);
+        }
+        let (vhost, user) = (def.vhost.clone(), def.user.clone());
+        let created = self
+            .topic
+            .write()
+            .insert((def.vhost.clone(), def.user.clone(), def.exchange.clone()), def)
+            .is_none();
+        self.topic_changed(&vhost, &user);
+        Ok(created)
+    }
+
+    /// Deletes a user's topic permissions in a vhost: on one exchange, or
+    /// on all with `None`. False if there were none.
+    pub fn delete_topic_permissions(&self, vhost: &str, user: &str, exchange: Option<&str>) -> bool {
+        let gone: Vec<(String, String, String)> = self
+            .topic
+            .read()
+            .keys()
+            .filter(|(v, u, x)| v == vhost && u == user && exchange.is_none_or(|e| e == x))
+            .cloned()
+            .collect();
+        if gone.is_empty() {
+            return false;
+        }
+        for k in &gone {
+            self.topic.write().remove(k);
+            if let Some(s) = &self.store {
+                s.defs.delete_topic_permission(&k.0, &k.1, &k.2);
+            }
+        }
+        self.topic_changed(vhost, user);
+        true
     }
 
     /// What `connection.open` checks: the user has permissions in `vhost`.

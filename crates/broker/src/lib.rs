@@ -27,6 +27,7 @@ pub mod ready;
 pub mod stats;
 pub mod system;
 pub mod topic;
+pub mod topic_permissions;
 pub mod vhost;
 
 pub use clock::Clock;
@@ -158,6 +159,11 @@ impl Broker {
         for p in self.access.permissions() {
             if p.vhost == name {
                 self.access.delete_permission(name, &p.user);
+            }
+        }
+        for t in self.access.topic_permissions() {
+            if t.vhost == name {
+                self.access.delete_topic_permissions(name, &t.user, None);
             }
         }
         if let Some(store) = &self.store {

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use warren_broker::exchange::{Dest, ExchangeOptions};
 use warren_broker::queue::QueueOptions;
 use warren_broker::{Broker, VHost};
-use warren_store::definitions::{PermissionDef, UserDef, VhostLimits};
+use warren_store::definitions::{PermissionDef, TopicPermissionDef, UserDef, VhostLimits};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -19,6 +19,7 @@ use crate::routes::access::{check_hash, parse_tags, permission_json, user_json, 
 use crate::routes::limits::{limits_json, set_limit};
 use crate::routes::overview::RABBITMQ_VERSION;
 use crate::routes::policies::{policy_def, policy_json};
+use crate::routes::topic_permissions::topic_permission_json;
 use crate::{json, ApiState};
 
 /// Why an import stopped.
@@ -163,7 +164,7 @@ pub fn export(broker: &Broker, version: &str) -> Value {
         "users": broker.access.users().iter().map(|u| user_json(u)).collect::<Vec<_>>(),
         "vhosts": vhosts.iter().map(|v| vhost_def(v)).collect::<Vec<_>>(),
         "permissions": broker.access.permissions().iter().map(|p| permission_json(p)).collect::<Vec<_>>(),
-        "topic_permissions": [],
+        "topic_permissions": broker.access.topic_permissions().iter().map(topic_permission_json).collect::<Vec<_>>(),
         "parameters": all(&parameters_of),
         "global_parameters": [],
         "policies": all(&|v| v.policies().iter().map(|p| policy_json(p)).collect()),
@@ -258,6 +259,24 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
                     read: text(p, "read").to_string(),
                 })
                 .map_err(|e| format!("invalid permission of user '{}': {e}", text(p, "user")))?;
+        }
+        for t in items(defs, "topic_permissions") {
+            if broker.vhost(text(t, "vhost")).is_none() {
+                return Err(ImportError::NoSuchVhost(text(t, "vhost").to_string()));
+            }
+            if broker.access.user(text(t, "user")).is_none() {
+                return Err(ImportError::Invalid(format!("no_such_user {}", text(t, "user"))));
+            }
+            broker
+                .access
+                .put_topic_permission(TopicPermissionDef {
+                    user: text(t, "user").to_string(),
+                    vhost: text(t, "vhost").to_string(),
+                    exchange: text(t, "exchange").to_string(),
+                    write: text(t, "write").to_string(),
+                    read: text(t, "read").to_string(),
+                })
+                .map_err(|e| format!("invalid topic permission of user '{}': {e}", text(t, "user")))?;
         }
     }
     check_queue_limits(broker, only_vhost, defs)?;

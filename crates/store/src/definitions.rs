@@ -93,6 +93,17 @@ pub struct PermissionDef {
     pub read: String,
 }
 
+/// A user's topic permission on one topic exchange of a vhost: which
+/// routing keys they may publish with (`write`) and bind with (`read`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicPermissionDef {
+    pub user: String,
+    pub vhost: String,
+    pub exchange: String,
+    pub write: String,
+    pub read: String,
+}
+
 /// A policy: a definition applied to the queues and/or exchanges whose
 /// names match `pattern`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,6 +126,7 @@ pub struct Definitions {
     bindings: sled::Tree,
     users: sled::Tree,
     permissions: sled::Tree,
+    topic_permissions: sled::Tree,
     policies: sled::Tree,
     vhost_meta: sled::Tree,
     vhost_limits: sled::Tree,
@@ -165,6 +177,7 @@ impl Definitions {
             bindings: db.open_tree("bindings")?,
             users: db.open_tree("users")?,
             permissions: db.open_tree("permissions")?,
+            topic_permissions: db.open_tree("topic_permissions")?,
             policies: db.open_tree("policies")?,
             vhost_meta: db.open_tree("vhost_meta")?,
             vhost_limits: db.open_tree("vhost_limits")?,
@@ -247,6 +260,19 @@ impl Definitions {
 
     pub fn permissions(&self) -> Result<Vec<PermissionDef>, StoreError> {
         all(&self.permissions)
+    }
+
+    pub fn put_topic_permission(&self, p: &TopicPermissionDef) {
+        let k = key(&[&p.vhost, &p.user, &p.exchange]);
+        self.write(&self.topic_permissions, k, Some(json(p)));
+    }
+
+    pub fn delete_topic_permission(&self, vhost: &str, user: &str, exchange: &str) {
+        self.write(&self.topic_permissions, key(&[vhost, user, exchange]), None);
+    }
+
+    pub fn topic_permissions(&self) -> Result<Vec<TopicPermissionDef>, StoreError> {
+        all(&self.topic_permissions)
     }
 
     pub fn put_policy(&self, p: &PolicyDef) {

@@ -31,6 +31,7 @@ mod raw_frames;
 mod routing;
 mod rpc;
 mod shutdown;
+mod topic_permissions;
 mod ttl;
 mod tx;
 mod work_queue;

@@ -167,17 +167,22 @@ pub struct BindingBody {
 
 impl Required for BindingBody {}
 
+/// The caller's permissions for a binding of `key` from `source`: write on
+/// the destination, read on the source, and the topic read permission.
 fn check_bind(
     s: &ApiState,
     caller: &Caller,
-    vhost: &str,
+    v: &VHost,
     kind: &str,
     dest: &str,
     source: &str,
+    key: &str,
 ) -> Result<()> {
-    caller
-        .permissions(&s.broker, vhost)?
-        .check_bind(kind, dest, source)?;
+    let perms = caller.permissions(&s.broker, &v.name)?;
+    perms.check_bind(kind, dest, source)?;
+    if let Some(x) = v.exchange(source) {
+        perms.check_topic(warren_broker::access::Perm::Read, &x, key)?;
+    }
     Ok(())
 }
 
@@ -193,7 +198,7 @@ pub async fn add(
     let source = super::exchange_name(&source).to_string();
     let args = json::to_table(&body.arguments);
     let kind = dest_kind(&kind)?;
-    check_bind(&s, &caller, &vhost, kind, &dest, &source)?;
+    check_bind(&s, &caller, &v, kind, &dest, &source, &body.routing_key)?;
     match kind {
         "queue" => v.bind_queue(&dest, &source, &body.routing_key, args.clone(), 0)?,
         _ => v.bind_exchange(&dest, &source, &body.routing_key, args.clone())?,
@@ -215,7 +220,7 @@ pub async fn remove(
         .into_iter()
         .find(|b| leads_to(b, kind, &dest) && json::properties_key(b) == props)
         .ok_or(ApiError::NotFound)?;
-    check_bind(&s, &caller, &vhost, kind, &dest, &source)?;
+    check_bind(&s, &caller, &v, kind, &dest, &source, &b.routing_key)?;
     match kind {
         "queue" => v.unbind_queue(&dest, &source, &b.routing_key, &b.arguments, 0)?,
         _ => v.unbind_exchange(&dest, &source, &b.routing_key, &b.arguments)?,

@@ -143,6 +143,9 @@ pub async fn publish(
     }
     caller.check(&s.broker, &vhost, Perm::Write, "exchange", exchange_name(&name))?;
     let x = v.publishable_exchange(exchange_name(&name))?;
+    caller
+        .permissions(&s.broker, &vhost)?
+        .check_topic(Perm::Write, &x, &body.routing_key)?;
     let payload = match body.payload_encoding.as_str() {
         "base64" => base64::engine::general_purpose::STANDARD
             .decode(body.payload.as_bytes())

@@ -11,6 +11,7 @@ pub(crate) mod limits;
 pub(crate) mod overview;
 pub(crate) mod policies;
 mod queues;
+pub(crate) mod topic_permissions;
 
 use std::sync::Arc;
 
@@ -147,16 +148,34 @@ fn api(state: ApiState) -> Router {
             "/api/definitions/{vhost}",
             get(crate::definitions::export_vhost).post(crate::definitions::import_vhost),
         )
+        .route("/api/topic-permissions", get(topic_permissions::all))
+        .route(
+            "/api/topic-permissions/{vhost}/{user}",
+            get(topic_permissions::of_pair)
+                .put(topic_permissions::put)
+                .delete(topic_permissions::remove_all),
+        )
+        .route(
+            "/api/topic-permissions/{vhost}/{user}/{exchange}",
+            delete(topic_permissions::remove_one),
+        )
+        .route(
+            "/api/users/{user}/topic-permissions",
+            get(topic_permissions::of_user),
+        )
+        .route(
+            "/api/vhosts/{vhost}/topic-permissions",
+            get(topic_permissions::of_vhost),
+        )
         .route("/api/vhost-limits", get(limits::all))
         .route("/api/vhost-limits/{vhost}", get(limits::of_vhost))
         .route(
             "/api/vhost-limits/{vhost}/{name}",
             put(limits::put).delete(limits::remove),
         )
-        // Features Warren does not have (topic permissions, runtime
-        // parameters, operator policies, user limits): empty lists, so tools
-        // that read them everywhere (Terraform providers, dashboards) work.
-        .route("/api/topic-permissions", get(access::nothing))
+        // Features Warren does not have (runtime parameters, operator
+        // policies, user limits): empty lists, so tools that read them
+        // everywhere (Terraform providers, dashboards) work.
         .route("/api/parameters", get(access::nothing))
         .route("/api/global-parameters", get(access::nothing))
         .route("/api/operator-policies", get(access::nothing))
