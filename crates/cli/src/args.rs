@@ -150,8 +150,12 @@ pub enum ListNoun {
     Users,
     /// Every user's permissions in every vhost.
     Permissions,
+    /// Every user's topic permissions (routing keys on topic exchanges).
+    TopicPermissions,
     /// Policies of --vhost.
     Policies,
+    /// The max-connections and max-queues limits of every vhost.
+    VhostLimits,
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,7 +166,12 @@ pub enum DeclareNoun {
     Vhost(DeclareVhost),
     User(DeclareUser),
     Permission(DeclarePermission),
+    /// Which routing keys a user may publish (--write) and bind (--read)
+    /// with on a topic exchange of --vhost.
+    TopicPermission(DeclareTopicPermission),
     Policy(DeclarePolicy),
+    /// A limit of --vhost: max-connections or max-queues (negative: none).
+    VhostLimit(DeclareVhostLimit),
 }
 
 #[derive(Args, Debug)]
@@ -284,6 +293,29 @@ pub struct DeclarePermission {
 }
 
 #[derive(Args, Debug)]
+pub struct DeclareTopicPermission {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub user: String,
+    /// The topic exchange it applies to.
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub exchange: String,
+    /// Regular expression of the routing keys the user may publish with.
+    #[arg(long)]
+    pub write: String,
+    /// Regular expression of the keys the user may bind with.
+    #[arg(long)]
+    pub read: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DeclareVhostLimit {
+    #[arg(long, value_parser = PossibleValuesParser::new(["max-connections", "max-queues"]))]
+    pub name: String,
+    #[arg(long, allow_negative_numbers = true)]
+    pub value: i64,
+}
+
+#[derive(Args, Debug)]
 pub struct DeclarePolicy {
     #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     pub name: String,
@@ -308,7 +340,11 @@ pub enum DeleteNoun {
     Vhost(ByName),
     User(ByName),
     Permission(DeletePermission),
+    /// A user's topic permissions in --vhost: on --exchange, or all.
+    TopicPermission(DeleteTopicPermission),
     Policy(ByName),
+    /// A limit of --vhost (max-connections or max-queues).
+    VhostLimit(ByName),
 }
 
 /// Shared by every `delete`.
@@ -381,6 +417,17 @@ pub struct DeleteBinding {
 pub struct DeletePermission {
     #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     pub user: String,
+    #[command(flatten)]
+    pub idem: Idempotently,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteTopicPermission {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub user: String,
+    /// Only the permission on this exchange.
+    #[arg(long)]
+    pub exchange: Option<String>,
     #[command(flatten)]
     pub idem: Idempotently,
 }

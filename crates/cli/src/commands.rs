@@ -161,6 +161,18 @@ fn columns(noun: ListNoun) -> &'static [Column] {
         col("write"),
         col("read"),
     ];
+    const TOPIC_PERMISSIONS: &[Column] = &[
+        col("user"),
+        col("vhost"),
+        col("exchange"),
+        col("write"),
+        col("read"),
+    ];
+    const VHOST_LIMITS: &[Column] = &[
+        col("vhost"),
+        named("max-connections", "value.max-connections"),
+        named("max-queues", "value.max-queues"),
+    ];
     const POLICIES: &[Column] = &[
         col("vhost"),
         col("name"),
@@ -179,7 +191,9 @@ fn columns(noun: ListNoun) -> &'static [Column] {
         ListNoun::Vhosts => VHOSTS,
         ListNoun::Users => USERS,
         ListNoun::Permissions => PERMISSIONS,
+        ListNoun::TopicPermissions => TOPIC_PERMISSIONS,
         ListNoun::Policies => POLICIES,
+        ListNoun::VhostLimits => VHOST_LIMITS,
     }
 }
 
@@ -209,6 +223,8 @@ impl Ctx<'_> {
             ListNoun::Vhosts => "/api/vhosts".into(),
             ListNoun::Users => "/api/users".into(),
             ListNoun::Permissions => "/api/permissions".into(),
+            ListNoun::TopicPermissions => "/api/topic-permissions".into(),
+            ListNoun::VhostLimits => "/api/vhost-limits".into(),
         };
         let items = self.client.get(&path)?;
         Ok(output::list(self.format, &items, columns(noun)))
@@ -277,6 +293,14 @@ impl Ctx<'_> {
                 format!("/api/permissions/{v}/{}", enc(&p.user)),
                 json!({"configure": p.configure, "write": p.write, "read": p.read}),
             ),
+            DeclareNoun::TopicPermission(t) => (
+                format!("/api/topic-permissions/{v}/{}", enc(&t.user)),
+                json!({"exchange": t.exchange, "write": t.write, "read": t.read}),
+            ),
+            DeclareNoun::VhostLimit(l) => (
+                format!("/api/vhost-limits/{v}/{}", enc(&l.name)),
+                json!({"value": l.value}),
+            ),
             DeclareNoun::Policy(p) => (
                 format!("/api/policies/{v}/{}", enc(&p.name)),
                 json!({
@@ -329,6 +353,14 @@ impl Ctx<'_> {
             DeleteNoun::User(n) => (format!("/api/users/{}", enc(&n.name)), &n.idem),
             DeleteNoun::Permission(p) => (format!("/api/permissions/{v}/{}", enc(&p.user)), &p.idem),
             DeleteNoun::Policy(n) => (format!("/api/policies/{v}/{}", enc(&n.name)), &n.idem),
+            DeleteNoun::TopicPermission(t) => {
+                let mut path = format!("/api/topic-permissions/{v}/{}", enc(&t.user));
+                if let Some(x) = &t.exchange {
+                    path = format!("{path}/{}", enc(x));
+                }
+                (path, &t.idem)
+            }
+            DeleteNoun::VhostLimit(n) => (format!("/api/vhost-limits/{v}/{}", enc(&n.name)), &n.idem),
         };
         idempotent(self.client.delete(&path).map(|_| ()), idem)
     }

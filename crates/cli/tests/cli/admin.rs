@@ -1,4 +1,5 @@
-//! Administration through the CLI: users, permissions, policies, vhosts,
+//! Administration through the CLI: users, permissions, topic permissions,
+//! vhost limits, policies, vhosts,
 //! channels, consumers, `get messages`, and definitions export/import.
 
 use crate::common::*;
@@ -118,6 +119,65 @@ fn policies_are_declared_listed_and_deleted() {
 
     w.ok(&["delete", "policy", "--name", "cli-p"]);
     assert_eq!(w.json(&["list", "policies"]), json!([]));
+}
+
+#[test]
+fn topic_permissions_and_vhost_limits_are_declared_listed_and_deleted() {
+    let w = Warren::start();
+    w.ok(&["declare", "user", "--name", "cli-t", "--password", "p"]);
+    w.ok(&[
+        "declare",
+        "topic-permission",
+        "--user",
+        "cli-t",
+        "--exchange",
+        "amq.topic",
+        "--write",
+        "^a",
+        "--read",
+        "^b",
+    ]);
+    let list = w.json(&["list", "topic-permissions"]);
+    assert_eq!(
+        list,
+        json!([{"user": "cli-t", "vhost": "/", "exchange": "amq.topic", "write": "^a", "read": "^b"}])
+    );
+    let tsv = w.ok(&["--format", "tsv", "list", "topic-permissions"]);
+    assert!(tsv.contains("cli-t\t/\tamq.topic\t^a\t^b\n"), "{tsv}");
+    w.ok(&[
+        "delete",
+        "topic-permission",
+        "--user",
+        "cli-t",
+        "--exchange",
+        "amq.topic",
+    ]);
+    assert_eq!(w.json(&["list", "topic-permissions"]), json!([]));
+    w.fails(65, &["delete", "topic-permission", "--user", "cli-t"]);
+    w.ok(&["delete", "topic-permission", "--user", "cli-t", "--idempotently"]);
+
+    w.ok(&["declare", "vhost-limit", "--name", "max-queues", "--value", "5"]);
+    w.ok(&[
+        "declare",
+        "vhost-limit",
+        "--name",
+        "max-connections",
+        "--value",
+        "-1",
+    ]);
+    assert_eq!(
+        w.json(&["list", "vhost-limits"]),
+        json!([{"vhost": "/", "value": {"max-queues": 5, "max-connections": -1}}])
+    );
+    let table = w.ok(&["list", "vhost-limits"]);
+    assert!(table.contains("max-queues"), "{table}");
+    w.fails(
+        64,
+        &["declare", "vhost-limit", "--name", "max-foo", "--value", "1"],
+    );
+    w.ok(&["delete", "vhost-limit", "--name", "max-queues"]);
+    w.ok(&["delete", "vhost-limit", "--name", "max-connections"]);
+    assert_eq!(w.json(&["list", "vhost-limits"]), json!([]));
 }
 
 #[test]
