@@ -227,14 +227,17 @@ impl Broker {
             }
             v
         };
-        for p in store.defs.policies()? {
-            let Some(v) = home("policy", &p.vhost, &p.name) else {
-                store.defs.delete_policy(&p.vhost, &p.name);
-                continue;
-            };
-            let name = p.name.clone();
-            if let Err(e) = v.restore_policy(p) {
-                tracing::warn!("policy '{name}' not restored: {e}");
+        for flavor in [policy::Flavor::User, policy::Flavor::Operator] {
+            let operator = flavor == policy::Flavor::Operator;
+            for p in store.defs.policies(operator)? {
+                let Some(v) = home("policy", &p.vhost, &p.name) else {
+                    store.defs.delete_policy(operator, &p.vhost, &p.name);
+                    continue;
+                };
+                let name = p.name.clone();
+                if let Err(e) = v.restore_policy(flavor, p) {
+                    tracing::warn!("policy '{name}' not restored: {e}");
+                }
             }
         }
         for x in store.defs.exchanges()? {

@@ -10,6 +10,8 @@
 //! `delivery-limit`) the lower value wins; for `overflow`,
 //! `dead-letter-exchange`, `dead-letter-routing-key` and
 //! `alternate-exchange` the object's own argument wins, key by key.
+//! Operator policies ([`Flavor::Operator`]) may set only limits and bound
+//! a queue's limits whatever its arguments and policy say.
 
 use std::sync::Arc;
 
@@ -42,6 +44,26 @@ const ACCEPTED_UNUSED: &[&str] = &[
     "max-in-memory-length",
     "max-in-memory-bytes",
 ];
+
+/// Operator policies may set only these: limits an operator imposes on
+/// every matching queue, whatever its own arguments and policy say.
+const OPERATOR_KEYS: &[&str] = &[
+    "expires",
+    "message-ttl",
+    "max-length",
+    "max-length-bytes",
+    "delivery-limit",
+    "max-in-memory-length",
+    "max-in-memory-bytes",
+];
+
+/// A policy set by users (`/api/policies`) or by operators
+/// (`/api/operator-policies`, limits that override users').
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    User,
+    Operator,
+}
 
 pub struct Policy {
     pub vhost: String,
@@ -111,14 +133,30 @@ fn check_setting(key: &str, v: &Value) -> Result<(), String> {
 impl Policy {
     /// Validates a policy with RabbitMQ's rules and texts.
     pub fn new(def: PolicyDef) -> Result<Policy, String> {
+        Self::of(Flavor::User, def)
+    }
+
+    /// Validates a policy of either flavor. RabbitMQ escapes the terms of
+    /// unknown keys for user policies and not for operator policies.
+    pub fn of(flavor: Flavor, def: PolicyDef) -> Result<Policy, String> {
         if def.definition.is_empty() {
             return Err(failed("no policy provided"));
         }
+        let known = |k: &str| match flavor {
+            Flavor::User => APPLIED.contains(&k) || ACCEPTED_UNUSED.contains(&k),
+            Flavor::Operator => OPERATOR_KEYS.contains(&k),
+        };
         let unknown: Vec<String> = def
             .definition
             .iter()
-            .filter(|(k, _)| !APPLIED.contains(&k.as_str()) && !ACCEPTED_UNUSED.contains(&k.as_str()))
-            .map(|(k, v)| format!("{{&lt;&lt;\"{k}\"&gt;&gt;,{}}}", term(v)))
+            .filter(|(k, _)| !known(k))
+            .map(|(k, v)| {
+                let entry = format!("{{<<\"{k}\">>,{}}}", erlang_term(v));
+                match flavor {
+                    Flavor::User => entry.replace('<', "&lt;").replace('>', "&gt;"),
+                    Flavor::Operator => entry,
+                }
+            })
             .collect();
         if !unknown.is_empty() {
             return Err(failed(format_args!(
@@ -212,14 +250,74 @@ pub fn select(policies: &[Arc<Policy>], kind: Kind, name: &str) -> Option<Arc<Po
         .cloned()
 }
 
-/// A queue's arguments in force: its own combined with the policy's.
-pub fn queue_limits(own: &QueueArgs, policy: Option<&Policy>) -> QueueArgs {
-    let mut out = own.clone();
-    let Some(p) = policy else { return out };
-    let lower = |a: Option<u64>, b: Option<u64>| match (a, b) {
+/// The policies in force on a queue: the users' and the operators'.
+#[derive(Clone, Default)]
+pub struct Applied {
+    pub policy: Option<Arc<Policy>>,
+    pub operator: Option<Arc<Policy>>,
+}
+
+fn same(a: &Option<Arc<Policy>>, b: &Option<Arc<Policy>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
+impl Applied {
+    pub fn same_as(&self, other: &Applied) -> bool {
+        same(&self.policy, &other.policy) && same(&self.operator, &other.operator)
+    }
+
+    /// What management shows as `effective_policy_definition`: the
+    /// policy's keys, with the operator policy's lower where both set one
+    /// (as RabbitMQ 3.10 showed them).
+    pub fn effective_definition(&self) -> Map<String, Value> {
+        let mut out = self
+            .policy
+            .as_ref()
+            .map(|p| p.definition.clone())
+            .unwrap_or_default();
+        for (k, v) in self.operator.iter().flat_map(|o| o.definition.iter()) {
+            let keep_own = match (out.get(k).and_then(Value::as_u64), v.as_u64()) {
+                (Some(own), Some(theirs)) => own <= theirs,
+                _ => false,
+            };
+            if !keep_own {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    }
+}
+
+fn lower(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),
-    };
+    }
+}
+
+/// A queue's arguments in force: its own combined with its policy's, then
+/// bounded by its operator policy's.
+pub fn queue_limits(own: &QueueArgs, applied: &Applied) -> QueueArgs {
+    let mut out = with_policy(own, applied.policy.as_deref());
+    if let Some(o) = applied.operator.as_deref() {
+        out.message_ttl = lower(out.message_ttl, o.int("message-ttl"));
+        out.expires = lower(out.expires, o.int("expires"));
+        out.max_length = lower(out.max_length, o.int("max-length"));
+        out.max_length_bytes = lower(out.max_length_bytes, o.int("max-length-bytes"));
+        if own.queue_type == crate::args::QueueType::Quorum {
+            out.delivery_limit = lower(out.delivery_limit, o.int("delivery-limit"));
+        }
+    }
+    out
+}
+
+fn with_policy(own: &QueueArgs, policy: Option<&Policy>) -> QueueArgs {
+    let mut out = own.clone();
+    let Some(p) = policy else { return out };
     out.message_ttl = lower(own.message_ttl, p.int("message-ttl"));
     out.expires = lower(own.expires, p.int("expires"));
     out.max_length = lower(own.max_length, p.int("max-length"));
@@ -298,9 +396,21 @@ mod tests {
             dead_letter_exchange: Some("own".into()),
             ..Default::default()
         };
-        let l = queue_limits(&own, Some(&p));
+        let mut applied = Applied {
+            policy: Some(p),
+            operator: None,
+        };
+        let l = queue_limits(&own, &applied);
         assert_eq!(l.max_length, Some(10));
         assert_eq!(l.dead_letter_exchange.as_deref(), Some("own"));
+        // An operator policy bounds what the queue and its policy allow.
+        let cap = def("q", 0, json!({"max-length": 4, "message-ttl": 100}));
+        applied.operator = Some(Arc::new(Policy::of(Flavor::Operator, cap).unwrap()));
+        let l = queue_limits(&own, &applied);
+        assert_eq!((l.max_length, l.message_ttl), (Some(4), Some(100)));
+        let merged = applied.effective_definition();
+        assert_eq!(merged.get("max-length"), Some(&json!(4)));
+        assert_eq!(merged.get("dead-letter-exchange"), Some(&json!("p")));
         assert!(
             select(&ps, Kind::Queue, "Q").is_none(),
             "patterns are case-sensitive"

@@ -191,7 +191,7 @@ pub struct Queue {
     /// (see [`crate::policy`]).
     limits: RwLock<QueueArgs>,
     /// The policy that applies, if any.
-    policy: RwLock<Option<Arc<crate::policy::Policy>>>,
+    policy: RwLock<crate::policy::Applied>,
     env: QueueEnv,
     inner: Mutex<QueueState>,
     deleted: AtomicBool,
@@ -363,7 +363,7 @@ impl Queue {
                 order: Vec::new(),
             }),
             limits: RwLock::new(args.clone()),
-            policy: RwLock::new(None),
+            policy: RwLock::new(Default::default()),
             args,
             env,
             deleted: AtomicBool::new(false),
@@ -825,7 +825,8 @@ impl Queue {
         self.limits.read()
     }
 
-    pub fn policy(&self) -> Option<Arc<crate::policy::Policy>> {
+    /// The policy and the operator policy in force.
+    pub fn policy(&self) -> crate::policy::Applied {
         self.policy.read().clone()
     }
 
@@ -835,19 +836,14 @@ impl Queue {
     ///
     /// `select` picks the policy while the queue's policy lock is held, so
     /// of concurrent changes the one applied last read the latest policies.
-    pub fn apply_policy(self: &Arc<Self>, select: impl FnOnce() -> Option<Arc<crate::policy::Policy>>) {
+    pub fn apply_policy(self: &Arc<Self>, select: impl FnOnce() -> crate::policy::Applied) {
         let mut current = self.policy.write();
-        let policy = select();
-        let same = match (&*current, &policy) {
-            (None, None) => true,
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        };
-        if same {
+        let applied = select();
+        if applied.same_as(&current) {
             return;
         }
-        *self.limits.write() = crate::policy::queue_limits(&self.args, policy.as_deref());
-        *current = policy;
+        *self.limits.write() = crate::policy::queue_limits(&self.args, &applied);
+        *current = applied;
         drop(current);
         let (lengths, overflow) = {
             let l = self.limits.read();

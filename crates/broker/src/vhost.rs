@@ -14,7 +14,7 @@ use crate::error::AmqpError;
 use crate::exchange::{Binding, Dest, Exchange, ExchangeKind, ExchangeOptions};
 use crate::message::Message;
 use crate::persist::Persistence;
-use crate::policy::{self, Policy};
+use crate::policy::{self, Flavor, Policy};
 use crate::queue::{DeadLetters, Enqueued, Queue, QueueEnv, QueueOptions};
 use warren_store::definitions::QueueDef;
 use warren_store::definitions::{PolicyDef, VhostLimits, VhostMeta};
@@ -36,6 +36,7 @@ pub struct VHost {
     store: Option<Arc<Persistence>>,
     /// Sorted by name.
     policies: RwLock<Vec<Arc<Policy>>>,
+    operator_policies: RwLock<Vec<Arc<Policy>>>,
     /// Description, tags, default queue type.
     meta: RwLock<VhostMeta>,
     /// `max-connections` and `max-queues`, with the connections counted.
@@ -89,6 +90,7 @@ impl VHost {
             queues: RwLock::new(HashMap::new()),
             reply_queues: RwLock::new(HashMap::new()),
             policies: RwLock::new(Vec::new()),
+            operator_policies: RwLock::new(Vec::new()),
             meta: RwLock::new(VhostMeta::default()),
             limits: Default::default(),
             stats: Default::default(),
@@ -188,24 +190,51 @@ impl VHost {
             .ok();
     }
 
+    fn policy_set(&self, flavor: Flavor) -> &RwLock<Vec<Arc<Policy>>> {
+        match flavor {
+            Flavor::User => &self.policies,
+            Flavor::Operator => &self.operator_policies,
+        }
+    }
+
     pub fn policies(&self) -> Vec<Arc<Policy>> {
         self.policies.read().clone()
+    }
+
+    pub fn operator_policies(&self) -> Vec<Arc<Policy>> {
+        self.operator_policies.read().clone()
     }
 
     pub fn policy(&self, name: &str) -> Option<Arc<Policy>> {
         self.policies.read().iter().find(|p| p.name == name).cloned()
     }
 
+    pub fn operator_policy(&self, name: &str) -> Option<Arc<Policy>> {
+        self.operator_policies
+            .read()
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+    }
+
     /// Adds or replaces a policy (validated with RabbitMQ's texts) and
     /// applies it; true if it is new.
     pub fn put_policy(&self, def: PolicyDef) -> Result<bool, String> {
+        self.put_policy_of(Flavor::User, def)
+    }
+
+    pub fn put_operator_policy(&self, def: PolicyDef) -> Result<bool, String> {
+        self.put_policy_of(Flavor::Operator, def)
+    }
+
+    fn put_policy_of(&self, flavor: Flavor, def: PolicyDef) -> Result<bool, String> {
         self.check_live().map_err(|e| e.text)?;
-        let p = Arc::new(Policy::new(def)?);
+        let p = Arc::new(Policy::of(flavor, def)?);
         if let Some(store) = &self.store {
-            store.defs.put_policy(&p.def());
+            store.defs.put_policy(flavor == Flavor::Operator, &p.def());
         }
         let created = {
-            let mut all = self.policies.write();
+            let mut all = self.policy_set(flavor).write();
             let created = match all.iter().position(|x| x.name == p.name) {
                 Some(i) => {
                     all[i] = p;
@@ -224,15 +253,25 @@ impl VHost {
     }
 
     pub fn delete_policy(&self, name: &str) -> bool {
+        self.delete_policy_of(Flavor::User, name)
+    }
+
+    pub fn delete_operator_policy(&self, name: &str) -> bool {
+        self.delete_policy_of(Flavor::Operator, name)
+    }
+
+    fn delete_policy_of(&self, flavor: Flavor, name: &str) -> bool {
         let gone = {
-            let mut all = self.policies.write();
+            let mut all = self.policy_set(flavor).write();
             let before = all.len();
             all.retain(|p| p.name != name);
             all.len() != before
         };
         if gone {
             if let Some(store) = &self.store {
-                store.defs.delete_policy(&self.name, name);
+                store
+                    .defs
+                    .delete_policy(flavor == Flavor::Operator, &self.name, name);
             }
             self.apply_policies();
         }
@@ -240,9 +279,9 @@ impl VHost {
     }
 
     /// Puts back a policy read from the store at start.
-    pub fn restore_policy(&self, def: PolicyDef) -> Result<(), String> {
-        let p = Arc::new(Policy::new(def)?);
-        let mut all = self.policies.write();
+    pub fn restore_policy(&self, flavor: Flavor, def: PolicyDef) -> Result<(), String> {
+        let p = Arc::new(Policy::of(flavor, def)?);
+        let mut all = self.policy_set(flavor).write();
         all.push(p);
         all.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(())
@@ -252,10 +291,18 @@ impl VHost {
         policy::select(&self.policies.read(), kind, name)
     }
 
+    /// A queue's policy and operator policy.
+    fn policies_for_queue(&self, name: &str) -> policy::Applied {
+        policy::Applied {
+            policy: self.policy_for(policy::Kind::Queue, name),
+            operator: policy::select(&self.operator_policies.read(), policy::Kind::Queue, name),
+        }
+    }
+
     /// Gives every queue and exchange the policy that now applies to it.
     pub fn apply_policies(&self) {
         for q in self.queues() {
-            q.apply_policy(|| self.policy_for(policy::Kind::Queue, &q.name));
+            q.apply_policy(|| self.policies_for_queue(&q.name));
         }
         for x in self.exchanges() {
             x.apply_policy(|| self.policy_for(policy::Kind::Exchange, &x.name));
@@ -263,8 +310,8 @@ impl VHost {
     }
 
     fn apply_policy_to_queue(&self, q: &Arc<Queue>) {
-        if !self.policies.read().is_empty() {
-            q.apply_policy(|| self.policy_for(policy::Kind::Queue, &q.name));
+        if !self.policies.read().is_empty() || !self.operator_policies.read().is_empty() {
+            q.apply_policy(|| self.policies_for_queue(&q.name));
         }
     }
 
@@ -461,6 +508,9 @@ impl VHost {
     pub fn clear(&self) {
         for p in self.policies() {
             self.delete_policy(&p.name);
+        }
+        for p in self.operator_policies() {
+            self.delete_operator_policy(&p.name);
         }
         for q in self.queues() {
             self.remove_queue(&q);

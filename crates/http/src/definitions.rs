@@ -139,16 +139,26 @@ fn vhost_def(v: &VHost) -> Value {
 /// A vhost's limits as RabbitMQ exports them: a `vhost-limits` parameter
 /// named `limits` (none when no limit is set).
 fn parameters_of(v: &VHost) -> Vec<Value> {
+    let mut out = Vec::new();
     let limits = v.limits.get();
-    if limits.is_empty() {
-        return Vec::new();
+    if !limits.is_empty() {
+        out.push(json!({
+            "value": limits_json(&limits),
+            "vhost": &*v.name,
+            "component": "vhost-limits",
+            "name": "limits",
+        }));
     }
-    vec![json!({
-        "value": limits_json(&limits),
-        "vhost": &*v.name,
-        "component": "vhost-limits",
-        "name": "limits",
-    })]
+    // Operator policies are runtime parameters in RabbitMQ's exports.
+    for p in v.operator_policies() {
+        out.push(json!({
+            "value": {"pattern": p.pattern, "definition": p.definition, "priority": p.priority, "apply-to": p.apply_to},
+            "vhost": &*v.name,
+            "component": "operator_policy",
+            "name": p.name,
+        }));
+    }
+    out
 }
 
 /// Everything, as `GET /api/definitions` returns it.
@@ -326,8 +336,14 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
         };
         r.map_err(|e| e.text)?;
     }
-    // Runtime parameters: only vhost limits are Warren's (federation and
-    // shovels are not imported). Set last, as the queues above were checked
+    for p in items(defs, "parameters").filter(|p| text(p, "component") == "operator_policy") {
+        let v = vhost_of(p)?;
+        let value = p.get("value").cloned().unwrap_or_default();
+        let def = policy_def(&v.name, text(p, "name"), &value)?;
+        v.put_operator_policy(def)?;
+    }
+    // Runtime parameters: vhost limits (set last) and operator policies
+    // (above) are Warren's; federation and shovels are not imported. Set last, as the queues above were checked
     // against the limits in force before the import, as RabbitMQ checks.
     for p in items(defs, "parameters").filter(|p| text(p, "component") == "vhost-limits") {
         let v = vhost_of(p)?;

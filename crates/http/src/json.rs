@@ -114,6 +114,7 @@ pub struct QueueView<'a> {
     effective_policy_definition: Value,
     /// `null` when no policy applies, as RabbitMQ shows it.
     policy: Option<String>,
+    operator_policy: Option<String>,
     node: &'static str,
 }
 
@@ -142,10 +143,9 @@ impl<'a> QueueView<'a> {
             message_bytes_ready: held.ready_bytes,
             message_bytes_unacknowledged: held.unacked_bytes,
             message_stats: QueueMessageStats { counts, rates },
-            effective_policy_definition: policy
-                .as_ref()
-                .map_or_else(|| json!({}), |p| Value::Object(p.definition.clone())),
-            policy: policy.map(|p| p.name.clone()),
+            effective_policy_definition: Value::Object(policy.effective_definition()),
+            operator_policy: policy.operator.as_ref().map(|p| p.name.clone()),
+            policy: policy.policy.map(|p| p.name.clone()),
             node: crate::routes::overview::NODE,
         }
     }

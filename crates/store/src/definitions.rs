@@ -128,6 +128,7 @@ pub struct Definitions {
     permissions: sled::Tree,
     topic_permissions: sled::Tree,
     policies: sled::Tree,
+    operator_policies: sled::Tree,
     vhost_meta: sled::Tree,
     vhost_limits: sled::Tree,
 }
@@ -179,6 +180,7 @@ impl Definitions {
             permissions: db.open_tree("permissions")?,
             topic_permissions: db.open_tree("topic_permissions")?,
             policies: db.open_tree("policies")?,
+            operator_policies: db.open_tree("operator_policies")?,
             vhost_meta: db.open_tree("vhost_meta")?,
             vhost_limits: db.open_tree("vhost_limits")?,
             meta,
@@ -275,16 +277,29 @@ impl Definitions {
         all(&self.topic_permissions)
     }
 
-    pub fn put_policy(&self, p: &PolicyDef) {
-        self.write(&self.policies, key(&[&p.vhost, &p.name]), Some(json(p)));
+    /// Operator policies are kept apart: their names are their own.
+    fn policy_tree(&self, operator: bool) -> &sled::Tree {
+        if operator {
+            &self.operator_policies
+        } else {
+            &self.policies
+        }
     }
 
-    pub fn delete_policy(&self, vhost: &str, name: &str) {
-        self.write(&self.policies, key(&[vhost, name]), None);
+    pub fn put_policy(&self, operator: bool, p: &PolicyDef) {
+        self.write(
+            self.policy_tree(operator),
+            key(&[&p.vhost, &p.name]),
+            Some(json(p)),
+        );
     }
 
-    pub fn policies(&self) -> Result<Vec<PolicyDef>, StoreError> {
-        all(&self.policies)
+    pub fn delete_policy(&self, operator: bool, vhost: &str, name: &str) {
+        self.write(self.policy_tree(operator), key(&[vhost, name]), None);
+    }
+
+    pub fn policies(&self, operator: bool) -> Result<Vec<PolicyDef>, StoreError> {
+        all(self.policy_tree(operator))
     }
 
     /// Whether the default user was created once already (it is not

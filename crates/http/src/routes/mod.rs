@@ -173,12 +173,22 @@ fn api(state: ApiState) -> Router {
             "/api/vhost-limits/{vhost}/{name}",
             put(limits::put).delete(limits::remove),
         )
-        // Features Warren does not have (runtime parameters, operator
-        // policies, user limits): empty lists, so tools that read them
-        // everywhere (Terraform providers, dashboards) work.
+        // Features Warren does not have (runtime parameters, user limits):
+        // empty lists, so tools that read them everywhere (Terraform
+        // providers, dashboards) work.
         .route("/api/parameters", get(access::nothing))
         .route("/api/global-parameters", get(access::nothing))
-        .route("/api/operator-policies", get(access::nothing))
+        .route("/api/operator-policies", get(policies::operator::all))
+        .route(
+            "/api/operator-policies/{vhost}",
+            get(policies::operator::in_vhost),
+        )
+        .route(
+            "/api/operator-policies/{vhost}/{name}",
+            get(policies::operator::one)
+                .put(policies::operator::put)
+                .delete(policies::operator::remove),
+        )
         .route("/api/user-limits", get(access::nothing))
         .route("/api/aliveness-test/{vhost}", get(health::aliveness))
         .route("/api/health/checks/alarms", get(health::alarms))

@@ -118,3 +118,70 @@ pub async fn remove(
     }
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `/api/operator-policies`: limits operators impose on queues over users'
+/// arguments and policies. Administrators only, as in RabbitMQ.
+pub mod operator {
+    use super::*;
+
+    fn listed(v: &warren_broker::VHost) -> Vec<Value> {
+        v.operator_policies().iter().map(|x| policy_json(x)).collect()
+    }
+
+    pub async fn all(
+        State(s): State<ApiState>,
+        Extension(caller): Extension<Caller>,
+        Query(p): Query<ListParams>,
+    ) -> Result<Json<Value>> {
+        caller.require_admin()?;
+        listing(&s, &caller, None, &p, listed)
+    }
+
+    pub async fn in_vhost(
+        State(s): State<ApiState>,
+        Extension(caller): Extension<Caller>,
+        Path(vhost): Path<String>,
+        Query(p): Query<ListParams>,
+    ) -> Result<Json<Value>> {
+        caller.require_admin()?;
+        listing(&s, &caller, Some(&vhost), &p, listed)
+    }
+
+    pub async fn one(
+        State(s): State<ApiState>,
+        Extension(caller): Extension<Caller>,
+        Path((vhost, name)): Path<(String, String)>,
+        Query(params): Query<ListParams>,
+    ) -> Result<Json<Value>> {
+        caller.require_admin()?;
+        let v = super::super::visible_vhost(&s, &caller, &vhost)?;
+        let p = v.operator_policy(&name).ok_or(ApiError::NotFound)?;
+        Ok(params.project_one(policy_json(&p)))
+    }
+
+    pub async fn put(
+        State(s): State<ApiState>,
+        Extension(caller): Extension<Caller>,
+        Path((vhost, name)): Path<(String, String)>,
+        Body(body): Body<Value>,
+    ) -> Result<StatusCode> {
+        caller.require_admin()?;
+        let v = super::super::target_vhost(&s, &caller, &vhost)?;
+        let def = policy_def(&vhost, &name, &body).map_err(ApiError::BadRequest)?;
+        let created = v.put_operator_policy(def).map_err(ApiError::BadRequest)?;
+        Ok(super::super::created(created))
+    }
+
+    pub async fn remove(
+        State(s): State<ApiState>,
+        Extension(caller): Extension<Caller>,
+        Path((vhost, name)): Path<(String, String)>,
+    ) -> Result<StatusCode> {
+        caller.require_admin()?;
+        let v = super::super::target_vhost(&s, &caller, &vhost)?;
+        if !v.delete_operator_policy(&name) {
+            return Err(ApiError::NotFound);
+        }
+        Ok(StatusCode::NO_CONTENT)
+    }
+}
