@@ -154,6 +154,8 @@ pub enum ListNoun {
     TopicPermissions,
     /// Policies of --vhost.
     Policies,
+    /// Operator policies of --vhost (limits over users' policies).
+    OperatorPolicies,
     /// The max-connections and max-queues limits of every vhost.
     VhostLimits,
 }
@@ -170,6 +172,9 @@ pub enum DeclareNoun {
     /// with on a topic exchange of --vhost.
     TopicPermission(DeclareTopicPermission),
     Policy(DeclarePolicy),
+    /// A policy of limits (max-length, message-ttl, ...) that bounds
+    /// whatever queues and users' policies ask.
+    OperatorPolicy(DeclarePolicy),
     /// A limit of --vhost: max-connections or max-queues (negative: none).
     VhostLimit(DeclareVhostLimit),
 }
@@ -343,6 +348,7 @@ pub enum DeleteNoun {
     /// A user's topic permissions in --vhost: on --exchange, or all.
     TopicPermission(DeleteTopicPermission),
     Policy(ByName),
+    OperatorPolicy(ByName),
     /// A limit of --vhost (max-connections or max-queues).
     VhostLimit(ByName),
 }

@@ -192,9 +192,18 @@ fn columns(noun: ListNoun) -> &'static [Column] {
         ListNoun::Users => USERS,
         ListNoun::Permissions => PERMISSIONS,
         ListNoun::TopicPermissions => TOPIC_PERMISSIONS,
-        ListNoun::Policies => POLICIES,
+        ListNoun::Policies | ListNoun::OperatorPolicies => POLICIES,
         ListNoun::VhostLimits => VHOST_LIMITS,
     }
+}
+
+fn policy_body(p: &DeclarePolicy) -> Value {
+    json!({
+        "pattern": p.pattern,
+        "definition": p.definition,
+        "apply-to": p.apply_to,
+        "priority": p.priority,
+    })
 }
 
 impl Ctx<'_> {
@@ -218,6 +227,7 @@ impl Ctx<'_> {
             ListNoun::Bindings => format!("/api/bindings/{v}"),
             ListNoun::Consumers => format!("/api/consumers/{v}"),
             ListNoun::Policies => format!("/api/policies/{v}"),
+            ListNoun::OperatorPolicies => format!("/api/operator-policies/{v}"),
             ListNoun::Connections => "/api/connections".into(),
             ListNoun::Channels => "/api/channels".into(),
             ListNoun::Vhosts => "/api/vhosts".into(),
@@ -301,14 +311,10 @@ impl Ctx<'_> {
                 format!("/api/vhost-limits/{v}/{}", enc(&l.name)),
                 json!({"value": l.value}),
             ),
-            DeclareNoun::Policy(p) => (
-                format!("/api/policies/{v}/{}", enc(&p.name)),
-                json!({
-                    "pattern": p.pattern,
-                    "definition": p.definition,
-                    "apply-to": p.apply_to,
-                    "priority": p.priority,
-                }),
+            DeclareNoun::Policy(p) => (format!("/api/policies/{v}/{}", enc(&p.name)), policy_body(p)),
+            DeclareNoun::OperatorPolicy(p) => (
+                format!("/api/operator-policies/{v}/{}", enc(&p.name)),
+                policy_body(p),
             ),
         };
         self.client.put(&path, &body)?;
@@ -353,6 +359,9 @@ impl Ctx<'_> {
             DeleteNoun::User(n) => (format!("/api/users/{}", enc(&n.name)), &n.idem),
             DeleteNoun::Permission(p) => (format!("/api/permissions/{v}/{}", enc(&p.user)), &p.idem),
             DeleteNoun::Policy(n) => (format!("/api/policies/{v}/{}", enc(&n.name)), &n.idem),
+            DeleteNoun::OperatorPolicy(n) => {
+                (format!("/api/operator-policies/{v}/{}", enc(&n.name)), &n.idem)
+            }
             DeleteNoun::TopicPermission(t) => {
                 let mut path = format!("/api/topic-permissions/{v}/{}", enc(&t.user));
                 if let Some(x) = &t.exchange {

@@ -119,6 +119,36 @@ fn policies_are_declared_listed_and_deleted() {
 
     w.ok(&["delete", "policy", "--name", "cli-p"]);
     assert_eq!(w.json(&["list", "policies"]), json!([]));
+
+    w.ok(&[
+        "declare",
+        "operator-policy",
+        "--name",
+        "cli-cap",
+        "--pattern",
+        "^cli-",
+        "--definition",
+        r#"{"max-length":5}"#,
+        "--apply-to",
+        "queues",
+    ]);
+    let list = w.json(&["list", "operator-policies"]);
+    assert_eq!(find(&list, "cli-cap")["definition"], json!({"max-length": 5}));
+    w.fails(
+        65,
+        &[
+            "declare",
+            "operator-policy",
+            "--name",
+            "cli-bad",
+            "--pattern",
+            ".",
+            "--definition",
+            r#"{"dead-letter-exchange":"x"}"#,
+        ],
+    );
+    w.ok(&["delete", "operator-policy", "--name", "cli-cap"]);
+    assert_eq!(w.json(&["list", "operator-policies"]), json!([]));
 }
 
 #[test]
