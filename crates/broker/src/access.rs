@@ -18,9 +18,10 @@ use base64::Engine;
 use parking_lot::RwLock;
 use regex::Regex;
 use sha2::{Digest, Sha256, Sha512};
-use warren_store::definitions::{PermissionDef, TopicPermissionDef, UserDef};
+use warren_store::definitions::{PermissionDef, TopicPermissionDef, UserDef, UserLimits};
 
 use crate::error::{AmqpError, NOT_ALLOWED};
+use crate::limits::UserState;
 use crate::persist::Persistence;
 use crate::topic_permissions::TopicRules;
 
@@ -275,6 +276,8 @@ pub struct Access {
     permissions: RwLock<HashMap<(String, String), Arc<Permissions>>>,
     /// By (vhost, user, exchange); compiled into the user's [`Permissions`].
     topic: RwLock<BTreeMap<(String, String, String), TopicPermissionDef>>,
+    /// Each user's limits and live connections and channels.
+    user_states: RwLock<HashMap<String, Arc<UserState>>>,
     store: Option<Arc<Persistence>>,
 }
 
@@ -291,6 +294,13 @@ impl Access {
                     .users
                     .write()
                     .insert(u.name.clone(), Arc::new(user_from(u)));
+            }
+            for (user, limits) in s.defs.user_limits() {
+                let state = access.user_state(&user);
+                let _ = state.update(|l| {
+                    *l = limits;
+                    Ok::<_, ()>(())
+                });
             }
             for t in s.defs.topic_permissions()? {
                 access
@@ -411,6 +421,10 @@ impl Access {
         for vhost in topic {
             self.delete_topic_permissions(&vhost, name, None);
         }
+        let _ = self.update_user_limits(name, |l| {
+            *l = UserLimits::default();
+            Ok::<_, ()>(())
+        });
         true
     }
 
@@ -463,6 +477,56 @@ impl Access {
             self.changed();
         }
         gone
+    }
+
+    /// A user's limits and the connections and channels counted against
+    /// them (made at first use: a limit set later counts what is open).
+    pub fn user_state(&self, user: &str) -> Arc<UserState> {
+        if let Some(s) = self.user_states.read().get(user) {
+            return s.clone();
+        }
+        self.user_states
+            .write()
+            .entry(user.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Changes a user's limits (stored with the change, under their lock).
+    pub fn update_user_limits<E>(
+        &self,
+        user: &str,
+        change: impl FnOnce(&mut UserLimits) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.user_state(user).update(|limits| {
+            change(limits)?;
+            if let Some(s) = &self.store {
+                s.defs.put_user_limits(user, limits);
+            }
+            Ok(())
+        })
+    }
+
+    /// A user's limits (none set: empty).
+    pub fn limits_of(&self, user: &str) -> UserLimits {
+        self.user_states
+            .read()
+            .get(user)
+            .map(|s| s.get())
+            .unwrap_or_default()
+    }
+
+    /// Users with limits, by name.
+    pub fn user_limits(&self) -> Vec<(String, UserLimits)> {
+        let mut all: Vec<(String, UserLimits)> = self
+            .user_states
+            .read()
+            .iter()
+            .map(|(u, s)| (u.clone(), s.get()))
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     fn topic_rules(&self, vhost: &str, user: &str) -> TopicRules {

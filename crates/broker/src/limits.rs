@@ -1,33 +1,57 @@
-//! Vhost limits (RabbitMQ's `max-connections` and `max-queues`): how many
-//! client connections and queues a vhost may hold. A negative limit is no
-//! limit and zero refuses every new one, as in RabbitMQ.
+//! Limits on how much a vhost or a user may hold, as RabbitMQ's vhost
+//! limits (`max-connections`, `max-queues`) and user limits
+//! (`max-connections`, `max-channels`). A negative limit is no limit and
+//! zero refuses every new one, as in RabbitMQ.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use warren_store::definitions::VhostLimits;
+use warren_store::definitions::{UserLimits, VhostLimits};
 
 use crate::error::{self, AmqpError};
 
+/// Live objects (connections, channels) counted against a limit.
 #[derive(Default)]
-pub struct Limits {
-    set: RwLock<VhostLimits>,
-    connections: Arc<AtomicUsize>,
-}
+pub struct Counted(Arc<AtomicUsize>);
 
-/// A client connection counted against its vhost's limit until dropped.
-pub struct ConnectionSlot(Arc<AtomicUsize>);
+/// One object counted in a [`Counted`] until dropped.
+pub struct Slot(Arc<AtomicUsize>);
 
-impl Drop for ConnectionSlot {
+/// The name connections keep: a place under their vhost's limit.
+pub type ConnectionSlot = Slot;
+
+impl Drop for Slot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Counted {
+    /// Counts one more in, or gives the limit that is reached. Counted only
+    /// while under the limit (compare-and-swap), so that two racing for the
+    /// last place cannot both take it and refused ones do not hold a place
+    /// even for a moment.
+    pub fn admit(&self, limit: Option<i64>) -> Result<Slot, i64> {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                reached(limit, n).is_none().then_some(n + 1)
+            })
+            .map(|_| Slot(self.0.clone()))
+            .map_err(|n| reached(limit, n).unwrap_or_default())
     }
 }
 
 /// The limit, if `count` objects already reach it.
 fn reached(limit: Option<i64>, count: usize) -> Option<i64> {
     limit.filter(|&l| l >= 0 && count as u64 >= l as u64)
+}
+
+/// A vhost's limits and what counts against them.
+#[derive(Default)]
+pub struct Limits {
+    set: RwLock<VhostLimits>,
+    connections: Counted,
 }
 
 impl Limits {
@@ -49,24 +73,14 @@ impl Limits {
     /// vhost already holds its limit.
     pub fn admit_connection(&self, vhost: &str, user: &str) -> Result<ConnectionSlot, AmqpError> {
         let limit = self.set.read().max_connections;
-        // Counted only while under the limit (compare-and-swap), so that two
-        // connections racing for the last place cannot both take it and
-        // refused ones do not hold a place even for a moment.
-        let admitted = self
-            .connections
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                reached(limit, n).is_none().then_some(n + 1)
-            });
-        match admitted {
-            Ok(_) => Ok(ConnectionSlot(self.connections.clone())),
-            Err(n) => Err(AmqpError::new(
+        self.connections.admit(limit).map_err(|l| {
+            AmqpError::new(
                 error::NOT_ALLOWED,
                 format_args!(
-                    "access to vhost '{vhost}' refused for user '{user}': connection limit ({}) is reached",
-                    reached(limit, n).unwrap_or_default()
+                    "access to vhost '{vhost}' refused for user '{user}': connection limit ({l}) is reached"
                 ),
-            )),
-        }
+            )
+        })
     }
 
     /// Refuses a new queue when the vhost already holds `count` queues and
@@ -78,6 +92,51 @@ impl Limits {
                 "cannot declare queue '{queue}': queue limit in vhost '{vhost}' ({l}) is reached"
             ))),
         }
+    }
+}
+
+/// A user's limits and what counts against them, over all their
+/// connections.
+#[derive(Default)]
+pub struct UserState {
+    set: RwLock<UserLimits>,
+    connections: Counted,
+    channels: Counted,
+}
+
+impl UserState {
+    pub fn get(&self) -> UserLimits {
+        *self.set.read()
+    }
+
+    pub(crate) fn update<E>(&self, change: impl FnOnce(&mut UserLimits) -> Result<(), E>) -> Result<(), E> {
+        let mut limits = self.set.write();
+        let mut changed = *limits;
+        change(&mut changed)?;
+        *limits = changed;
+        Ok(())
+    }
+
+    pub fn admit_connection(&self, user: &str) -> Result<Slot, AmqpError> {
+        let limit = self.set.read().max_connections;
+        self.connections.admit(limit).map_err(|l| {
+            AmqpError::new(
+                error::NOT_ALLOWED,
+                format_args!("connection refused for user '{user}': user connection limit ({l}) is reached"),
+            )
+        })
+    }
+
+    pub fn admit_channel(&self, user: &str) -> Result<Slot, AmqpError> {
+        let limit = self.set.read().max_channels;
+        self.channels.admit(limit).map_err(|l| {
+            AmqpError::new(
+                error::NOT_ALLOWED,
+                format_args!(
+                    "number of channels opened for user '{user}' has reached the maximum allowed user limit of ({l})"
+                ),
+            )
+        })
     }
 }
 

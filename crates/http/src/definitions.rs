@@ -16,7 +16,7 @@ use warren_store::definitions::{PermissionDef, TopicPermissionDef, UserDef, Vhos
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::access::{check_hash, parse_tags, permission_json, user_json, vhost_meta};
-use crate::routes::limits::{limits_json, set_limit};
+use crate::routes::limits::{limits_json, set_limit, set_user_limit};
 use crate::routes::overview::RABBITMQ_VERSION;
 use crate::routes::policies::{policy_def, policy_json};
 use crate::routes::topic_permissions::topic_permission_json;
@@ -171,7 +171,7 @@ pub fn export(broker: &Broker, version: &str) -> Value {
         "rabbitmq_version": RABBITMQ_VERSION,
         "product_name": "Warren",
         "product_version": version,
-        "users": broker.access.users().iter().map(|u| user_json(u)).collect::<Vec<_>>(),
+        "users": broker.access.users().iter().map(|u| user_json(&broker.access, u)).collect::<Vec<_>>(),
         "vhosts": vhosts.iter().map(|v| vhost_def(v)).collect::<Vec<_>>(),
         "permissions": broker.access.permissions().iter().map(|p| permission_json(p)).collect::<Vec<_>>(),
         "topic_permissions": broker.access.topic_permissions().iter().map(topic_permission_json).collect::<Vec<_>>(),
@@ -246,6 +246,16 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
                     .to_string(),
                 tags: u.get("tags").map(parse_tags).unwrap_or_default(),
             });
+            if let Some(limits) = u
+                .get("limits")
+                .and_then(Value::as_object)
+                .filter(|l| !l.is_empty())
+            {
+                broker.access.update_user_limits(text(u, "name"), |l| {
+                    *l = Default::default();
+                    limits.iter().try_for_each(|(k, v)| set_user_limit(l, k, v))
+                })?;
+            }
         }
         for v in items(defs, "vhosts") {
             let meta = vhost_meta(v.get("metadata").filter(|m| m.is_object()).unwrap_or(v));

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use warren_broker::access::Permissions;
 use warren_broker::connections::ConnectionInfo;
 use warren_broker::error::{self, AmqpError};
-use warren_broker::limits::ConnectionSlot;
+use warren_broker::limits::{ConnectionSlot, Slot, UserState};
 use warren_broker::stats::{GlobalStats, Protocol};
 use warren_broker::{Queue, VHost};
 use warren_codec::protocol::{channel, connection};
@@ -43,9 +43,14 @@ struct Connection {
     heartbeat: Arc<AtomicU32>,
     state: State,
     vhost: Option<Arc<VHost>>,
-    /// This connection's place under the vhost's `max-connections`: held,
-    /// never read, and given back by dropping it.
+    /// This connection's place under the vhost's and the user's
+    /// `max-connections`: held, never read, and given back by dropping them.
     _vhost_slot: Option<ConnectionSlot>,
+    _user_slot: Option<Slot>,
+    /// The user's limits, and each open channel's place under their
+    /// `max-channels`.
+    user_state: Option<Arc<UserState>>,
+    channel_slots: HashMap<u16, Slot>,
     channels: HashMap<u16, Channel>,
     channel_max: u16,
     frame_max: u32,
@@ -107,6 +112,9 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
         state: State::AwaitStartOk,
         vhost: None,
         _vhost_slot: None,
+        _user_slot: None,
+        user_state: None,
+        channel_slots: HashMap::new(),
         channels: HashMap::new(),
         channel_max: shared.config.channel_max,
         frame_max: shared.config.frame_max,
@@ -550,6 +558,9 @@ impl Connection {
                 })?;
                 self.shared.broker.access.vhost_access(name, &self.user)?;
                 self._vhost_slot = Some(vhost.limits.admit_connection(name, &self.user)?);
+                let user = self.shared.broker.access.user_state(&self.user);
+                self._user_slot = Some(user.admit_connection(&self.user)?);
+                self.user_state = Some(user);
                 self.vhost = Some(vhost);
                 *self.info.vhost.lock() = name.to_string();
                 self.state = State::Open;
@@ -609,6 +620,9 @@ impl Connection {
                     error::NOT_ALLOWED,
                     format_args!("channel id {id} exceeds channel_max {}", self.channel_max),
                 ));
+            }
+            if let Some(user) = &self.user_state {
+                self.channel_slots.insert(id, user.admit_channel(&self.user)?);
             }
             let ch = Channel::new(id, self.out.clone());
             self.info.channel_views.lock().insert(id, ch.shared.clone());
@@ -706,6 +720,7 @@ impl Connection {
     /// Releases everything the connection holds: consumers detach, unacked
     /// messages are requeued, exclusive queues are deleted.
     fn channel_closed(&mut self, id: u16) {
+        self.channel_slots.remove(&id);
         if self.channels.remove(&id).is_some() {
             GlobalStats::count(&self.shared.broker.stats.channels_closed);
         }
@@ -720,6 +735,8 @@ impl Connection {
         }
         let closed = self.channels.len() as u64;
         self.channels.clear();
+        self.channel_slots.clear();
+        self._user_slot = None;
         self.shared
             .broker
             .stats

@@ -66,6 +66,21 @@ pub struct VhostLimits {
     pub max_queues: Option<i64>,
 }
 
+/// A user's limits (RabbitMQ's user limits); negative means none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLimits {
+    #[serde(rename = "max-connections", skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<i64>,
+    #[serde(rename = "max-channels", skip_serializing_if = "Option::is_none")]
+    pub max_channels: Option<i64>,
+}
+
+impl UserLimits {
+    pub fn is_empty(&self) -> bool {
+        self.max_connections.is_none() && self.max_channels.is_none()
+    }
+}
+
 impl VhostLimits {
     pub fn is_empty(&self) -> bool {
         self.max_connections.is_none() && self.max_queues.is_none()
@@ -131,6 +146,7 @@ pub struct Definitions {
     operator_policies: sled::Tree,
     vhost_meta: sled::Tree,
     vhost_limits: sled::Tree,
+    user_limits: sled::Tree,
 }
 
 fn key(parts: &[&str]) -> Vec<u8> {
@@ -183,6 +199,7 @@ impl Definitions {
             operator_policies: db.open_tree("operator_policies")?,
             vhost_meta: db.open_tree("vhost_meta")?,
             vhost_limits: db.open_tree("vhost_limits")?,
+            user_limits: db.open_tree("user_limits")?,
             meta,
             db,
         })
@@ -238,6 +255,26 @@ impl Definitions {
     pub fn vhost_limits(&self, name: &str) -> Option<VhostLimits> {
         let v = self.vhost_limits.get(key(&[name])).ok()??;
         serde_json::from_slice(&v).ok()
+    }
+
+    /// Stores a user's limits; empty limits are removed.
+    pub fn put_user_limits(&self, user: &str, limits: &UserLimits) {
+        let v = (!limits.is_empty()).then(|| json(limits));
+        self.write(&self.user_limits, key(&[user]), v);
+    }
+
+    /// Every user's stored limits.
+    pub fn user_limits(&self) -> Vec<(String, UserLimits)> {
+        self.user_limits
+            .iter()
+            .filter_map(|kv| {
+                let (k, v) = kv.ok()?;
+                Some((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    serde_json::from_slice(&v).ok()?,
+                ))
+            })
+            .collect()
     }
 
     pub fn put_user(&self, u: &UserDef) {

@@ -1,7 +1,8 @@
 //! Vhost limits (`/api/vhost-limits`): `max-connections` refuses new
 //! connections with 530 and `max-queues` new queues with 406, with
 //! RabbitMQ's texts; existing ones stay. Limits are stored, exported and
-//! imported as RabbitMQ's `vhost-limits` parameter.
+//! imported as RabbitMQ's `vhost-limits` parameter. User limits
+//! (`/api/user-limits`) bound a user's connections and channels.
 
 use serde_json::{json, Value};
 use warren_tests::http::*;
@@ -242,4 +243,88 @@ async fn imports_respect_limits_in_force_and_skip_reserved_queues() {
     names.sort();
     assert_eq!(names, ["a", "b"], "amq.reserved is skipped");
     assert_eq!(v.limits.get().max_queues, Some(1));
+}
+
+/// User limits (`/api/user-limits`): `max-connections` over all of a
+/// user's connections and `max-channels` over all their channels, refused
+/// with RabbitMQ's 530 texts; stored, and exported in the user's `limits`.
+#[tokio::test]
+async fn user_limits_bound_connections_and_channels() {
+    let dir = std::env::temp_dir().join(format!("warren-user-limits-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = server_in(&dir).await;
+    let api = s.management_addr().unwrap();
+    let put = |name: &'static str, value: i64| async move {
+        let body = json!({ "value": value }).to_string();
+        let path = format!("/api/user-limits/guest/{name}");
+        http(api, "PUT", &path, Some(GUEST), Some(&body)).await.0
+    };
+    assert_eq!(put("max-channels", 2).await, 204);
+    let conn = connect(&s).await;
+    let _one = conn.create_channel().await.unwrap();
+    let two = conn.create_channel().await.unwrap();
+    // A closed channel gives its place back.
+    two.close(200, "bye".into()).await.unwrap();
+    let _again = conn.create_channel().await.unwrap();
+    let err = conn.create_channel().await.unwrap_err();
+    assert_eq!(reply_code(&err), Some(530), "{err}");
+    assert_eq!(
+        reply_text(&err),
+        "NOT_ALLOWED - number of channels opened for user 'guest' has reached the maximum allowed user limit of (2)"
+    );
+    assert_eq!(put("max-connections", 1).await, 204);
+    let _first = connect(&s).await;
+    let err = connect_as(&s, "guest", "guest", "/").await.unwrap_err();
+    assert_eq!(
+        reply_text(&err),
+        "NOT_ALLOWED - connection refused for user 'guest': user connection limit (1) is reached"
+    );
+    let (_, limits, _) = http(api, "GET", "/api/user-limits", Some(GUEST), None).await;
+    assert_eq!(
+        limits,
+        json!([{"user": "guest", "value": {"max-channels": 2, "max-connections": 1}}])
+    );
+    let (status, reply, _) = http(
+        api,
+        "PUT",
+        "/api/user-limits/guest/max-foo",
+        Some(GUEST),
+        Some(r#"{"value":1}"#),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        reply["reason"],
+        "Unrecognised terms [{<<\"max-foo\">>,1}] in user-limits"
+    );
+    let (_, defs, _) = http(api, "GET", "/api/definitions", Some(GUEST), None).await;
+    let guest = defs["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "guest")
+        .unwrap()
+        .clone();
+    assert_eq!(guest["limits"], json!({"max-channels": 2, "max-connections": 1}));
+    drop(_first);
+    s.shutdown().await;
+
+    let s = server_in(&dir).await;
+    let api = s.management_addr().unwrap();
+    let (_, limits, _) = http(api, "GET", "/api/user-limits/guest", Some(GUEST), None).await;
+    assert_eq!(limits[0]["value"]["max-connections"], 1, "stored: {limits}");
+    s.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // An export imports into a fresh broker with the user's limits.
+    let fresh = server().await;
+    let api = fresh.management_addr().unwrap();
+    let body = defs.to_string();
+    let (status, reply, _) = http(api, "POST", "/api/definitions", Some(GUEST), Some(&body)).await;
+    assert_eq!(status, 204, "{reply}");
+    let (_, limits, _) = http(api, "GET", "/api/user-limits/guest", Some(GUEST), None).await;
+    assert_eq!(
+        limits[0]["value"],
+        json!({"max-channels": 2, "max-connections": 1})
+    );
 }

@@ -126,13 +126,13 @@ pub async fn nothing(Extension(caller): Extension<Caller>) -> Result<Json<Value>
     Ok(Json(json!([])))
 }
 
-pub fn user_json(u: &User) -> Value {
+pub fn user_json(access: &warren_broker::access::Access, u: &User) -> Value {
     json!({
         "name": u.name,
         "password_hash": u.password_hash,
         "hashing_algorithm": u.hashing_algorithm,
         "tags": u.tags,
-        "limits": {},
+        "limits": access.limits_of(&u.name),
     })
 }
 
@@ -142,7 +142,14 @@ pub async fn users(
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>> {
     caller.require_admin()?;
-    p.apply(s.broker.access.users().iter().map(|u| user_json(u)).collect())
+    p.apply(
+        s.broker
+            .access
+            .users()
+            .iter()
+            .map(|u| user_json(&s.broker.access, u))
+            .collect(),
+    )
 }
 
 pub async fn users_without_permissions(
@@ -157,7 +164,7 @@ pub async fn users_without_permissions(
             .users()
             .iter()
             .filter(|u| !perms.iter().any(|p| p.user == u.name))
-            .map(|u| user_json(u))
+            .map(|u| user_json(&s.broker.access, u))
             .collect(),
     )))
 }
@@ -170,7 +177,7 @@ pub async fn user(
 ) -> Result<Json<Value>> {
     caller.require_admin()?;
     let u = s.broker.access.user(&name).ok_or(ApiError::NotFound)?;
-    Ok(p.project_one(user_json(&u)))
+    Ok(p.project_one(user_json(&s.broker.access, &u)))
 }
 
 /// `tags` as RabbitMQ accepts them: a comma-separated string or a list.

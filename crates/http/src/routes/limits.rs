@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 use warren_broker::VHost;
-use warren_store::definitions::VhostLimits;
+use warren_store::definitions::{UserLimits, VhostLimits};
 
 use super::{visible_vhost, Result};
 use crate::auth::Caller;
@@ -96,6 +96,96 @@ pub async fn remove(
         match name.as_str() {
             "max-connections" => limits.max_connections = None,
             "max-queues" => limits.max_queues = None,
+            _ => return Err(ApiError::NotFound),
+        }
+        Ok(())
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `/api/user-limits`: a user's `max-connections` and `max-channels`.
+/// RabbitMQ's texts here have no "Validation failed" header.
+pub fn set_user_limit(limits: &mut UserLimits, name: &str, value: &Value) -> std::result::Result<(), String> {
+    let slot = match name {
+        "max-connections" => &mut limits.max_connections,
+        "max-channels" => &mut limits.max_channels,
+        _ => {
+            return Err(format!(
+                "Unrecognised terms [{{<<\"{name}\">>,{}}}] in user-limits",
+                warren_broker::policy::erlang_term(value)
+            ))
+        }
+    };
+    let n = value.as_i64().ok_or_else(|| {
+        format!(
+            "{name} should be a number, actually was {}",
+            warren_broker::policy::erlang_term(value)
+        )
+    })?;
+    *slot = Some(n);
+    Ok(())
+}
+
+fn user_entry(user: &str, limits: &UserLimits) -> Value {
+    json!({"user": user, "value": limits})
+}
+
+pub async fn users_all(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>> {
+    caller.require_admin()?;
+    let items = s
+        .broker
+        .access
+        .user_limits()
+        .iter()
+        .map(|(u, l)| user_entry(u, l))
+        .collect();
+    Ok(Json(Value::Array(items)))
+}
+
+pub async fn of_user(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(user): Path<String>,
+) -> Result<Json<Value>> {
+    caller.require_admin()?;
+    s.broker.access.user(&user).ok_or(ApiError::NotFound)?;
+    let limits = s.broker.access.limits_of(&user);
+    let items = (!limits.is_empty()).then(|| user_entry(&user, &limits));
+    Ok(Json(Value::Array(items.into_iter().collect())))
+}
+
+pub async fn put_user_limit(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((user, name)): Path<(String, String)>,
+    Body(body): Body<Value>,
+) -> Result<StatusCode> {
+    caller.require_admin()?;
+    if s.broker.access.user(&user).is_none() {
+        return Err(ApiError::BadRequestTerm(json!(["no_such_user", user])));
+    }
+    crate::body::missing(&body, &["value"]).map_err(ApiError::BadRequest)?;
+    s.broker.access.update_user_limits(&user, |limits| {
+        set_user_limit(limits, &name, &body["value"]).map_err(ApiError::BadRequest)
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Clears one of a user's limits; clearing one that is not set is not an
+/// error, as in RabbitMQ.
+pub async fn remove_user_limit(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((user, name)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    caller.require_admin()?;
+    s.broker.access.update_user_limits(&user, |limits| {
+        match name.as_str() {
+            "max-connections" => limits.max_connections = None,
+            "max-channels" => limits.max_channels = None,
             _ => return Err(ApiError::NotFound),
         }
         Ok(())

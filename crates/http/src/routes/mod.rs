@@ -173,9 +173,9 @@ fn api(state: ApiState) -> Router {
             "/api/vhost-limits/{vhost}/{name}",
             put(limits::put).delete(limits::remove),
         )
-        // Features Warren does not have (runtime parameters, user limits):
-        // empty lists, so tools that read them everywhere (Terraform
-        // providers, dashboards) work.
+        // Runtime parameters (federation, shovels) are not Warren's: empty
+        // lists, so tools that read them everywhere (Terraform providers,
+        // dashboards) work.
         .route("/api/parameters", get(access::nothing))
         .route("/api/global-parameters", get(access::nothing))
         .route("/api/operator-policies", get(policies::operator::all))
@@ -189,7 +189,12 @@ fn api(state: ApiState) -> Router {
                 .put(policies::operator::put)
                 .delete(policies::operator::remove),
         )
-        .route("/api/user-limits", get(access::nothing))
+        .route("/api/user-limits", get(limits::users_all))
+        .route("/api/user-limits/{user}", get(limits::of_user))
+        .route(
+            "/api/user-limits/{user}/{name}",
+            put(limits::put_user_limit).delete(limits::remove_user_limit),
+        )
         .route("/api/aliveness-test/{vhost}", get(health::aliveness))
         .route("/api/health/checks/alarms", get(health::alarms))
         .route("/api/health/checks/local-alarms", get(health::alarms))
