@@ -1,5 +1,6 @@
 """Operators' tools against Warren: RabbitMQ's own rabbitmqadmin (v1) runs
-list / declare / publish / get / export unchanged, and the Python
+list / declare / publish / get / export, operator policies and vhost limits
+unchanged, and the Python
 prometheus_client parser reads /metrics and /metrics/per-object."""
 import json
 import os
@@ -57,6 +58,25 @@ def rabbitmqadmin_round_trip():
     assert "queue deleted" in admin("delete", "queue", f"name={q}")
 
 
+def rabbitmqadmin_operator_policies_and_limits():
+    # An operator policy bounds a queue's length; a vhost limit is listed.
+    q = f"capped-{uuid.uuid4().hex[:8]}"
+    assert "operator_policy declared" in admin(
+        "declare", "operator_policy", "name=cap", f"pattern=^{q}$", 'definition={"max-length":2}', "apply-to=queues")
+    assert any(p["name"] == "cap" for p in json.loads(admin("-f", "raw_json", "list", "operator_policies")))
+    admin("declare", "queue", f"name={q}")
+    for i in range(4):
+        admin("publish", f"routing_key={q}", f"payload=m{i}")
+    queue = [x for x in json.loads(admin("-f", "raw_json", "list", "queues")) if x["name"] == q][0]
+    assert queue["messages"] == 2 and queue["operator_policy"] == "cap", queue
+    assert "vhost_limit declared" in admin("declare", "vhost_limit", "vhost=/", "name=max-queues", "value=1000")
+    limits = json.loads(admin("-f", "raw_json", "list", "vhost_limits"))
+    assert limits == [{"vhost": "/", "value": {"max-queues": 1000}}], limits
+    admin("delete", "vhost_limit", "vhost=/", "name=max-queues")
+    admin("delete", "operator_policy", "name=cap")
+    admin("delete", "queue", f"name={q}")
+
+
 def scrape(path):
     with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}{path}", timeout=10) as r:
         return r.read().decode()
@@ -70,7 +90,9 @@ def prometheus_parses_metrics():
                  "rabbitmq_global_messages_received", "rabbitmq_global_messages_delivered",
                  "rabbitmq_global_messages_acknowledged", "rabbitmq_global_messages_confirmed",
                  "rabbitmq_global_messages_routed", "rabbitmq_global_messages_unroutable_dropped",
-                 "rabbitmq_process_resident_memory_bytes", "rabbitmq_disk_space_available_bytes"]:
+                 "rabbitmq_process_resident_memory_bytes", "rabbitmq_disk_space_available_bytes",
+                 "rabbitmq_identity_info", "rabbitmq_build_info", "rabbitmq_connections_opened",
+                 "rabbitmq_auth_attempts", "rabbitmq_global_messages_dead_lettered_expired"]:
         assert name in families, f"{name} missing from {sorted(families)}"
     assert families["rabbitmq_queue_messages"].samples[0].value >= 1
     per = list(text_string_to_metric_families(scrape("/metrics/per-object")))
@@ -79,7 +101,7 @@ def prometheus_parses_metrics():
     admin("delete", "queue", "name=metrics-q")
 
 
-for case in [rabbitmqadmin_round_trip, prometheus_parses_metrics]:
+for case in [rabbitmqadmin_round_trip, rabbitmqadmin_operator_policies_and_limits, prometheus_parses_metrics]:
     check(case.__name__, case)
 
 if failures:
