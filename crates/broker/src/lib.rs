@@ -66,6 +66,8 @@ pub struct Broker {
     /// Rates of the overview's message counters (publish, confirm, the
     /// queues' delivery counters, return_unroutable, drop_unroutable).
     pub rates: stats::RateMeter<12>,
+    /// Rates of change of the queue totals (messages, ready, unacked).
+    pub depth_rates: stats::RateMeter<3>,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
     pub store: Option<Arc<Persistence>>,
 }
@@ -79,6 +81,7 @@ impl Default for Broker {
             access: Default::default(),
             stats: Default::default(),
             rates: Default::default(),
+            depth_rates: Default::default(),
             vhosts: RwLock::new(HashMap::new()),
             store: None,
         };
@@ -201,6 +204,7 @@ impl Broker {
             access: access::Access::open(Some(store.clone()))?,
             stats: Default::default(),
             rates: Default::default(),
+            depth_rates: Default::default(),
             vhosts: RwLock::new(HashMap::new()),
             store: Some(store.clone()),
         };

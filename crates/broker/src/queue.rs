@@ -246,6 +246,8 @@ pub struct QueueStats {
     pub redeliver: AtomicU64,
     /// Rates of [`QueueStats::STATS`], for management.
     pub rates: crate::stats::RateMeter<9>,
+    /// Rates of change of (messages, ready, unacked).
+    pub depth_rates: crate::stats::RateMeter<3>,
 }
 
 impl QueueStats {

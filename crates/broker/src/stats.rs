@@ -110,8 +110,8 @@ impl GlobalStats {
     }
 }
 
-/// Rates per second of a set of counters, as management shows them
-/// (`publish_details.rate`). Measured between reads at least
+/// Rates per second of a set of counters or gauges, as management shows
+/// them (`publish_details.rate`, `messages_details.rate`). Measured between reads at least
 /// [`RateMeter::INTERVAL`] apart, so no timer runs for objects nobody looks
 /// at; until two samples exist the rates are 0.
 #[derive(Debug, Default)]
@@ -148,7 +148,8 @@ impl<const N: usize> RateMeter<N> {
         if elapsed >= Self::INTERVAL {
             let secs = elapsed.as_secs_f64();
             for ((rate, now), before) in s.rates.iter_mut().zip(counts).zip(s.counts) {
-                *rate = now.saturating_sub(before) as f64 / secs;
+                // Signed: a gauge (a queue's depth) can go down.
+                *rate = (now as f64 - before as f64) / secs;
             }
             s.at = now;
             s.counts = counts;
@@ -177,6 +178,11 @@ mod tests {
             m.rates_at(t0 + Duration::from_secs(11), [5000, 10]),
             [100.0, 0.0],
             "kept until the next interval"
+        );
+        assert_eq!(
+            m.rates_at(t0 + Duration::from_secs(20), [0, 10]),
+            [-100.0, 0.0],
+            "a gauge going down has a negative rate"
         );
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod json;
 pub mod listing;
 pub mod metrics;
+mod pick;
 pub mod routes;
 
 use std::sync::Arc;

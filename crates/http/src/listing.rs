@@ -69,18 +69,30 @@ impl ListParams {
     /// Filters, sorts, pages and projects `items` (already in the default
     /// order) as RabbitMQ does.
     pub fn apply(&self, items: Vec<Value>) -> Result<Json<Value>, ApiError> {
-        self.apply_to(items, |i| i["name"].as_str().map(String::from), |i| i)
+        let pick = |i: &Value, keys: Option<&[&str]>| match (keys, i.as_object()) {
+            (Some(keys), Some(m)) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| keys.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            _ => i.clone(),
+        };
+        self.apply_to(items, |i| i["name"].as_str().map(String::from), pick)
     }
 
     /// [`ListParams::apply`] over any items: `name` is what the `name`
-    /// parameter filters on, and `to_value` is called only for the items
-    /// that are shown (or for all of them when they are sorted by a field),
-    /// so a page of a long listing costs a page's worth of JSON.
+    /// parameter filters on, and `to_value(item, fields)` makes an item's
+    /// JSON with only the top-level `fields` asked for (all with `None`).
+    /// It is called for the items shown, with the fields `columns` name,
+    /// and when sorting, for every item with just the sort field: a page,
+    /// or `columns=name,messages`, of a long listing costs only what it
+    /// shows.
     pub fn apply_to<T>(
         &self,
         mut items: Vec<T>,
         name: impl Fn(&T) -> Option<String>,
-        to_value: impl FnMut(T) -> Value,
+        mut to_value: impl FnMut(&T, Option<&[&str]>) -> Value,
     ) -> Result<Json<Value>, ApiError> {
         let total = items.len() as u64;
         if let Some(wanted) = self.name.as_deref().filter(|n| !n.is_empty()) {
@@ -95,12 +107,11 @@ impl ListParams {
                 items.retain(|i| name(i).is_some_and(|n| n.to_lowercase().contains(&needle)));
             }
         }
-        let mut values: Option<Vec<Value>> = None;
-        let mut to_value = to_value;
         if let Some(sort) = self.sort.as_deref().filter(|s| !s.is_empty()) {
-            let mut all: Vec<Value> = items.drain(..).map(&mut to_value).collect();
-            all.sort_by(|a, b| compare(field(a, sort), field(b, sort)));
-            values = Some(all);
+            let top = [sort.split('.').next().unwrap_or(sort)];
+            let mut keyed: Vec<(Value, T)> = items.drain(..).map(|i| (to_value(&i, Some(&top)), i)).collect();
+            keyed.sort_by(|a, b| compare(field(&a.0, sort), field(&b.0, sort)));
+            items = keyed.into_iter().map(|(_, i)| i).collect();
         }
         let reverse = truthy(&self.sort_reverse);
         let columns: Vec<&str> = self
@@ -108,7 +119,10 @@ impl ListParams {
             .as_deref()
             .map(|c| c.split(',').filter(|c| !c.is_empty()).collect())
             .unwrap_or_default();
-        let filtered = values.as_ref().map_or(items.len(), Vec::len) as u64;
+        let mut tops: Vec<&str> = columns.iter().map(|c| c.split('.').next().unwrap_or(c)).collect();
+        tops.dedup();
+        let fields = (!columns.is_empty()).then_some(tops.as_slice());
+        let filtered = items.len() as u64;
         // The window of items shown: all, or one page.
         let (skip, take, paged) = match &self.page {
             None => (0, usize::MAX, None),
@@ -142,20 +156,15 @@ impl ListParams {
                 )
             }
         };
-        let shown: Vec<Value> = match values {
-            Some(mut all) => {
-                if reverse {
-                    all.reverse();
-                }
-                all.into_iter().skip(skip).take(take).collect()
-            }
-            None => {
-                if reverse {
-                    items.reverse();
-                }
-                items.into_iter().skip(skip).take(take).map(to_value).collect()
-            }
-        };
+        if reverse {
+            items.reverse();
+        }
+        let shown: Vec<Value> = items
+            .iter()
+            .skip(skip)
+            .take(take)
+            .map(|i| to_value(i, fields))
+            .collect();
         let shown: Vec<Value> = if columns.is_empty() {
             shown
         } else {

@@ -633,6 +633,9 @@ async fn queue_stats_split_deliveries_and_count_unacked_bytes() {
     sync(&ch2).await;
     let (_, q, _) = http(api, "GET", "/api/queues/%2F/qs", Some(GUEST), None).await;
     assert_eq!(q["policy"], Value::Null, "null, not missing: {q}");
+    for depth in ["messages", "messages_ready", "messages_unacknowledged"] {
+        assert!(q[format!("{depth}_details")]["rate"].is_number(), "{depth}: {q}");
+    }
     assert_eq!(q["node"], "warren@localhost");
     assert_eq!(
         [

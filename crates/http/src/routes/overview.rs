@@ -65,6 +65,13 @@ pub async fn overview(
     names.extend(&QueueStats::STATS[1..]);
     names.extend(["return_unroutable", "drop_unroutable"]);
     let rates = s.broker.rates.rates(counts);
+    let [messages_rate, ready_rate, unacked_rate] =
+        s.broker.depth_rates.rates([ready + unacked, ready, unacked]);
+    let queue_totals = json!({
+        "messages": ready + unacked, "messages_details": {"rate": messages_rate},
+        "messages_ready": ready, "messages_ready_details": {"rate": ready_rate},
+        "messages_unacknowledged": unacked, "messages_unacknowledged_details": {"rate": unacked_rate},
+    });
     let stats = crate::json::message_stats(&names, &counts, &rates);
     p.project_one(json!({
         "management_version": RABBITMQ_VERSION,
@@ -81,7 +88,7 @@ pub async fn overview(
             "queues": queues, "exchanges": exchanges, "consumers": consumers,
             "connections": connections.len(), "channels": channels,
         },
-        "queue_totals": {"messages": ready + unacked, "messages_ready": ready, "messages_unacknowledged": unacked},
+        "queue_totals": queue_totals,
         "message_stats": stats,
     }))
 }

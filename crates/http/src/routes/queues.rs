@@ -37,10 +37,12 @@ fn list(
         let views: Vec<json::QueueView> = queues.iter().map(|q| json::QueueView::of(q)).collect();
         return Ok(Json(views).into_response());
     }
-    Ok(
-        p.apply_to(queues, |q| Some(q.name.to_string()), |q| json::queue(&q))?
-            .into_response(),
-    )
+    Ok(p.apply_to(
+        queues,
+        |q| Some(q.name.to_string()),
+        |q, fields| json::queue_fields(q, fields),
+    )?
+    .into_response())
 }
 
 pub async fn all(
