@@ -158,6 +158,8 @@ pub enum ListNoun {
     OperatorPolicies,
     /// The max-connections and max-queues limits of every vhost.
     VhostLimits,
+    /// The max-connections and max-channels limits of every user.
+    UserLimits,
 }
 
 #[derive(Subcommand, Debug)]
@@ -177,6 +179,9 @@ pub enum DeclareNoun {
     OperatorPolicy(DeclarePolicy),
     /// A limit of --vhost: max-connections or max-queues (negative: none).
     VhostLimit(DeclareVhostLimit),
+    /// A limit of a user over all their connections: max-connections or
+    /// max-channels (negative: none).
+    UserLimit(DeclareUserLimit),
 }
 
 #[derive(Args, Debug)]
@@ -321,6 +326,16 @@ pub struct DeclareVhostLimit {
 }
 
 #[derive(Args, Debug)]
+pub struct DeclareUserLimit {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub user: String,
+    #[arg(long, value_parser = PossibleValuesParser::new(["max-connections", "max-channels"]))]
+    pub name: String,
+    #[arg(long, allow_negative_numbers = true)]
+    pub value: i64,
+}
+
+#[derive(Args, Debug)]
 pub struct DeclarePolicy {
     #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     pub name: String,
@@ -351,6 +366,18 @@ pub enum DeleteNoun {
     OperatorPolicy(ByName),
     /// A limit of --vhost (max-connections or max-queues).
     VhostLimit(ByName),
+    /// A limit of a user (max-connections or max-channels).
+    UserLimit(DeleteUserLimit),
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteUserLimit {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub user: String,
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    #[command(flatten)]
+    pub idem: Idempotently,
 }
 
 /// Shared by every `delete`.

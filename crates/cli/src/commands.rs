@@ -173,6 +173,11 @@ fn columns(noun: ListNoun) -> &'static [Column] {
         named("max-connections", "value.max-connections"),
         named("max-queues", "value.max-queues"),
     ];
+    const USER_LIMITS: &[Column] = &[
+        col("user"),
+        named("max-connections", "value.max-connections"),
+        named("max-channels", "value.max-channels"),
+    ];
     const POLICIES: &[Column] = &[
         col("vhost"),
         col("name"),
@@ -194,6 +199,7 @@ fn columns(noun: ListNoun) -> &'static [Column] {
         ListNoun::TopicPermissions => TOPIC_PERMISSIONS,
         ListNoun::Policies | ListNoun::OperatorPolicies => POLICIES,
         ListNoun::VhostLimits => VHOST_LIMITS,
+        ListNoun::UserLimits => USER_LIMITS,
     }
 }
 
@@ -235,6 +241,7 @@ impl Ctx<'_> {
             ListNoun::Permissions => "/api/permissions".into(),
             ListNoun::TopicPermissions => "/api/topic-permissions".into(),
             ListNoun::VhostLimits => "/api/vhost-limits".into(),
+            ListNoun::UserLimits => "/api/user-limits".into(),
         };
         let items = self.client.get(&path)?;
         Ok(output::list(self.format, &items, columns(noun)))
@@ -311,6 +318,10 @@ impl Ctx<'_> {
                 format!("/api/vhost-limits/{v}/{}", enc(&l.name)),
                 json!({"value": l.value}),
             ),
+            DeclareNoun::UserLimit(l) => (
+                format!("/api/user-limits/{}/{}", enc(&l.user), enc(&l.name)),
+                json!({"value": l.value}),
+            ),
             DeclareNoun::Policy(p) => (format!("/api/policies/{v}/{}", enc(&p.name)), policy_body(p)),
             DeclareNoun::OperatorPolicy(p) => (
                 format!("/api/operator-policies/{v}/{}", enc(&p.name)),
@@ -370,6 +381,10 @@ impl Ctx<'_> {
                 (path, &t.idem)
             }
             DeleteNoun::VhostLimit(n) => (format!("/api/vhost-limits/{v}/{}", enc(&n.name)), &n.idem),
+            DeleteNoun::UserLimit(l) => (
+                format!("/api/user-limits/{}/{}", enc(&l.user), enc(&l.name)),
+                &l.idem,
+            ),
         };
         idempotent(self.client.delete(&path).map(|_| ()), idem)
     }

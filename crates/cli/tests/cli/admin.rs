@@ -208,6 +208,30 @@ fn topic_permissions_and_vhost_limits_are_declared_listed_and_deleted() {
     w.ok(&["delete", "vhost-limit", "--name", "max-queues"]);
     w.ok(&["delete", "vhost-limit", "--name", "max-connections"]);
     assert_eq!(w.json(&["list", "vhost-limits"]), json!([]));
+
+    w.ok(&[
+        "declare",
+        "user-limit",
+        "--user",
+        "cli-t",
+        "--name",
+        "max-channels",
+        "--value",
+        "9",
+    ]);
+    assert_eq!(
+        w.json(&["list", "user-limits"]),
+        json!([{"user": "cli-t", "value": {"max-channels": 9}}])
+    );
+    w.ok(&[
+        "delete",
+        "user-limit",
+        "--user",
+        "cli-t",
+        "--name",
+        "max-channels",
+    ]);
+    assert_eq!(w.json(&["list", "user-limits"]), json!([]));
 }
 
 #[test]
