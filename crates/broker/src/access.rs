@@ -451,15 +451,16 @@ impl Access {
 
     /// Sets a user's permissions in a vhost; true if they had none there.
     pub fn put_permission(&self, def: PermissionDef) -> Result<bool, regex::Error> {
+        // Topic rules are compiled under the permissions' lock, as
+        // `topic_changed` compiles them: a topic permission set meanwhile
+        // cannot be left out of what connections enforce.
+        let mut all = self.permissions.write();
         let perms = Permissions::new(&def, self.topic_rules(&def.vhost, &def.user))?;
         if let Some(s) = &self.store {
             s.defs.put_permission(&def);
         }
-        let created = self
-            .permissions
-            .write()
-            .insert((def.vhost, def.user), Arc::new(perms))
-            .is_none();
+        let created = all.insert((def.vhost, def.user), Arc::new(perms)).is_none();
+        drop(all);
         self.changed();
         Ok(created)
     }

@@ -130,11 +130,21 @@ impl<const N: usize> RateMeter<N> {
     /// RabbitMQ samples every 5 seconds.
     pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
+    /// Rates of counters, which only go up (a dip reads as 0).
     pub fn rates(&self, counts: [u64; N]) -> [f64; N] {
         self.rates_at(std::time::Instant::now(), counts)
     }
 
+    /// Rates of gauges (a queue's depth): negative when they go down.
+    pub fn gauge_rates(&self, values: [u64; N]) -> [f64; N] {
+        self.measure(std::time::Instant::now(), values, true)
+    }
+
     pub fn rates_at(&self, now: std::time::Instant, counts: [u64; N]) -> [f64; N] {
+        self.measure(now, counts, false)
+    }
+
+    fn measure(&self, now: std::time::Instant, counts: [u64; N], signed: bool) -> [f64; N] {
         let mut st = self.state.lock();
         let Some(s) = st.as_mut() else {
             *st = Some(MeterState {
@@ -148,8 +158,12 @@ impl<const N: usize> RateMeter<N> {
         if elapsed >= Self::INTERVAL {
             let secs = elapsed.as_secs_f64();
             for ((rate, now), before) in s.rates.iter_mut().zip(counts).zip(s.counts) {
-                // Signed: a gauge (a queue's depth) can go down.
-                *rate = (now as f64 - before as f64) / secs;
+                let change = if signed {
+                    now as f64 - before as f64
+                } else {
+                    now.saturating_sub(before) as f64
+                };
+                *rate = change / secs;
             }
             s.at = now;
             s.counts = counts;
@@ -181,7 +195,14 @@ mod tests {
         );
         assert_eq!(
             m.rates_at(t0 + Duration::from_secs(20), [0, 10]),
-            [-100.0, 0.0],
+            [0.0, 0.0],
+            "a counter that dips reads as 0"
+        );
+        let g: RateMeter<1> = RateMeter::default();
+        assert_eq!(g.measure(t0, [100], true), [0.0]);
+        assert_eq!(
+            g.measure(t0 + Duration::from_secs(10), [0], true),
+            [-10.0],
             "a gauge going down has a negative rate"
         );
     }

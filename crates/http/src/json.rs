@@ -143,7 +143,7 @@ impl<'a> QueueView<'a> {
         let [messages_rate, ready_rate, unacked_rate] =
             q.stats
                 .depth_rates
-                .rates([messages, u64::from(ready), unacked as u64]);
+                .gauge_rates([messages, u64::from(ready), unacked as u64]);
         let held = q.memory();
         QueueView {
             name: &q.name,

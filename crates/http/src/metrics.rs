@@ -56,9 +56,12 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
     };
     let queues: Vec<_> = state.broker.vhosts().iter().flat_map(|v| v.queues()).collect();
     let (mut ready, mut unacked, mut consumers) = (0i64, 0i64, 0i64);
-    let (mut ready_bytes, mut unacked_bytes, mut published) = (0i64, 0i64, 0u64);
+    let (mut ready_bytes, mut unacked_bytes) = (0i64, 0i64);
     let totals = state.broker.queue_totals();
-    let [_, delivered, acked, deliver, deliver_no_ack, get, get_no_ack, get_empty, redeliver] = totals;
+    // Deleted queues' counts stay in these totals, so the counters never
+    // go down.
+    let [published, delivered, acked, deliver, deliver_no_ack, get, get_no_ack, get_empty, redeliver] =
+        totals;
     let fam = || Family::<Labels, Gauge>::default();
     let (q_msgs, q_ready, q_unacked, q_consumers) = (fam(), fam(), fam(), fam());
     for q in &queues {
@@ -73,7 +76,6 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         let held = q.memory();
         ready_bytes += held.ready_bytes as i64;
         unacked_bytes += held.unacked_bytes as i64;
-        published += q.stats.published.load(Ordering::Relaxed);
         if per_object {
             let labels = vec![
                 ("vhost".to_string(), escape_label(&q.vhost)),

@@ -683,8 +683,8 @@ impl Channel {
         let x = ctx.vhost.publishable_exchange(name)?;
         // Topic permissions depend on each message's routing key.
         if !ctx.perms.topic.is_empty() {
-            let key = std::str::from_utf8(&p.routing_key).unwrap_or_default();
-            ctx.perms.check_topic(Perm::Write, &x, key)?;
+            let key = String::from_utf8_lossy(&p.routing_key);
+            ctx.perms.check_topic(Perm::Write, &x, &key)?;
         }
         if p.immediate {
             return Err(AmqpError::new(error::NOT_IMPLEMENTED, "immediate=true"));

@@ -557,9 +557,11 @@ impl Connection {
                     AmqpError::new(error::NOT_ALLOWED, format_args!("vhost {name} not found"))
                 })?;
                 self.shared.broker.access.vhost_access(name, &self.user)?;
-                self._vhost_slot = Some(vhost.limits.admit_connection(name, &self.user)?);
+                // Both places, or neither: a refused connection holds none.
+                let vhost_slot = vhost.limits.admit_connection(name, &self.user)?;
                 let user = self.shared.broker.access.user_state(&self.user);
                 self._user_slot = Some(user.admit_connection(&self.user)?);
+                self._vhost_slot = Some(vhost_slot);
                 self.user_state = Some(user);
                 self.vhost = Some(vhost);
                 *self.info.vhost.lock() = name.to_string();
@@ -717,8 +719,8 @@ impl Connection {
             .store(self.channels.len() as u32, Ordering::Relaxed);
     }
 
-    /// Releases everything the connection holds: consumers detach, unacked
-    /// messages are requeued, exclusive queues are deleted.
+    /// Forgets a closed channel and gives back its place under the user's
+    /// `max-channels`.
     fn channel_closed(&mut self, id: u16) {
         self.channel_slots.remove(&id);
         if self.channels.remove(&id).is_some() {
@@ -728,6 +730,8 @@ impl Connection {
         self.channels_changed();
     }
 
+    /// Releases everything the connection holds: consumers detach, unacked
+    /// messages are requeued, exclusive queues are deleted.
     fn cleanup(&mut self) {
         let Some(vhost) = self.vhost.clone() else { return };
         for ch in self.channels.values_mut() {

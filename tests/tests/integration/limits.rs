@@ -328,3 +328,31 @@ async fn user_limits_bound_connections_and_channels() {
         json!({"max-channels": 2, "max-connections": 1})
     );
 }
+
+/// A connection refused by its user's limit does not keep a place under its
+/// vhost's: the next connection, once the user may connect, gets it. (The
+/// place is now never taken; before, it was given back only when the
+/// refused connection ended, which this test cannot time.)
+#[tokio::test]
+async fn a_refused_connection_holds_no_vhost_place() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    assert_eq!(put_limit(api, "%2F", "max-connections", 1).await, 204);
+    let set_user = |value: i64| async move {
+        let body = json!({ "value": value }).to_string();
+        http(
+            api,
+            "PUT",
+            "/api/user-limits/guest/max-connections",
+            Some(GUEST),
+            Some(&body),
+        )
+        .await
+        .0
+    };
+    assert_eq!(set_user(0).await, 204);
+    let err = connect_as(&s, "guest", "guest", "/").await.unwrap_err();
+    assert_eq!(reply_code(&err), Some(530), "{err}");
+    assert_eq!(set_user(-1).await, 204);
+    let _conn = connect_as(&s, "guest", "guest", "/").await.unwrap();
+}

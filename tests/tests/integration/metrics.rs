@@ -82,6 +82,11 @@ async fn metrics_report_queues_and_messages() {
         sample(&text, "rabbitmq_global_messages_confirmed_total "),
         Some(5.0)
     );
+    assert_eq!(
+        sample(&text, "rabbitmq_global_messages_received_confirm_total "),
+        Some(5.0),
+        "all five were published in confirm mode"
+    );
     assert_eq!(sample(&text, "rabbitmq_connections "), Some(1.0));
     assert_eq!(sample(&text, "rabbitmq_channels "), Some(1.0));
     assert!(sample(&text, "rabbitmq_process_resident_memory_bytes ").unwrap() > 0.0);

@@ -182,6 +182,7 @@ pub async fn remove_user_limit(
     Path((user, name)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     caller.require_admin()?;
+    s.broker.access.user(&user).ok_or(ApiError::NotFound)?;
     s.broker.access.update_user_limits(&user, |limits| {
         match name.as_str() {
             "max-connections" => limits.max_connections = None,

@@ -65,8 +65,20 @@ pub async fn overview(
     names.extend(&QueueStats::STATS[1..]);
     names.extend(["return_unroutable", "drop_unroutable"]);
     let rates = s.broker.rates.rates(counts);
+    // Measured on the broker's totals, whoever asks: one meter fed with
+    // each caller's visible totals would jump between them.
+    let (all_ready, all_unacked) = s
+        .broker
+        .vhosts()
+        .iter()
+        .flat_map(|v| v.queues())
+        .fold((0, 0), |(r, u), q| {
+            (r + u64::from(q.message_count()), u + q.unacked_count() as u64)
+        });
     let [messages_rate, ready_rate, unacked_rate] =
-        s.broker.depth_rates.rates([ready + unacked, ready, unacked]);
+        s.broker
+            .depth_rates
+            .gauge_rates([all_ready + all_unacked, all_ready, all_unacked]);
     let queue_totals = json!({
         "messages": ready + unacked, "messages_details": {"rate": messages_rate},
         "messages_ready": ready, "messages_ready_details": {"rate": ready_rate},
