@@ -4,7 +4,7 @@
 //! the array into a page object) and `columns` (dotted paths to keep).
 
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::error::ApiError;
@@ -65,6 +65,58 @@ fn truthy(v: &Option<String>) -> bool {
     v.as_deref() == Some("true")
 }
 
+/// The items a listing shows, in order, and its page when it is paged.
+pub struct Selection<T> {
+    pub items: Vec<T>,
+    pub page: Option<Page>,
+}
+
+/// RabbitMQ's page object, around the `items` shown.
+#[derive(Serialize)]
+pub struct Page {
+    filtered_count: u64,
+    item_count: u64,
+    page: u64,
+    page_count: u64,
+    page_size: u64,
+    total_count: u64,
+}
+
+/// A listing's answer: the items, or RabbitMQ's page object holding them.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Listing<I> {
+    All(Vec<I>),
+    Paged {
+        #[serde(flatten)]
+        page: Page,
+        items: Vec<I>,
+    },
+}
+
+impl<I> Listing<I> {
+    pub fn of(items: Vec<I>, page: Option<Page>) -> Listing<I> {
+        match page {
+            None => Listing::All(items),
+            Some(page) => Listing::Paged { page, items },
+        }
+    }
+}
+
+impl Listing<Value> {
+    /// The answer as JSON, moving the items rather than copying them.
+    fn into_value(self) -> Value {
+        match self {
+            Listing::All(items) => Value::Array(items),
+            Listing::Paged { page, items } => {
+                let mut v = json!(page);
+                v["items"] = Value::Array(items);
+                v
+            }
+        }
+    }
+}
+
 impl ListParams {
     /// Filters, sorts, pages and projects `items` (already in the default
     /// order) as RabbitMQ does.
@@ -90,10 +142,48 @@ impl ListParams {
     /// shows.
     pub fn apply_to<T>(
         &self,
-        mut items: Vec<T>,
+        items: Vec<T>,
         name: impl Fn(&T) -> Option<String>,
         mut to_value: impl FnMut(&T, Option<&[&str]>) -> Value,
     ) -> Result<Json<Value>, ApiError> {
+        let selection = self.select(items, name, |i, sort| to_value(i, Some(sort)))?;
+        let columns = self.columns();
+        let mut tops: Vec<&str> = columns.iter().map(|c| c.split('.').next().unwrap_or(c)).collect();
+        tops.dedup();
+        let fields = (!columns.is_empty()).then_some(tops.as_slice());
+        let shown: Vec<Value> = selection
+            .items
+            .iter()
+            .map(|i| to_value(i, fields))
+            .map(|v| {
+                if columns.is_empty() {
+                    v
+                } else {
+                    project(&v, &columns)
+                }
+            })
+            .collect();
+        Ok(Json(Listing::of(shown, selection.page).into_value()))
+    }
+
+    /// The dotted paths of `columns`.
+    pub fn columns(&self) -> Vec<&str> {
+        self.columns
+            .as_deref()
+            .map(|c| c.split(',').filter(|c| !c.is_empty()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Filters, sorts and pages `items` as RabbitMQ does, without making
+    /// their JSON: `sort_key(item, [field])` gives an item's JSON with just
+    /// the top-level field sorted on. Listings whose items serialize
+    /// straight from typed views use this and write the items themselves.
+    pub fn select<T>(
+        &self,
+        mut items: Vec<T>,
+        name: impl Fn(&T) -> Option<String>,
+        mut sort_key: impl FnMut(&T, &[&str]) -> Value,
+    ) -> Result<Selection<T>, ApiError> {
         let total = items.len() as u64;
         if let Some(wanted) = self.name.as_deref().filter(|n| !n.is_empty()) {
             if truthy(&self.use_regex) {
@@ -109,79 +199,55 @@ impl ListParams {
         }
         if let Some(sort) = self.sort.as_deref().filter(|s| !s.is_empty()) {
             let top = [sort.split('.').next().unwrap_or(sort)];
-            let mut keyed: Vec<(Value, T)> = items.drain(..).map(|i| (to_value(&i, Some(&top)), i)).collect();
+            let mut keyed: Vec<(Value, T)> = items.drain(..).map(|i| (sort_key(&i, &top), i)).collect();
             keyed.sort_by(|a, b| compare(field(&a.0, sort), field(&b.0, sort)));
             items = keyed.into_iter().map(|(_, i)| i).collect();
         }
-        let reverse = truthy(&self.sort_reverse);
-        let columns: Vec<&str> = self
-            .columns
-            .as_deref()
-            .map(|c| c.split(',').filter(|c| !c.is_empty()).collect())
-            .unwrap_or_default();
-        let mut tops: Vec<&str> = columns.iter().map(|c| c.split('.').next().unwrap_or(c)).collect();
-        tops.dedup();
-        let fields = (!columns.is_empty()).then_some(tops.as_slice());
-        let filtered = items.len() as u64;
-        // The window of items shown: all, or one page.
-        let (skip, take, paged) = match &self.page {
-            None => (0, usize::MAX, None),
-            Some(page) => {
-                let invalid =
-                    || ApiError::Status(400, "bad_request", "Pagination parameters are invalid".into());
-                let page: u64 = page.parse().map_err(|_| invalid())?;
-                let page_size: u64 = match &self.page_size {
-                    Some(s) => s.parse().map_err(|_| invalid())?,
-                    None => DEFAULT_PAGE_SIZE,
-                };
-                if page == 0 || page_size == 0 || page_size > MAX_PAGE_SIZE {
-                    return Err(ApiError::Status(
-                        400,
-                        "invalid_pagination_parameters",
-                        format!("Invalid pagination parameters: page number {page}, page size {page_size}"),
-                    ));
-                }
-                let page_count = filtered.div_ceil(page_size);
-                if page > page_count.max(1) {
-                    return Err(ApiError::Status(
-                        400,
-                        "page_out_of_range",
-                        format!("Page out of range, page: {page} page size: {page_size}, len: {filtered}"),
-                    ));
-                }
-                (
-                    ((page - 1) * page_size) as usize,
-                    page_size as usize,
-                    Some((page, page_count, page_size)),
-                )
-            }
-        };
-        if reverse {
+        if truthy(&self.sort_reverse) {
             items.reverse();
         }
-        let shown: Vec<Value> = items
-            .iter()
-            .skip(skip)
-            .take(take)
-            .map(|i| to_value(i, fields))
+        let filtered = items.len() as u64;
+        let Some(page) = &self.page else {
+            return Ok(Selection { items, page: None });
+        };
+        let invalid = || ApiError::Status(400, "bad_request", "Pagination parameters are invalid".into());
+        let page: u64 = page.parse().map_err(|_| invalid())?;
+        let page_size: u64 = match &self.page_size {
+            Some(s) => s.parse().map_err(|_| invalid())?,
+            None => DEFAULT_PAGE_SIZE,
+        };
+        if page == 0 || page_size == 0 || page_size > MAX_PAGE_SIZE {
+            return Err(ApiError::Status(
+                400,
+                "invalid_pagination_parameters",
+                format!("Invalid pagination parameters: page number {page}, page size {page_size}"),
+            ));
+        }
+        let page_count = filtered.div_ceil(page_size);
+        if page > page_count.max(1) {
+            return Err(ApiError::Status(
+                400,
+                "page_out_of_range",
+                format!("Page out of range, page: {page} page size: {page_size}, len: {filtered}"),
+            ));
+        }
+        let items: Vec<T> = items
+            .into_iter()
+            .skip(((page - 1) * page_size) as usize)
+            .take(page_size as usize)
             .collect();
-        let shown: Vec<Value> = if columns.is_empty() {
-            shown
-        } else {
-            shown.iter().map(|i| project(i, &columns)).collect()
+        let page = Page {
+            filtered_count: filtered,
+            item_count: items.len() as u64,
+            page,
+            page_count,
+            page_size,
+            total_count: total,
         };
-        let Some((page, page_count, page_size)) = paged else {
-            return Ok(Json(Value::Array(shown)));
-        };
-        Ok(Json(json!({
-            "filtered_count": filtered,
-            "item_count": shown.len(),
-            "items": shown,
-            "page": page,
-            "page_count": page_count,
-            "page_size": page_size,
-            "total_count": total,
-        })))
+        Ok(Selection {
+            items,
+            page: Some(page),
+        })
     }
 
     /// No filter, sort, page or columns: the default listing.

@@ -37,6 +37,17 @@ fn list(
         let views: Vec<json::QueueView> = queues.iter().map(|q| json::QueueView::of(q)).collect();
         return Ok(Json(views).into_response());
     }
+    if p.columns().is_empty() {
+        // Whole queues, filtered, sorted or paged: the ones shown are
+        // written straight from typed views, as in the plain listing.
+        let selection = p.select(
+            queues,
+            |q| Some(q.name.to_string()),
+            |q, sort| json::queue_fields(q, Some(sort)),
+        )?;
+        let views: Vec<json::QueueView> = selection.items.iter().map(|q| json::QueueView::of(q)).collect();
+        return Ok(Json(crate::listing::Listing::of(views, selection.page)).into_response());
+    }
     Ok(p.apply_to(
         queues,
         |q| Some(q.name.to_string()),
