@@ -88,7 +88,12 @@ pub fn erlang_term(v: &Value) -> String {
 /// [`erlang_term`] as the management API shows it in policy messages,
 /// with the binary brackets HTML-escaped.
 pub fn term(v: &Value) -> String {
-    erlang_term(v).replace('<', "&lt;").replace('>', "&gt;")
+    escaped(&erlang_term(v))
+}
+
+/// As the management API HTML-escapes policy validation messages.
+fn escaped(text: &str) -> String {
+    text.replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn failed(detail: impl std::fmt::Display) -> String {
@@ -153,7 +158,7 @@ impl Policy {
             .map(|(k, v)| {
                 let entry = format!("{{<<\"{k}\">>,{}}}", erlang_term(v));
                 match flavor {
-                    Flavor::User => entry.replace('<', "&lt;").replace('>', "&gt;"),
+                    Flavor::User => escaped(&entry),
                     Flavor::Operator => entry,
                 }
             })
@@ -302,29 +307,31 @@ fn lower(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 /// A queue's arguments in force: its own combined with its policy's, then
 /// bounded by its operator policy's.
 pub fn queue_limits(own: &QueueArgs, applied: &Applied) -> QueueArgs {
-    let mut out = with_policy(own, applied.policy.as_deref());
+    let mut out = own.clone();
+    if let Some(p) = applied.policy.as_deref() {
+        bound_limits(&mut out, p);
+        with_policy_settings(&mut out, own, p);
+    }
     if let Some(o) = applied.operator.as_deref() {
-        out.message_ttl = lower(out.message_ttl, o.int("message-ttl"));
-        out.expires = lower(out.expires, o.int("expires"));
-        out.max_length = lower(out.max_length, o.int("max-length"));
-        out.max_length_bytes = lower(out.max_length_bytes, o.int("max-length-bytes"));
-        if own.queue_type == crate::args::QueueType::Quorum {
-            out.delivery_limit = lower(out.delivery_limit, o.int("delivery-limit"));
-        }
+        bound_limits(&mut out, o);
     }
     out
 }
 
-fn with_policy(own: &QueueArgs, policy: Option<&Policy>) -> QueueArgs {
-    let mut out = own.clone();
-    let Some(p) = policy else { return out };
-    out.message_ttl = lower(own.message_ttl, p.int("message-ttl"));
-    out.expires = lower(own.expires, p.int("expires"));
-    out.max_length = lower(own.max_length, p.int("max-length"));
-    out.max_length_bytes = lower(own.max_length_bytes, p.int("max-length-bytes"));
-    if own.queue_type == crate::args::QueueType::Quorum {
-        out.delivery_limit = lower(own.delivery_limit, p.int("delivery-limit"));
+/// The lower of each limit in force and the policy's.
+fn bound_limits(out: &mut QueueArgs, p: &Policy) {
+    out.message_ttl = lower(out.message_ttl, p.int("message-ttl"));
+    out.expires = lower(out.expires, p.int("expires"));
+    out.max_length = lower(out.max_length, p.int("max-length"));
+    out.max_length_bytes = lower(out.max_length_bytes, p.int("max-length-bytes"));
+    if out.queue_type == crate::args::QueueType::Quorum {
+        out.delivery_limit = lower(out.delivery_limit, p.int("delivery-limit"));
     }
+}
+
+/// The policy's other settings, where the queue's own arguments leave
+/// them unset.
+fn with_policy_settings(out: &mut QueueArgs, own: &QueueArgs, p: &Policy) {
     if !own.overflow_declared {
         if let Some(o) = p.text("overflow").and_then(|o| Overflow::parse(&o)) {
             out.overflow = o;
@@ -336,7 +343,6 @@ fn with_policy(own: &QueueArgs, policy: Option<&Policy>) -> QueueArgs {
     if own.dead_letter_routing_key.is_none() {
         out.dead_letter_routing_key = p.text("dead-letter-routing-key");
     }
-    out
 }
 
 #[cfg(test)]
