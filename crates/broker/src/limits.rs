@@ -47,32 +47,47 @@ fn reached(limit: Option<i64>, count: usize) -> Option<i64> {
     limit.filter(|&l| l >= 0 && count as u64 >= l as u64)
 }
 
-/// A vhost's limits and what counts against them.
+/// Limits that change as a whole: a change that fails leaves them as
+/// they were.
 #[derive(Default)]
-pub struct Limits {
-    set: RwLock<VhostLimits>,
-    connections: Counted,
-}
+pub struct Setting<T: Copy>(RwLock<T>);
 
-impl Limits {
-    pub fn get(&self) -> VhostLimits {
-        *self.set.read()
+impl<T: Copy> Setting<T> {
+    pub fn get(&self) -> T {
+        *self.0.read()
     }
 
     /// Changes the limits under their lock (the caller stores them there
     /// too, so the stored and the live limits cannot differ).
-    pub(crate) fn update<E>(&self, change: impl FnOnce(&mut VhostLimits) -> Result<(), E>) -> Result<(), E> {
-        let mut limits = self.set.write();
+    pub(crate) fn update<E>(&self, change: impl FnOnce(&mut T) -> Result<(), E>) -> Result<(), E> {
+        let mut limits = self.0.write();
         let mut changed = *limits;
         change(&mut changed)?;
         *limits = changed;
         Ok(())
     }
+}
+
+/// A vhost's limits and what counts against them.
+#[derive(Default)]
+pub struct Limits {
+    set: Setting<VhostLimits>,
+    connections: Counted,
+}
+
+impl Limits {
+    pub fn get(&self) -> VhostLimits {
+        self.set.get()
+    }
+
+    pub(crate) fn update<E>(&self, change: impl FnOnce(&mut VhostLimits) -> Result<(), E>) -> Result<(), E> {
+        self.set.update(change)
+    }
 
     /// Counts a connection in, or refuses it with RabbitMQ's 530 when the
     /// vhost already holds its limit.
     pub fn admit_connection(&self, vhost: &str, user: &str) -> Result<ConnectionSlot, AmqpError> {
-        let limit = self.set.read().max_connections;
+        let limit = self.set.get().max_connections;
         self.connections.admit(limit).map_err(|l| {
             AmqpError::new(
                 error::NOT_ALLOWED,
@@ -86,7 +101,7 @@ impl Limits {
     /// Refuses a new queue when the vhost already holds `count` queues and
     /// that reaches its limit. The caller holds the queue map's write lock.
     pub fn check_new_queue(&self, vhost: &str, queue: &str, count: usize) -> Result<(), AmqpError> {
-        match reached(self.set.read().max_queues, count) {
+        match reached(self.set.get().max_queues, count) {
             None => Ok(()),
             Some(l) => Err(AmqpError::precondition(format_args!(
                 "cannot declare queue '{queue}': queue limit in vhost '{vhost}' ({l}) is reached"
@@ -99,26 +114,22 @@ impl Limits {
 /// connections.
 #[derive(Default)]
 pub struct UserState {
-    set: RwLock<UserLimits>,
+    set: Setting<UserLimits>,
     connections: Counted,
     channels: Counted,
 }
 
 impl UserState {
     pub fn get(&self) -> UserLimits {
-        *self.set.read()
+        self.set.get()
     }
 
     pub(crate) fn update<E>(&self, change: impl FnOnce(&mut UserLimits) -> Result<(), E>) -> Result<(), E> {
-        let mut limits = self.set.write();
-        let mut changed = *limits;
-        change(&mut changed)?;
-        *limits = changed;
-        Ok(())
+        self.set.update(change)
     }
 
     pub fn admit_connection(&self, user: &str) -> Result<Slot, AmqpError> {
-        let limit = self.set.read().max_connections;
+        let limit = self.set.get().max_connections;
         self.connections.admit(limit).map_err(|l| {
             AmqpError::new(
                 error::NOT_ALLOWED,
@@ -128,7 +139,7 @@ impl UserState {
     }
 
     pub fn admit_channel(&self, user: &str) -> Result<Slot, AmqpError> {
-        let limit = self.set.read().max_channels;
+        let limit = self.set.get().max_channels;
         self.channels.admit(limit).map_err(|l| {
             AmqpError::new(
                 error::NOT_ALLOWED,
