@@ -139,10 +139,8 @@ impl DeadLetters for VHost {
         drop(limits);
         let dlx_exchange = dlx.as_deref().and_then(|name| self.exchange(name));
         let quorum = queue.args.queue_type == crate::args::QueueType::Quorum;
-        for (_, reason) in &dead {
-            self.stats
-                .dead_lettered(quorum, *reason, dlx_exchange.is_some(), 1);
-        }
+        self.stats
+            .dead_lettered(quorum, dlx_exchange.is_some(), dead.iter().map(|(_, r)| r));
         let Some(dlx_name) = dlx.as_deref() else {
             return;
         };

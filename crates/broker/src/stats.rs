@@ -50,14 +50,29 @@ impl GlobalStats {
         2 * (protocol == Protocol::Http) as usize + succeeded as usize
     }
 
-    /// Counts messages a queue dead-letters: by the queue's type (quorum
-    /// or classic), the reason, and whether a dead-letter exchange takes
-    /// them (RabbitMQ's `at_most_once`) or they are dropped (`disabled`).
-    pub fn dead_lettered(&self, quorum: bool, reason: crate::queue::DeathReason, to_exchange: bool, n: u64) {
-        let i = Self::dead_letter_index(quorum, reason, to_exchange);
-        self.dead_lettered[i].fetch_add(n, Ordering::Relaxed);
+    /// Counts a batch of messages a queue dead-letters (see
+    /// [`GlobalStats::dead_letter_index`]): one shared add per kind in the
+    /// batch, not one per message.
+    pub fn dead_lettered<'a>(
+        &self,
+        quorum: bool,
+        to_exchange: bool,
+        reasons: impl IntoIterator<Item = &'a crate::queue::DeathReason>,
+    ) {
+        let mut counts = [0u64; 16];
+        for reason in reasons {
+            counts[Self::dead_letter_index(quorum, *reason, to_exchange)] += 1;
+        }
+        for (total, n) in self.dead_lettered.iter().zip(counts) {
+            if n > 0 {
+                total.fetch_add(n, Ordering::Relaxed);
+            }
+        }
     }
 
+    /// By the queue's type (quorum or classic), the reason, and whether a
+    /// dead-letter exchange takes the messages (RabbitMQ's `at_most_once`)
+    /// or they are dropped (`disabled`).
     pub fn dead_letter_index(quorum: bool, reason: crate::queue::DeathReason, to_exchange: bool) -> usize {
         use crate::queue::DeathReason::*;
         let r = match reason {
