@@ -17,7 +17,7 @@ async function publishConsumeAck() {
   for (let i = 0; i < 50; i++) ch.sendToQueue(q, Buffer.from(`m${i}`));
   const got = [];
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`only ${got.length} deliveries`)), 5000);
+    const timer = setTimeout(() => reject(new Error(`only ${got.length} deliveries`)), 30000);
     ch.consume(q, (msg) => {
       got.push(msg.content.toString());
       ch.ack(msg);

@@ -13,6 +13,12 @@ pub use warren_server::{Config, Server};
 pub mod http;
 pub mod raw;
 
+/// How long a test waits for something that must happen before it calls the
+/// wait a hang. Never a speed bound: CI machines are busy and builds are
+/// unoptimised, so this only has to be longer than any plausible stall.
+/// Speed is measured by the benchmarks (`cargo bench -p warren-tests`).
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
 /// Starts a broker on 127.0.0.1 with a free port.
 pub async fn start() -> Server {
     warren_server::start(Config::ephemeral())
@@ -64,11 +70,11 @@ pub fn reply_text(e: &lapin::Error) -> String {
     }
 }
 
-/// The next delivery, failing the test after five seconds.
+/// The next delivery, failing the test if none comes within [`PATIENCE`].
 pub async fn next(consumer: &mut Consumer) -> Delivery {
-    tokio::time::timeout(Duration::from_secs(5), consumer.next())
+    tokio::time::timeout(PATIENCE, consumer.next())
         .await
-        .expect("a delivery within 5s")
+        .expect("a delivery")
         .expect("consumer open")
         .expect("delivery ok")
 }

@@ -1,7 +1,5 @@
 //! A hand-driven AMQP client for protocol edge cases lapin will not produce.
 
-use std::time::Duration;
-
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -124,9 +122,9 @@ impl Raw {
                 return Some(f);
             }
             self.buf.reserve(4096);
-            let n = tokio::time::timeout(Duration::from_secs(5), self.stream.read_buf(&mut self.buf))
+            let n = tokio::time::timeout(crate::PATIENCE, self.stream.read_buf(&mut self.buf))
                 .await
-                .expect("server answers within 5s")
+                .expect("the server answers")
                 .ok()?;
             if n == 0 {
                 return None;
@@ -197,7 +195,7 @@ impl Raw {
     /// Reads raw bytes until the server closes the socket.
     pub async fn read_to_end(&mut self) -> Vec<u8> {
         let mut out = self.buf.to_vec();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.stream.read_to_end(&mut out)).await;
+        let _ = tokio::time::timeout(crate::PATIENCE, self.stream.read_to_end(&mut out)).await;
         out
     }
 }

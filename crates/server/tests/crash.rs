@@ -49,7 +49,9 @@ fn start(dir: &Path, port: u16, run: usize) -> Broker {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("warren starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // A guard against a broker that never listens, not a speed bound: a
+    // busy CI machine may take long to recover a large log.
+    let deadline = Instant::now() + Duration::from_secs(120);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "warren did not listen");
         std::thread::sleep(Duration::from_millis(20));

@@ -62,7 +62,7 @@ async fn consumers_of_a_deleted_queue_get_basic_cancel() {
         .unwrap();
     // lapin ends the consumer stream when the server cancels it.
     let end = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
+        warren_tests::PATIENCE,
         futures_lite::StreamExt::next(&mut consumer),
     )
     .await

@@ -530,17 +530,18 @@ async fn tags_decide_what_a_user_sees() {
     assert_eq!(st, 404);
 }
 
+/// 10,000 queues list whole, sorted by name, and paged. How fast is measured
+/// by `cargo bench -p warren-tests --bench management_listing`, not here: a
+/// time bound in a test flakes on a busy machine.
 #[tokio::test]
-async fn ten_thousand_queues_list_quickly() {
+async fn ten_thousand_queues_list_sorted_and_paged() {
     let s = server().await;
     let v = s.broker.vhost("/").unwrap();
     for i in 0..10_000 {
         v.declare_queue(&format!("q{i:05}"), false, Default::default(), 0)
             .unwrap();
     }
-    let started = std::time::Instant::now();
     let (st, all) = call(&s, "GET", "/api/queues", GUEST, None).await;
-    let elapsed = started.elapsed();
     assert_eq!(st, 200);
     assert_eq!(all.as_array().unwrap().len(), 10_000);
     assert_eq!(all[9_999]["name"], "q09999", "sorted by name");
@@ -554,11 +555,6 @@ async fn ten_thousand_queues_list_quickly() {
     .await;
     assert_eq!(page["page_count"], 100);
     assert_eq!(page["items"][99]["name"], "q09999");
-    // 15-18 ms in a release build on the development machine (a page:
-    // 4 ms); this unoptimised test build gets a looser bound that still
-    // catches anything worse than linear.
-    assert!(elapsed < std::time::Duration::from_secs(3), "{elapsed:?}");
-    eprintln!("listing 10,000 queues took {elapsed:?} (debug build)");
 }
 
 #[tokio::test]

@@ -208,6 +208,8 @@ async fn a_silent_client_is_disconnected_after_two_missed_heartbeats() {
     }
     let waited = started.elapsed();
     assert!(heartbeats >= 1, "no heartbeat from the server");
+    // Not before two intervals have passed (a lower bound cannot flake on
+    // a slow machine); how soon after is not asserted: `recv` ends when the
+    // server hangs up, and a broker that never did would fail its wait.
     assert!(waited >= std::time::Duration::from_millis(1500), "{waited:?}");
-    assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
 }

@@ -1,7 +1,5 @@
 //! Shutdown closes every connection with 320 CONNECTION_FORCED.
 
-use std::time::Duration;
-
 use warren_tests::raw::Raw;
 use warren_tests::*;
 
@@ -17,7 +15,7 @@ async fn shutdown_sends_connection_forced_and_waits_for_clients() {
         text,
         "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'"
     );
-    tokio::time::timeout(Duration::from_secs(5), stopping)
+    tokio::time::timeout(warren_tests::PATIENCE, stopping)
         .await
         .expect("shutdown completes once clients answered")
         .unwrap();

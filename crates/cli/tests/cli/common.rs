@@ -112,12 +112,13 @@ pub fn find<'a>(list: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} in {list}"))
 }
 
-/// Polls `check` for up to five seconds.
+/// Polls `check` until it holds; thirty seconds without it is a hang (a
+/// guard against hanging, not a speed bound).
 pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while !check() {
         assert!(
-            start.elapsed() < Duration::from_secs(5),
+            start.elapsed() < Duration::from_secs(30),
             "timed out waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(50));
