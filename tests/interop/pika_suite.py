@@ -1,5 +1,7 @@
 """pika against Warren: publish/consume/ack, confirms, topic routing,
-basic.get, nack with requeue, transactions, and a channel error."""
+basic.get, nack with requeue, transactions, a channel error, and removals
+of what is not there (unbind, delete and cancel answer ok, as RabbitMQ
+answers them)."""
 import os
 import sys
 import time
@@ -198,8 +200,48 @@ def max_length_reject_publish():
     conn.close()
 
 
+def unbind_what_is_not_there():
+    conn = connect()
+    ch = conn.channel()
+    # A queue and an exchange that never existed.
+    ch.queue_unbind(name("never.q"), name("never.x"), "k")
+    # An existing queue, a missing exchange.
+    q = name("pika.unbind")
+    ch.queue_declare(q)
+    ch.queue_unbind(q, name("never.x"), "k")
+    # A deleted auto-delete queue (aio-pika's RPC close does this).
+    gone = ch.queue_declare("", auto_delete=True).method.queue
+    ch.queue_bind(gone, "amq.direct", "rpc")
+    tag = ch.basic_consume(gone, lambda *a: None, auto_ack=True)
+    ch.basic_cancel(tag)
+    ch.queue_unbind(gone, "amq.direct", "rpc")
+    # exchange.unbind between two missing exchanges, and from a missing one.
+    ch.exchange_unbind(name("never.d"), name("never.s"), "k")
+    ch.exchange_unbind("amq.fanout", name("never.s"), "k")
+    # A binding that exists goes, once, and again is fine.
+    ch.queue_bind(q, "amq.direct", q)
+    ch.queue_unbind(q, "amq.direct", q)
+    ch.queue_unbind(q, "amq.direct", q)
+    ch.basic_publish("amq.direct", q, b"unrouted")
+    assert ch.queue_declare(q, passive=True).method.message_count == 0
+    # Deletes and cancels of missing objects answer ok too.
+    assert ch.queue_delete(name("never.q")).method.message_count == 0
+    ch.exchange_delete(name("never.x"))
+    ch.basic_cancel("never-a-tag")
+    ch.queue_delete(q)
+    assert ch.is_open, "no channel error on the way"
+    # The default exchange is still refused, before existence is looked at.
+    try:
+        ch.queue_unbind(name("never.q"), "", "k")
+        raise AssertionError("unbinding from the default exchange was accepted")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        assert e.reply_code == 403, e
+        assert e.reply_text == "ACCESS_REFUSED - operation not permitted on the default exchange", e
+    conn.close()
+
+
 for case in [publish_consume_ack, confirms, topic_routing, basic_get, nack_requeue, transactions, channel_error,
-             ttl_and_dead_letters, priorities, max_length_reject_publish]:
+             ttl_and_dead_letters, priorities, max_length_reject_publish, unbind_what_is_not_there]:
     check(case.__name__, case)
 
 if failures:

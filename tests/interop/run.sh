@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop suites: start the real `warren` binary and drive it with pika
-# (Python), amqplib (Node), RabbitMQ's rabbitmqadmin and the
+# and aio-pika (Python), amqplib (Node), RabbitMQ's rabbitmqadmin and the
 # prometheus_client parser. Installs what is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -8,6 +8,7 @@ root=$(cd "$here/../.." && pwd)
 cd "$root"
 
 python3 -c 'import pika' 2>/dev/null || python3 -m pip install --quiet 'pika==1.3.2'
+python3 -c 'import aio_pika' 2>/dev/null || python3 -m pip install --quiet 'aio-pika==10.2.1'
 python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet 'prometheus-client==0.21.1'
 
 # RabbitMQ's rabbitmqadmin v1 (a Python script): the installed one, else
@@ -46,6 +47,8 @@ done
 export WARREN_PORT_UNDER_TEST=$port
 echo "== pika against warren on port $port"
 python3 "$here/pika_suite.py"
+echo "== aio-pika against warren on port $port"
+python3 "$here/aio_pika_suite.py"
 echo "== amqplib against warren on port $port"
 node "$here/amqplib_suite.js"
 echo "== rabbitmqadmin and prometheus_client against warren's HTTP ports $api_port, $metrics_port"

@@ -274,6 +274,15 @@ impl Exchange {
         Ok(())
     }
 
+    /// Whether exactly this binding exists.
+    pub fn has_binding(&self, dest: &Dest, routing_key: &str, arguments: &FieldTable) -> bool {
+        self.bindings
+            .read()
+            .list
+            .iter()
+            .any(|x| x.dest.same(dest) && x.routing_key == routing_key && &x.arguments == arguments)
+    }
+
     /// Removes one binding; returns whether it existed.
     pub fn unbind(&self, dest: &Dest, routing_key: &str, arguments: &FieldTable) -> bool {
         let mut b = self.bindings.write();

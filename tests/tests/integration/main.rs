@@ -28,6 +28,7 @@ mod qos;
 mod queue_args;
 mod quorum;
 mod raw_frames;
+mod removal;
 mod routing;
 mod rpc;
 mod shutdown;

@@ -19,6 +19,9 @@ impl VHost {
         self.find_exchange(exchange)
     }
 
+    /// Binds a queue, checking in RabbitMQ's order: the default exchange is
+    /// refused (403), then the source must exist, then the queue (404), then
+    /// the queue must not be another connection's exclusive queue (405).
     pub fn bind_queue(
         &self,
         queue: &str,
@@ -28,8 +31,8 @@ impl VHost {
         connection: u64,
     ) -> Result<(), AmqpError> {
         self.check_live()?;
-        let q = self.find_queue(queue, connection)?;
         let x = self.check_bindable(exchange)?;
+        let q = self.find_queue(queue, connection)?;
         self.bind(&x, Dest::Queue(q), routing_key, arguments)
     }
 
@@ -63,6 +66,11 @@ impl VHost {
         }
     }
 
+    /// Removes a queue's binding. As in RabbitMQ, unbinding is idempotent:
+    /// a missing exchange, queue or binding answers ok (cleanup code unbinds
+    /// after a queue is gone: aio-pika's RPC does on close). Only the
+    /// default exchange (403) and an existing binding of another
+    /// connection's exclusive queue (405) are refused.
     pub fn unbind_queue(
         &self,
         queue: &str,
@@ -71,12 +79,26 @@ impl VHost {
         arguments: &FieldTable,
         connection: u64,
     ) -> Result<(), AmqpError> {
-        let q = self.find_queue(queue, connection)?;
-        let x = self.check_bindable(exchange)?;
-        self.unbind(&x, Dest::Queue(q), routing_key, arguments);
+        if exchange.is_empty() {
+            return Err(AmqpError::default_exchange());
+        }
+        let (Some(x), Some(q)) = (self.exchange(exchange), self.queue(queue)) else {
+            return Ok(());
+        };
+        let dest = Dest::Queue(q.clone());
+        if !x.has_binding(&dest, routing_key, arguments) {
+            return Ok(());
+        }
+        if !q.accessible_by(connection) {
+            return Err(AmqpError::resource_locked(queue, &self.name));
+        }
+        self.unbind(&x, dest, routing_key, arguments);
         Ok(())
     }
 
+    /// Binds exchange to exchange: the default exchange is refused at
+    /// either end before anything else, then the source must exist, then
+    /// the destination (RabbitMQ's order).
     pub fn bind_exchange(
         &self,
         destination: &str,
@@ -85,11 +107,14 @@ impl VHost {
         arguments: FieldTable,
     ) -> Result<(), AmqpError> {
         self.check_live()?;
-        let d = self.check_bindable(destination)?;
-        let s = self.check_bindable(source)?;
+        Self::check_not_default(source, destination)?;
+        let s = self.find_exchange(source)?;
+        let d = self.find_exchange(destination)?;
         self.bind(&s, Dest::Exchange(d), routing_key, arguments)
     }
 
+    /// Removes an exchange-to-exchange binding; ok when either exchange or
+    /// the binding is missing, as in RabbitMQ.
     pub fn unbind_exchange(
         &self,
         destination: &str,
@@ -97,9 +122,17 @@ impl VHost {
         routing_key: &str,
         arguments: &FieldTable,
     ) -> Result<(), AmqpError> {
-        let d = self.check_bindable(destination)?;
-        let s = self.check_bindable(source)?;
-        self.unbind(&s, Dest::Exchange(d), routing_key, arguments);
+        Self::check_not_default(source, destination)?;
+        if let (Some(s), Some(d)) = (self.exchange(source), self.exchange(destination)) {
+            self.unbind(&s, Dest::Exchange(d), routing_key, arguments);
+        }
+        Ok(())
+    }
+
+    fn check_not_default(source: &str, destination: &str) -> Result<(), AmqpError> {
+        if source.is_empty() || destination.is_empty() {
+            return Err(AmqpError::default_exchange());
+        }
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 //! last declared queue that `""` names.
 
 use warren_broker::access::Perm;
-use warren_broker::error::AmqpError;
+use warren_broker::error::{self, AmqpError};
 use warren_broker::queue::QueueOptions;
 use warren_codec::protocol::queue;
 use warren_codec::shortstr::truncated;
@@ -18,7 +18,7 @@ impl Channel {
         }
         self.last_queue
             .clone()
-            .ok_or_else(|| AmqpError::not_found("queue", "", "/"))
+            .ok_or_else(|| AmqpError::new(error::NOT_FOUND, "no previously declared queue"))
     }
 
     pub(super) fn queue_method(
