@@ -20,6 +20,7 @@ pub mod exchange;
 pub mod headers;
 pub mod limits;
 pub mod message;
+pub mod parameters;
 pub mod persist;
 pub mod policy;
 pub mod queue;
@@ -69,6 +70,9 @@ pub struct Broker {
     /// Rates of change of the queue totals (messages, ready, unacked).
     pub depth_rates: stats::RateMeter<3>,
     vhosts: RwLock<HashMap<String, Arc<VHost>>>,
+    /// Runtime parameters of components Warren stores only, and global
+    /// parameters (the cluster name).
+    pub parameters: parameters::Parameters,
     pub store: Option<Arc<Persistence>>,
 }
 
@@ -83,6 +87,7 @@ impl Default for Broker {
             rates: Default::default(),
             depth_rates: Default::default(),
             vhosts: RwLock::new(HashMap::new()),
+            parameters: Default::default(),
             store: None,
         };
         broker.add_default_vhost();
@@ -169,6 +174,7 @@ impl Broker {
                 self.access.delete_topic_permissions(name, &t.user, None);
             }
         }
+        self.parameters.delete_vhost(name);
         if let Some(store) = &self.store {
             store.defs.delete_vhost(name);
         }
@@ -206,6 +212,7 @@ impl Broker {
             rates: Default::default(),
             depth_rates: Default::default(),
             vhosts: RwLock::new(HashMap::new()),
+            parameters: parameters::Parameters::open(Some(store.clone()))?,
             store: Some(store.clone()),
         };
         if !store.defs.seeded() {

@@ -92,11 +92,12 @@ pub fn term(v: &Value) -> String {
 }
 
 /// As the management API HTML-escapes policy validation messages.
-fn escaped(text: &str) -> String {
+pub fn escaped(text: &str) -> String {
     text.replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn failed(detail: impl std::fmt::Display) -> String {
+/// RabbitMQ's text for a runtime parameter or policy that fails validation.
+pub fn failed(detail: impl std::fmt::Display) -> String {
     format!("Validation failed\n\n{detail}\n")
 }
 

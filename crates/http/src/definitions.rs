@@ -1,5 +1,6 @@
 //! Definitions in RabbitMQ's export format: users (with their password
-//! hashes), vhosts, permissions, policies, queues, exchanges and bindings.
+//! hashes), vhosts, permissions, policies, queues, exchanges, bindings,
+//! runtime parameters and global parameters.
 //! A file exported from RabbitMQ imports into Warren and the other way
 //! round; the same import runs for `POST /api/definitions` and for the
 //! definitions file named in the configuration.
@@ -9,15 +10,17 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 use warren_broker::exchange::{Dest, ExchangeOptions};
+use warren_broker::parameters::STORED_COMPONENTS;
 use warren_broker::queue::QueueOptions;
 use warren_broker::{Broker, VHost};
-use warren_store::definitions::{PermissionDef, TopicPermissionDef, UserDef, VhostLimits};
+use warren_store::definitions::{ParameterDef, PermissionDef, TopicPermissionDef, UserDef, VhostLimits};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::access::{check_hash, parse_tags, permission_json, user_json, vhost_meta};
-use crate::routes::limits::{limits_json, set_limit, set_user_limit};
+use crate::routes::limits::{set_limit, set_user_limit};
 use crate::routes::overview::RABBITMQ_VERSION;
+use crate::routes::parameters::{self, INTERNAL_CLUSTER_ID};
 use crate::routes::policies::{policy_def, policy_json};
 use crate::routes::topic_permissions::topic_permission_json;
 use crate::{json, ApiState};
@@ -136,33 +139,9 @@ fn vhost_def(v: &VHost) -> Value {
     o
 }
 
-/// A vhost's limits as RabbitMQ exports them: a `vhost-limits` parameter
-/// named `limits` (none when no limit is set).
-fn parameters_of(v: &VHost) -> Vec<Value> {
-    let mut out = Vec::new();
-    let limits = v.limits.get();
-    if !limits.is_empty() {
-        out.push(json!({
-            "value": limits_json(&limits),
-            "vhost": &*v.name,
-            "component": "vhost-limits",
-            "name": "limits",
-        }));
-    }
-    // Operator policies are runtime parameters in RabbitMQ's exports.
-    for p in v.operator_policies() {
-        out.push(json!({
-            "value": {"pattern": p.pattern, "definition": p.definition, "priority": p.priority, "apply-to": p.apply_to},
-            "vhost": &*v.name,
-            "component": "operator_policy",
-            "name": p.name,
-        }));
-    }
-    out
-}
-
-/// Everything, as `GET /api/definitions` returns it.
-pub fn export(broker: &Broker, version: &str) -> Value {
+/// Everything, as `GET /api/definitions` returns it. `cluster_id` is the
+/// broker's identity, exported as RabbitMQ's `internal_cluster_id`.
+pub fn export(broker: &Broker, version: &str, cluster_id: &str) -> Value {
     let mut vhosts = broker.vhosts();
     vhosts.sort_by(|a, b| a.name.cmp(&b.name));
     let all = |f: &dyn Fn(&VHost) -> Vec<Value>| -> Vec<Value> { vhosts.iter().flat_map(|v| f(v)).collect() };
@@ -175,8 +154,8 @@ pub fn export(broker: &Broker, version: &str) -> Value {
         "vhosts": vhosts.iter().map(|v| vhost_def(v)).collect::<Vec<_>>(),
         "permissions": broker.access.permissions().iter().map(|p| permission_json(p)).collect::<Vec<_>>(),
         "topic_permissions": broker.access.topic_permissions().iter().map(topic_permission_json).collect::<Vec<_>>(),
-        "parameters": all(&parameters_of),
-        "global_parameters": [],
+        "parameters": all(&|v| parameters::of_vhost(broker, v, false)),
+        "global_parameters": parameters::globals(broker, cluster_id),
         "policies": all(&|v| v.policies().iter().map(|p| policy_json(p)).collect()),
         "queues": all(&|v| queues_of(v, true)),
         "exchanges": all(&|v| exchanges_of(v, true)),
@@ -186,13 +165,13 @@ pub fn export(broker: &Broker, version: &str) -> Value {
 
 /// One vhost's objects, without vhost fields (except in policies), as
 /// `GET /api/definitions/{vhost}` returns them.
-pub fn export_one(v: &VHost, version: &str) -> Value {
+pub fn export_one(broker: &Broker, v: &VHost, version: &str) -> Value {
     json!({
         "rabbit_version": RABBITMQ_VERSION,
         "rabbitmq_version": RABBITMQ_VERSION,
         "product_name": "Warren",
         "product_version": version,
-        "parameters": parameters_of(v),
+        "parameters": parameters::of_vhost(broker, v, false),
         "policies": v.policies().iter().map(|p| policy_json(p)).collect::<Vec<_>>(),
         "queues": queues_of(v, false),
         "exchanges": exchanges_of(v, false),
@@ -352,9 +331,32 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
         let def = policy_def(&v.name, text(p, "name"), &value)?;
         v.put_operator_policy(def)?;
     }
+    // Shovels and federation upstreams are stored as given (nothing runs
+    // them yet), so that the definitions export again unchanged; other
+    // components are skipped.
+    for p in items(defs, "parameters").filter(|p| STORED_COMPONENTS.contains(&text(p, "component"))) {
+        let v = vhost_of(p)?;
+        broker.parameters.put(ParameterDef {
+            component: text(p, "component").to_string(),
+            vhost: v.name.to_string(),
+            name: text(p, "name").to_string(),
+            value: p.get("value").cloned().unwrap_or_default(),
+        });
+    }
+    if only_vhost.is_none() {
+        for g in items(defs, "global_parameters") {
+            // The broker keeps its own identity: an export from another
+            // broker carries that one's.
+            if text(g, "name") != INTERNAL_CLUSTER_ID {
+                let value = g.get("value").cloned().unwrap_or_default();
+                broker.parameters.put_global(text(g, "name"), value);
+            }
+        }
+    }
     // Runtime parameters: vhost limits (set last) and operator policies
-    // (above) are Warren's; federation and shovels are not imported. Set last, as the queues above were checked
-    // against the limits in force before the import, as RabbitMQ checks.
+    // (above) are Warren's. Limits are set last, as the queues above were
+    // checked against the limits in force before the import, as RabbitMQ
+    // checks.
     for p in items(defs, "parameters").filter(|p| text(p, "component") == "vhost-limits") {
         let v = vhost_of(p)?;
         let value = p.get("value").and_then(Value::as_object);
@@ -411,7 +413,7 @@ pub async fn export_all(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_admin()?;
-    Ok(Json(export(&s.broker, s.product_version)))
+    Ok(Json(export(&s.broker, s.product_version, &s.cluster_id)))
 }
 
 pub async fn export_vhost(
@@ -424,7 +426,7 @@ pub async fn export_vhost(
         .broker
         .vhost(&vhost)
         .ok_or_else(|| ApiError::BadRequest("vhost_not_found".into()))?;
-    Ok(Json(export_one(&v, s.product_version)))
+    Ok(Json(export_one(&s.broker, &v, s.product_version)))
 }
 
 fn run_import(

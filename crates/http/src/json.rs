@@ -118,19 +118,46 @@ pub struct QueueView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     message_stats: Option<QueueMessageStats>,
     effective_policy_definition: Value,
-    /// `null` when no policy applies, as RabbitMQ shows it.
-    policy: Option<String>,
-    operator_policy: Option<String>,
+    /// The fields below are `null` when unset in the detailed view and left
+    /// out of the basic one (RabbitMQ 3.13's `/api/queues` drops nulls;
+    /// `/api/queues/detailed`, one queue and `columns` keep them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operator_policy: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exclusive_consumer_tag: Option<Option<String>>,
+    /// With `x-single-active-consumer`: the consumer receiving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    single_active_consumer_tag: Option<Option<String>>,
     node: &'static str,
 }
 
+/// RabbitMQ 3.13's two queue views: the basic one of `/api/queues` (no
+/// null fields) and the detailed one.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Detail {
+    Basic,
+    Detailed,
+}
+
+impl Detail {
+    /// A field that may be unset, as this view shows it.
+    fn shown<T>(self, v: Option<T>) -> Option<Option<T>> {
+        match self {
+            Detail::Detailed => Some(v),
+            Detail::Basic => v.map(Some),
+        }
+    }
+}
+
 impl<'a> QueueView<'a> {
-    pub fn of(q: &'a Queue) -> QueueView<'a> {
-        Self::with(q, true)
+    pub fn of(q: &'a Queue, detail: Detail) -> QueueView<'a> {
+        Self::with(q, true, detail)
     }
 
     /// The view, with or without `message_stats`.
-    pub fn with(q: &'a Queue, stats: bool) -> QueueView<'a> {
+    pub fn with(q: &'a Queue, stats: bool, detail: Detail) -> QueueView<'a> {
         let ready = q.message_count();
         let unacked = q.unacked_count();
         let policy = q.policy();
@@ -145,6 +172,21 @@ impl<'a> QueueView<'a> {
                 .depth_rates
                 .gauge_rates([messages, u64::from(ready), unacked as u64]);
         let held = q.memory();
+        let (exclusive_tag, active_tag) = match detail {
+            // Only the detailed view shows them unset, so only it (or a
+            // queue with consumers) pays for a look at the consumers.
+            Detail::Basic if q.consumer_count() == 0 => (None, None),
+            _ => {
+                let consumers = q.consumers();
+                let exclusive = consumers.iter().find(|c| c.exclusive).map(|c| c.tag.to_string());
+                let active = q
+                    .args
+                    .single_active_consumer
+                    .then(|| consumers.first().map(|c| c.tag.to_string()))
+                    .flatten();
+                (exclusive, active)
+            }
+        };
         QueueView {
             name: &q.name,
             vhost: &q.vhost,
@@ -167,8 +209,10 @@ impl<'a> QueueView<'a> {
             message_bytes_unacknowledged: held.unacked_bytes,
             message_stats,
             effective_policy_definition: Value::Object(policy.effective_definition()),
-            operator_policy: policy.operator.as_ref().map(|p| p.name.clone()),
-            policy: policy.policy.map(|p| p.name.clone()),
+            operator_policy: detail.shown(policy.operator.as_ref().map(|p| p.name.clone())),
+            policy: detail.shown(policy.policy.map(|p| p.name.clone())),
+            exclusive_consumer_tag: detail.shown(exclusive_tag),
+            single_active_consumer_tag: detail.shown(active_tag),
             node: crate::routes::overview::NODE,
         }
     }
@@ -178,10 +222,10 @@ pub fn queue(q: &Queue) -> Value {
     queue_fields(q, None)
 }
 
-/// A queue's JSON with only `fields` (all with `None`).
+/// A queue's detailed JSON with only `fields` (all with `None`).
 pub fn queue_fields(q: &Queue, fields: Option<&[&str]>) -> Value {
     let stats = fields.is_none_or(|f| f.contains(&"message_stats"));
-    crate::pick::pick(&QueueView::with(q, stats), fields)
+    crate::pick::pick(&QueueView::with(q, stats, Detail::Detailed), fields)
 }
 
 /// RabbitMQ's `message_stats`: each count and `<name>_details.rate`.

@@ -305,13 +305,14 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         Default::default();
     uptime.set(state.started.elapsed().as_secs_f64());
     reg.register("rabbitmq_erlang_uptime_seconds", "Node uptime", uptime);
+    let cluster_name = state.broker.parameters.cluster_name();
     info(
         &mut reg,
         "rabbitmq_identity_info",
         "RabbitMQ node & cluster identity info",
         &[
             ("rabbitmq_node", NODE),
-            ("rabbitmq_cluster", "warren"),
+            ("rabbitmq_cluster", &cluster_name),
             ("rabbitmq_cluster_permanent_id", &state.cluster_id),
         ],
     );

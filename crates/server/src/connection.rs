@@ -127,7 +127,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
         perms: Arc::new(Permissions::none("", "")),
         perms_generation: u64::MAX,
     };
-    conn.send(0, start_method());
+    conn.send(0, start_method(&shared.broker.parameters.cluster_name()));
     conn.run(&mut rd, shutdown).await;
     conn.cleanup();
     shared.broker.connections.remove(id);
@@ -148,7 +148,9 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
     tracing::debug!(id, ?peer, "connection closed");
 }
 
-fn start_method() -> AMQPClass {
+/// `connection.start`, with RabbitMQ's server properties; `cluster_name` is
+/// the one `/api/cluster-name` sets.
+fn start_method(cluster_name: &str) -> AMQPClass {
     let mut caps = FieldTable::default();
     for cap in [
         "publisher_confirms",
@@ -168,7 +170,7 @@ fn start_method() -> AMQPClass {
     props.insert("product".into(), text("Warren"));
     props.insert("version".into(), text(env!("CARGO_PKG_VERSION")));
     props.insert("platform".into(), text("Rust"));
-    props.insert("cluster_name".into(), text("warren"));
+    props.insert("cluster_name".into(), text(cluster_name));
     props.insert("copyright".into(), text("The Warren authors"));
     props.insert(
         "information".into(),

@@ -132,6 +132,24 @@ pub struct PolicyDef {
     pub definition: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A runtime parameter of a component Warren stores without acting on it
+/// (RabbitMQ's `shovel`, `federation-upstream`...), kept so definitions
+/// round-trip. The value is the operator's JSON, as given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParameterDef {
+    pub component: String,
+    pub vhost: String,
+    pub name: String,
+    pub value: serde_json::Value,
+}
+
+/// A global (cluster-wide) runtime parameter, such as `cluster_name`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GlobalParameterDef {
+    pub name: String,
+    pub value: serde_json::Value,
+}
+
 pub struct Definitions {
     db: sled::Db,
     meta: sled::Tree,
@@ -147,6 +165,8 @@ pub struct Definitions {
     vhost_meta: sled::Tree,
     vhost_limits: sled::Tree,
     user_limits: sled::Tree,
+    parameters: sled::Tree,
+    global_parameters: sled::Tree,
 }
 
 fn key(parts: &[&str]) -> Vec<u8> {
@@ -200,6 +220,8 @@ impl Definitions {
             vhost_meta: db.open_tree("vhost_meta")?,
             vhost_limits: db.open_tree("vhost_limits")?,
             user_limits: db.open_tree("user_limits")?,
+            parameters: db.open_tree("parameters")?,
+            global_parameters: db.open_tree("global_parameters")?,
             meta,
             db,
         })
@@ -337,6 +359,31 @@ impl Definitions {
 
     pub fn policies(&self, operator: bool) -> Result<Vec<PolicyDef>, StoreError> {
         all(self.policy_tree(operator))
+    }
+
+    pub fn put_parameter(&self, p: &ParameterDef) {
+        let k = key(&[&p.component, &p.vhost, &p.name]);
+        self.write(&self.parameters, k, Some(json(p)));
+    }
+
+    pub fn delete_parameter(&self, component: &str, vhost: &str, name: &str) {
+        self.write(&self.parameters, key(&[component, vhost, name]), None);
+    }
+
+    pub fn parameters(&self) -> Result<Vec<ParameterDef>, StoreError> {
+        all(&self.parameters)
+    }
+
+    pub fn put_global_parameter(&self, p: &GlobalParameterDef) {
+        self.write(&self.global_parameters, key(&[&p.name]), Some(json(p)));
+    }
+
+    pub fn delete_global_parameter(&self, name: &str) {
+        self.write(&self.global_parameters, key(&[name]), None);
+    }
+
+    pub fn global_parameters(&self) -> Result<Vec<GlobalParameterDef>, StoreError> {
+        all(&self.global_parameters)
     }
 
     /// Whether the default user was created once already (it is not

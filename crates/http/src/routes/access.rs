@@ -120,12 +120,6 @@ pub async fn delete_vhost(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// An empty list, for administrators, of a kind of object Warren does not have.
-pub async fn nothing(Extension(caller): Extension<Caller>) -> Result<Json<Value>> {
-    caller.require_admin()?;
-    Ok(Json(json!([])))
-}
-
 pub fn user_json(access: &warren_broker::access::Access, u: &User) -> Value {
     json!({
         "name": u.name,

@@ -71,6 +71,14 @@ pub async fn one(
     Ok(Json(json::connection(&*find(&s, &caller, &name)?)))
 }
 
+/// The `X-Reason` header's text, or RabbitMQ's default close reason.
+fn close_reason(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get("x-reason")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("Closed via management plugin")
+}
+
 /// Closes a connection with 320 CONNECTION_FORCED and the `X-Reason`
 /// header's text, as RabbitMQ's management plugin does.
 pub async fn close(
@@ -83,11 +91,58 @@ pub async fn close(
     if !caller.is_admin() && *c.user.lock() != caller.name() {
         return Err(ApiError::NotAuthorised("Not administrator user"));
     }
-    let reason = headers
-        .get("x-reason")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("Closed via management plugin");
-    c.request_close(reason);
+    c.request_close(close_reason(&headers));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `/api/connections/username/{user}` is for monitors (GET) or
+/// administrators (DELETE), and for the user themself (RabbitMQ 3.13's
+/// `is_authorized_user`; 3.10 answered 500 to the others).
+fn require_user_or(caller: &Caller, user: &str, allowed: bool) -> Result<()> {
+    if allowed || caller.name() == user {
+        Ok(())
+    } else {
+        Err(ApiError::NotAuthorised("User not authorised to access object"))
+    }
+}
+
+fn connections_of(s: &ApiState, user: &str) -> Vec<Arc<ConnectionInfo>> {
+    s.broker
+        .connections
+        .list()
+        .into_iter()
+        .filter(|c| *c.user.lock() == user)
+        .collect()
+}
+
+/// A user's connections as RabbitMQ tracks them: name, vhost, user, node.
+pub async fn of_user(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(user): Path<String>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>> {
+    require_user_or(&caller, &user, caller.is_monitor())?;
+    p.apply(
+        connections_of(&s, &user)
+            .iter()
+            .map(|c| json!({"name": c.name, "vhost": *c.vhost.lock(), "user": user, "node": NODE}))
+            .collect(),
+    )
+}
+
+/// Closes every connection of a user (320 with the `X-Reason` text); 204
+/// even when there is none, as RabbitMQ answers.
+pub async fn close_of_user(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(user): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode> {
+    require_user_or(&caller, &user, caller.is_admin())?;
+    for c in connections_of(&s, &user) {
+        c.request_close(close_reason(&headers));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,11 +4,15 @@
 
 pub(crate) mod access;
 mod bindings;
+mod cluster;
 pub(crate) mod connections;
 mod exchanges;
+mod features;
 mod health;
 pub(crate) mod limits;
+mod login;
 pub(crate) mod overview;
+pub(crate) mod parameters;
 pub(crate) mod policies;
 mod queues;
 pub(crate) mod topic_permissions;
@@ -34,6 +38,8 @@ pub fn router(state: ApiState) -> Router {
     // path is fixed before routing, so the API's router sits behind an
     // outer one whose middleware runs first.
     Router::new()
+        // Asked by the login page before there are credentials.
+        .route("/api/auth", get(login::settings))
         .fallback_service(api(state))
         .layer(middleware::map_request(without_trailing_slash))
 }
@@ -64,6 +70,10 @@ fn api(state: ApiState) -> Router {
         .route(
             "/api/connections/{name}",
             get(connections::one).delete(connections::close),
+        )
+        .route(
+            "/api/connections/username/{user}",
+            get(connections::of_user).delete(connections::close_of_user),
         )
         .route("/api/connections/{name}/channels", get(connections::channels_of))
         .route("/api/vhosts/{vhost}/connections", get(connections::of_vhost))
@@ -101,6 +111,9 @@ fn api(state: ApiState) -> Router {
                 .delete(access::delete_permission),
         )
         .route("/api/queues", get(queues::all))
+        // Before `/api/queues/{vhost}`, as in RabbitMQ 3.13: a vhost named
+        // `detailed` is listed with `/api/queues/detailed`'s answer.
+        .route("/api/queues/detailed", get(queues::all_detailed))
         .route("/api/queues/{vhost}", get(queues::in_vhost))
         .route(
             "/api/queues/{vhost}/{name}",
@@ -144,6 +157,11 @@ fn api(state: ApiState) -> Router {
             "/api/definitions",
             get(crate::definitions::export_all).post(crate::definitions::import_all),
         )
+        // RabbitMQ's deprecated alias of `/api/definitions`.
+        .route(
+            "/api/all-configuration",
+            get(crate::definitions::export_all).post(crate::definitions::import_all),
+        )
         .route(
             "/api/definitions/{vhost}",
             get(crate::definitions::export_vhost).post(crate::definitions::import_vhost),
@@ -173,11 +191,46 @@ fn api(state: ApiState) -> Router {
             "/api/vhost-limits/{vhost}/{name}",
             put(limits::put).delete(limits::remove),
         )
-        // Runtime parameters (federation, shovels) are not Warren's: empty
-        // lists, so tools that read them everywhere (Terraform providers,
-        // dashboards) work.
-        .route("/api/parameters", get(access::nothing))
-        .route("/api/global-parameters", get(access::nothing))
+        .route("/api/parameters", get(parameters::all))
+        .route("/api/parameters/{component}", get(parameters::of_component))
+        .route(
+            "/api/parameters/{component}/{vhost}",
+            get(parameters::of_component_in),
+        )
+        .route(
+            "/api/parameters/{component}/{vhost}/{name}",
+            get(parameters::one)
+                .put(parameters::put)
+                .delete(parameters::remove),
+        )
+        .route("/api/global-parameters", get(parameters::global_all))
+        .route(
+            "/api/global-parameters/{name}",
+            get(parameters::global_one)
+                .put(parameters::global_put)
+                .delete(parameters::global_remove),
+        )
+        .route(
+            "/api/cluster-name",
+            get(parameters::cluster_name).put(parameters::set_cluster_name),
+        )
+        .route("/api/feature-flags", get(features::flags))
+        .route("/api/feature-flags/{name}/enable", put(features::enable))
+        .route("/api/deprecated-features", get(features::deprecated))
+        .route("/api/deprecated-features/used", get(features::deprecated_used))
+        .route("/api/rebalance/queues", post(cluster::rebalance))
+        .route("/api/vhosts/{vhost}/start/{node}", post(cluster::start_vhost))
+        .route("/api/reset", delete(cluster::reset_stats))
+        .route("/api/reset/{node}", delete(cluster::reset_node_stats))
+        .route(
+            "/api/auth/attempts/{node}",
+            get(login::attempts).delete(login::reset_attempts),
+        )
+        .route(
+            "/api/auth/attempts/{node}/source",
+            get(login::attempts_by_source).delete(login::reset_attempts),
+        )
+        .route("/api/auth/hash_password/{password}", get(login::hash_password))
         .route("/api/operator-policies", get(policies::operator::all))
         .route(
             "/api/operator-policies/{vhost}",

@@ -89,7 +89,12 @@ pub async fn overview(
         "product_name": "Warren",
         "product_version": s.product_version,
         "rates_mode": "basic",
-        "cluster_name": "warren",
+        // RabbitMQ 3.13's switches: statistics are on, operator policies
+        // may change, queue totals are not asked to be computed apart.
+        "disable_stats": false,
+        "enable_queue_totals": false,
+        "is_op_policy_updating_enabled": true,
+        "cluster_name": s.broker.parameters.cluster_name(),
         "node": NODE,
         "erlang_version": "n/a",
         "exchange_types": exchange_types(),
@@ -146,6 +151,11 @@ fn node_json(s: &ApiState) -> Value {
         "processors": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "os_pid": std::process::id().to_string(),
         "rates_mode": "basic",
+        // RabbitMQ 3.13's switches: statistics are on, operator policies
+        // may change, queue totals are not asked to be computed apart.
+        "disable_stats": false,
+        "enable_queue_totals": false,
+        "is_op_policy_updating_enabled": true,
         "db_dir": s.data_dir.display().to_string(),
         "exchange_types": exchange_types(),
         "auth_mechanisms": [

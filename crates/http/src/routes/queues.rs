@@ -19,12 +19,15 @@ use crate::ApiState;
 
 /// Queues of one vhost or all, sorted by vhost and name. The default
 /// listing serializes each queue straight from [`json::QueueView`]; with
-/// list parameters only the queues shown become JSON.
+/// list parameters only the queues shown become JSON. `detail` is
+/// RabbitMQ 3.13's choice between `/api/queues` (no null fields) and
+/// `/api/queues/detailed`; with `columns` both show the detailed fields.
 fn list(
     s: &ApiState,
     caller: &Caller,
     vhost: Option<&str>,
     p: &ListParams,
+    detail: json::Detail,
 ) -> Result<axum::response::Response> {
     use axum::response::IntoResponse;
     let mut queues: Vec<_> = vhosts_of(s, caller, vhost)?
@@ -34,7 +37,7 @@ fn list(
         .collect();
     queues.sort_by(|a, b| (&a.vhost, &a.name).cmp(&(&b.vhost, &b.name)));
     if p.is_plain() {
-        let views: Vec<json::QueueView> = queues.iter().map(|q| json::QueueView::of(q)).collect();
+        let views: Vec<json::QueueView> = queues.iter().map(|q| json::QueueView::of(q, detail)).collect();
         return Ok(Json(views).into_response());
     }
     if p.columns().is_empty() {
@@ -45,7 +48,11 @@ fn list(
             |q| Some(q.name.to_string()),
             |q, sort| json::queue_fields(q, Some(sort)),
         )?;
-        let views: Vec<json::QueueView> = selection.items.iter().map(|q| json::QueueView::of(q)).collect();
+        let views: Vec<json::QueueView> = selection
+            .items
+            .iter()
+            .map(|q| json::QueueView::of(q, detail))
+            .collect();
         return Ok(Json(crate::listing::Listing::of(views, selection.page)).into_response());
     }
     Ok(p.apply_to(
@@ -61,7 +68,17 @@ pub async fn all(
     Extension(caller): Extension<Caller>,
     Query(p): Query<ListParams>,
 ) -> Result<axum::response::Response> {
-    list(&s, &caller, None, &p)
+    list(&s, &caller, None, &p, json::Detail::Basic)
+}
+
+/// `/api/queues/detailed` (RabbitMQ 3.13): every queue with the null
+/// fields too.
+pub async fn all_detailed(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Query(p): Query<ListParams>,
+) -> Result<axum::response::Response> {
+    list(&s, &caller, None, &p, json::Detail::Detailed)
 }
 
 pub async fn in_vhost(
@@ -70,7 +87,7 @@ pub async fn in_vhost(
     Path(vhost): Path<String>,
     Query(p): Query<ListParams>,
 ) -> Result<axum::response::Response> {
-    list(&s, &caller, Some(&vhost), &p)
+    list(&s, &caller, Some(&vhost), &p, json::Detail::Basic)
 }
 
 pub async fn one(
