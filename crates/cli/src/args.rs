@@ -9,6 +9,11 @@
 //!
 //! Per-noun options carry RabbitMQ's management API field names
 //! (`--auto-delete` is `auto_delete`, `--apply-to` is `apply-to`).
+//!
+//! `declare` creates or updates named objects; the one broker-wide
+//! setting that is not an object, the cluster name, is `set` instead
+//! (`set cluster-name --name N`, as rabbitmqctl's `set_cluster_name`), and
+//! feature flags, which are only ever switched on, have `enable`.
 
 use clap::builder::{NonEmptyStringValueParser, PossibleValuesParser};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
@@ -95,6 +100,16 @@ pub enum Verb {
         #[command(subcommand)]
         noun: DeleteNoun,
     },
+    /// Change a broker-wide setting.
+    Set {
+        #[command(subcommand)]
+        noun: SetNoun,
+    },
+    /// Turn on a feature flag (there is no turning it off).
+    Enable {
+        #[command(subcommand)]
+        noun: EnableNoun,
+    },
     /// Remove the ready messages of a queue.
     Purge {
         #[command(subcommand)]
@@ -131,9 +146,11 @@ pub enum Verb {
 pub enum ShowNoun {
     /// Broker version, totals and message rates.
     Overview,
+    /// The cluster's name (`set cluster-name` changes it).
+    ClusterName,
 }
 
-#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
 pub enum ListNoun {
     /// Queues of --vhost: name, type, message counts, consumers.
     Queues,
@@ -160,6 +177,23 @@ pub enum ListNoun {
     VhostLimits,
     /// The max-connections and max-channels limits of every user.
     UserLimits,
+    /// Broker-wide parameters (cluster_name, internal_cluster_id, ...).
+    GlobalParameters,
+    /// Runtime parameters (shovels, federation upstreams, vhost limits...)
+    /// of every vhost.
+    Parameters {
+        /// Only this component's (e.g. federation-upstream, shovel).
+        #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+        component: Option<String>,
+    },
+    /// Feature flags and whether they are enabled.
+    FeatureFlags,
+    /// Deprecated features and their deprecation phase.
+    DeprecatedFeatures {
+        /// Only those in use now.
+        #[arg(long)]
+        used: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -182,6 +216,11 @@ pub enum DeclareNoun {
     /// A limit of a user over all their connections: max-connections or
     /// max-channels (negative: none).
     UserLimit(DeclareUserLimit),
+    /// A broker-wide parameter.
+    GlobalParameter(DeclareGlobalParameter),
+    /// A runtime parameter of a component in --vhost (a federation
+    /// upstream, a shovel...).
+    Parameter(DeclareParameter),
 }
 
 #[derive(Args, Debug)]
@@ -336,6 +375,27 @@ pub struct DeclareUserLimit {
 }
 
 #[derive(Args, Debug)]
+pub struct DeclareGlobalParameter {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    /// The value as JSON: '{"k":1}', '"text"' (with the quotes), 10.
+    #[arg(long, value_parser = json_value, allow_negative_numbers = true)]
+    pub value: Value,
+}
+
+#[derive(Args, Debug)]
+pub struct DeclareParameter {
+    /// e.g. federation-upstream, shovel.
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub component: String,
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    /// The value as JSON, e.g. '{"uri":"amqp://remote"}'.
+    #[arg(long, value_parser = json_value, allow_negative_numbers = true)]
+    pub value: Value,
+}
+
+#[derive(Args, Debug)]
 pub struct DeclarePolicy {
     #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     pub name: String,
@@ -368,6 +428,19 @@ pub enum DeleteNoun {
     VhostLimit(ByName),
     /// A limit of a user (max-connections or max-channels).
     UserLimit(DeleteUserLimit),
+    GlobalParameter(ByName),
+    /// A runtime parameter of a component in --vhost.
+    Parameter(DeleteParameter),
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteParameter {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub component: String,
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub name: String,
+    #[command(flatten)]
+    pub idem: Idempotently,
 }
 
 #[derive(Args, Debug)]
@@ -463,6 +536,24 @@ pub struct DeleteTopicPermission {
     pub exchange: Option<String>,
     #[command(flatten)]
     pub idem: Idempotently,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SetNoun {
+    /// The name the broker reports as cluster_name.
+    ClusterName {
+        #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EnableNoun {
+    FeatureFlag {
+        /// The flag's name, as `list feature-flags` shows it.
+        #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -565,6 +656,12 @@ fn json_object(s: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// Parses any JSON value given on the command line (a usage error otherwise).
+fn json_value(s: &str) -> Result<Value, String> {
+    serde_json::from_str(s)
+        .map_err(|e| format!("not valid JSON: {e} (a string needs its quotes: '\"text\"')"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,6 +713,161 @@ mod tests {
             panic!("{:?}", cli.verb)
         };
         assert_eq!(u.password.as_deref(), Some("p"));
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("warrenctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_cluster_name_is_shown_and_set() {
+        let cli = parse(&["show", "cluster-name"]).unwrap();
+        assert!(matches!(
+            cli.verb,
+            Verb::Show {
+                noun: ShowNoun::ClusterName
+            }
+        ));
+        let cli = parse(&["set", "cluster-name", "--name", "rabbit@x"]).unwrap();
+        let Verb::Set {
+            noun: SetNoun::ClusterName { name },
+        } = cli.verb
+        else {
+            panic!("{:?}", cli.verb)
+        };
+        assert_eq!(name, "rabbit@x");
+        assert!(parse(&["set", "cluster-name"]).is_err());
+        assert!(parse(&["set", "cluster-name", "--name", ""]).is_err());
+        assert!(parse(&["declare", "cluster-name", "--name", "x"]).is_err());
+    }
+
+    #[test]
+    fn parameter_values_are_any_json() {
+        let cli = parse(&[
+            "declare",
+            "parameter",
+            "--component",
+            "federation-upstream",
+            "--name",
+            "up",
+            "--value",
+            r#"{"uri":"amqp://remote"}"#,
+            "--vhost",
+            "v",
+        ])
+        .unwrap();
+        assert_eq!(cli.conn.vhost, "v");
+        let Verb::Declare {
+            noun: DeclareNoun::Parameter(p),
+        } = cli.verb
+        else {
+            panic!("{:?}", cli.verb)
+        };
+        assert_eq!(p.component, "federation-upstream");
+        assert_eq!(p.name, "up");
+        assert_eq!(p.value, serde_json::json!({"uri": "amqp://remote"}));
+
+        for (given, value) in [
+            (r#""text""#, serde_json::json!("text")),
+            ("-1", serde_json::json!(-1)),
+            ("[1,2]", serde_json::json!([1, 2])),
+            ("null", Value::Null),
+        ] {
+            let cli = parse(&["declare", "global-parameter", "--name", "g", "--value", given]).unwrap();
+            let Verb::Declare {
+                noun: DeclareNoun::GlobalParameter(g),
+            } = cli.verb
+            else {
+                panic!("{:?}", cli.verb)
+            };
+            assert_eq!(g.value, value, "{given}");
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_not_json_is_a_usage_error() {
+        let e = parse(&["declare", "global-parameter", "--name", "g", "--value", "text"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+        assert!(e.use_stderr());
+        let e = parse(&[
+            "declare",
+            "parameter",
+            "--component",
+            "shovel",
+            "--name",
+            "s",
+            "--value",
+            "{",
+        ])
+        .unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(parse(&["declare", "parameter", "--name", "s", "--value", "1"]).is_err());
+    }
+
+    #[test]
+    fn parameters_are_listed_all_or_by_component_and_deleted_by_component() {
+        let cli = parse(&["list", "parameters"]).unwrap();
+        assert!(matches!(
+            cli.verb,
+            Verb::List {
+                noun: ListNoun::Parameters { component: None }
+            }
+        ));
+        let cli = parse(&["list", "parameters", "--component", "shovel"]).unwrap();
+        let Verb::List {
+            noun: ListNoun::Parameters { component },
+        } = cli.verb
+        else {
+            panic!("{:?}", cli.verb)
+        };
+        assert_eq!(component.as_deref(), Some("shovel"));
+        assert!(parse(&["list", "global-parameters"]).is_ok());
+
+        let cli = parse(&[
+            "delete",
+            "parameter",
+            "--component",
+            "shovel",
+            "--name",
+            "s",
+            "--idempotently",
+        ])
+        .unwrap();
+        let Verb::Delete {
+            noun: DeleteNoun::Parameter(d),
+        } = cli.verb
+        else {
+            panic!("{:?}", cli.verb)
+        };
+        assert_eq!((d.component.as_str(), d.name.as_str()), ("shovel", "s"));
+        assert!(d.idem.idempotently);
+        assert!(parse(&["delete", "parameter", "--name", "s"]).is_err());
+        assert!(parse(&["delete", "global-parameter", "--name", "g"]).is_ok());
+    }
+
+    #[test]
+    fn feature_flags_are_listed_and_enabled_and_deprecated_features_listed() {
+        assert!(parse(&["list", "feature-flags"]).is_ok());
+        let cli = parse(&["enable", "feature-flag", "--name", "quorum_queue"]).unwrap();
+        let Verb::Enable {
+            noun: EnableNoun::FeatureFlag { name },
+        } = cli.verb
+        else {
+            panic!("{:?}", cli.verb)
+        };
+        assert_eq!(name, "quorum_queue");
+        assert!(parse(&["enable", "feature-flag"]).is_err());
+        assert!(parse(&["enable", "queue", "--name", "q"]).is_err());
+
+        let used = |args: &[&str]| match parse(args).unwrap().verb {
+            Verb::List {
+                noun: ListNoun::DeprecatedFeatures { used },
+            } => used,
+            other => panic!("{other:?}"),
+        };
+        assert!(!used(&["list", "deprecated-features"]));
+        assert!(used(&["list", "deprecated-features", "--used"]));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::args::*;
 use crate::client::{enc, Client, Method};
 use crate::error::CliError;
-use crate::output::{self, col, Column};
+use crate::output::{self, col, json_col, Column};
 
 type Result<T> = std::result::Result<T, CliError>;
 
@@ -26,9 +26,29 @@ pub fn run(cli: &Cli) -> Result<String> {
         Verb::Show {
             noun: ShowNoun::Overview,
         } => ctx.show_overview(),
-        Verb::List { noun } => ctx.list(*noun),
+        Verb::Show {
+            noun: ShowNoun::ClusterName,
+        } => {
+            let name = ctx.client.get("/api/cluster-name")?;
+            Ok(output::object(ctx.format, &name, &[col("name")]))
+        }
+        Verb::List { noun } => ctx.list(noun),
         Verb::Declare { noun } => ctx.declare(noun).map(|_| String::new()),
         Verb::Delete { noun } => ctx.delete(noun).map(|_| String::new()),
+        Verb::Set {
+            noun: SetNoun::ClusterName { name },
+        } => {
+            ctx.client.put("/api/cluster-name", &json!({ "name": name }))?;
+            Ok(String::new())
+        }
+        Verb::Enable {
+            noun: EnableNoun::FeatureFlag { name },
+        } => {
+            // RabbitMQ wants a JSON content type, and takes an empty object.
+            ctx.client
+                .put(&format!("/api/feature-flags/{}/enable", enc(name)), &json!({}))?;
+            Ok(String::new())
+        }
         Verb::Purge {
             noun: PurgeNoun::Queue { name },
         } => {
@@ -70,7 +90,11 @@ struct Ctx<'a> {
 }
 
 const fn named(header: &'static str, path: &'static str) -> Column {
-    Column { header, path }
+    Column {
+        header,
+        path,
+        as_json: false,
+    }
 }
 
 const OVERVIEW: &[Column] = &[
@@ -104,8 +128,9 @@ const MESSAGES: &[Column] = &[
 ];
 
 /// Columns per noun, after rabbitmqadmin's, plus what one needs next
-/// (`properties_key` to delete a binding, `name` to close a connection).
-fn columns(noun: ListNoun) -> &'static [Column] {
+/// (`properties_key` to delete a binding, `name` to close a connection);
+/// parameter values as the JSON that `--value` takes.
+fn columns(noun: &ListNoun) -> &'static [Column] {
     const QUEUES: &[Column] = &[
         col("name"),
         col("type"),
@@ -186,6 +211,15 @@ fn columns(noun: ListNoun) -> &'static [Column] {
         col("definition"),
         col("priority"),
     ];
+    const GLOBAL_PARAMETERS: &[Column] = &[col("name"), json_col("value")];
+    const PARAMETERS: &[Column] = &[col("vhost"), col("component"), col("name"), json_col("value")];
+    const FEATURE_FLAGS: &[Column] = &[col("name"), col("state"), col("stability"), col("provided_by")];
+    const DEPRECATED_FEATURES: &[Column] = &[
+        col("name"),
+        col("deprecation_phase"),
+        col("provided_by"),
+        col("doc_url"),
+    ];
     match noun {
         ListNoun::Queues => QUEUES,
         ListNoun::Exchanges => EXCHANGES,
@@ -200,6 +234,10 @@ fn columns(noun: ListNoun) -> &'static [Column] {
         ListNoun::Policies | ListNoun::OperatorPolicies => POLICIES,
         ListNoun::VhostLimits => VHOST_LIMITS,
         ListNoun::UserLimits => USER_LIMITS,
+        ListNoun::GlobalParameters => GLOBAL_PARAMETERS,
+        ListNoun::Parameters { .. } => PARAMETERS,
+        ListNoun::FeatureFlags => FEATURE_FLAGS,
+        ListNoun::DeprecatedFeatures { .. } => DEPRECATED_FEATURES,
     }
 }
 
@@ -224,8 +262,9 @@ impl Ctx<'_> {
     }
 
     /// Queues, exchanges, bindings, consumers and policies of `--vhost`;
-    /// connections, channels, vhosts, users and permissions of the broker.
-    fn list(&self, noun: ListNoun) -> Result<String> {
+    /// connections, channels, vhosts, users, permissions, parameters and
+    /// feature flags of the broker.
+    fn list(&self, noun: &ListNoun) -> Result<String> {
         let v = self.v();
         let path = match noun {
             ListNoun::Queues => format!("/api/queues/{v}"),
@@ -242,6 +281,12 @@ impl Ctx<'_> {
             ListNoun::TopicPermissions => "/api/topic-permissions".into(),
             ListNoun::VhostLimits => "/api/vhost-limits".into(),
             ListNoun::UserLimits => "/api/user-limits".into(),
+            ListNoun::GlobalParameters => "/api/global-parameters".into(),
+            ListNoun::Parameters { component: None } => "/api/parameters".into(),
+            ListNoun::Parameters { component: Some(c) } => format!("/api/parameters/{}", enc(c)),
+            ListNoun::FeatureFlags => "/api/feature-flags".into(),
+            ListNoun::DeprecatedFeatures { used: false } => "/api/deprecated-features".into(),
+            ListNoun::DeprecatedFeatures { used: true } => "/api/deprecated-features/used".into(),
         };
         let items = self.client.get(&path)?;
         Ok(output::list(self.format, &items, columns(noun)))
@@ -327,6 +372,14 @@ impl Ctx<'_> {
                 format!("/api/operator-policies/{v}/{}", enc(&p.name)),
                 policy_body(p),
             ),
+            DeclareNoun::GlobalParameter(g) => (
+                format!("/api/global-parameters/{}", enc(&g.name)),
+                json!({"value": g.value}),
+            ),
+            DeclareNoun::Parameter(p) => (
+                format!("/api/parameters/{}/{v}/{}", enc(&p.component), enc(&p.name)),
+                json!({"value": p.value}),
+            ),
         };
         self.client.put(&path, &body)?;
         Ok(())
@@ -384,6 +437,11 @@ impl Ctx<'_> {
             DeleteNoun::UserLimit(l) => (
                 format!("/api/user-limits/{}/{}", enc(&l.user), enc(&l.name)),
                 &l.idem,
+            ),
+            DeleteNoun::GlobalParameter(n) => (format!("/api/global-parameters/{}", enc(&n.name)), &n.idem),
+            DeleteNoun::Parameter(p) => (
+                format!("/api/parameters/{}/{v}/{}", enc(&p.component), enc(&p.name)),
+                &p.idem,
             ),
         };
         idempotent(self.client.delete(&path).map(|_| ()), idem)

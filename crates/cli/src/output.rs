@@ -14,11 +14,28 @@ use crate::args::Format;
 pub struct Column {
     pub header: &'static str,
     pub path: &'static str,
+    /// Shown as compact JSON, whatever it is (a parameter's `value`, which
+    /// `--value` takes back as JSON), rather than flattened for reading.
+    pub as_json: bool,
 }
 
 /// A column whose header is its path.
 pub const fn col(path: &'static str) -> Column {
-    Column { header: path, path }
+    Column {
+        header: path,
+        path,
+        as_json: false,
+    }
+}
+
+/// A column whose header is its path and whose values show as compact
+/// JSON: `"x"` with its quotes, `[1,2]` and `{}` as they are.
+pub const fn json_col(path: &'static str) -> Column {
+    Column {
+        header: path,
+        path,
+        as_json: true,
+    }
 }
 
 /// A list of objects, one row each.
@@ -28,7 +45,7 @@ pub fn list(format: Format, items: &Value, columns: &[Column]) -> String {
         .as_array()
         .unwrap_or(&empty)
         .iter()
-        .map(|item| columns.iter().map(|c| Cell::of(lookup(item, c.path))).collect())
+        .map(|item| columns.iter().map(|c| Cell::in_column(c, item)).collect())
         .collect();
     let headers: Vec<&str> = columns.iter().map(|c| c.header).collect();
     match format {
@@ -42,7 +59,7 @@ pub fn list(format: Format, items: &Value, columns: &[Column]) -> String {
 pub fn object(format: Format, item: &Value, fields: &[Column]) -> String {
     let rows: Vec<Vec<Cell>> = fields
         .iter()
-        .map(|f| vec![Cell::text(f.header), Cell::of(lookup(item, f.path))])
+        .map(|f| vec![Cell::text(f.header), Cell::in_column(f, item)])
         .collect();
     match format {
         Format::Json => json(item),
@@ -73,6 +90,18 @@ impl Cell {
         Cell {
             text: s.to_string(),
             numeric: false,
+        }
+    }
+
+    /// The cell of `column` in `item`.
+    fn in_column(column: &Column, item: &Value) -> Cell {
+        let v = lookup(item, column.path);
+        match v {
+            Some(v) if column.as_json => Cell {
+                text: v.to_string(),
+                numeric: v.is_number(),
+            },
+            _ => Cell::of(v),
         }
     }
 
@@ -188,6 +217,7 @@ mod tests {
         Column {
             header: "queue",
             path: "queue.name",
+            as_json: false,
         },
     ];
 
@@ -262,6 +292,23 @@ mod tests {
         );
         assert_eq!(Cell::of(Some(&json!(true))).text, "true");
         assert_eq!(Cell::of(None).text, "");
+    }
+
+    #[test]
+    fn json_columns_show_values_as_they_would_be_given_back() {
+        let items = json!([
+            {"value": "x"},
+            {"value": ["a", "b"]},
+            {"value": {}},
+            {"value": {"max-queues": 10}},
+            {"value": null},
+            {},
+        ]);
+        let out = list(Format::Tsv, &items, &[json_col("value")]);
+        assert_eq!(
+            out,
+            "value\n\"x\"\n[\"a\",\"b\"]\n{}\n{\"max-queues\":10}\nnull\n\n"
+        );
     }
 
     #[test]

@@ -41,6 +41,12 @@ fn bad_usage_is_a_usage_error() {
         &["declare", "queue", "--name", "q", "--arguments", "{bad"],
     );
     assert!(stderr.contains("not valid JSON"), "{stderr}");
+    let stderr = fails_with(
+        ctl(),
+        64,
+        &["declare", "global-parameter", "--name", "g", "--value", "text"],
+    );
+    assert!(stderr.contains("a string needs its quotes"), "{stderr}");
     fails_with(ctl(), 64, &["declare", "user", "--name", "u"]);
     fails_with(ctl(), 64, &["--format", "xml", "list", "queues"]);
     fails_with(

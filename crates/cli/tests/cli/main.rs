@@ -7,4 +7,5 @@ mod admin;
 mod bindings;
 mod connections;
 mod exit_codes;
+mod parameters;
 mod queues;
