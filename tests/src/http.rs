@@ -22,6 +22,46 @@ pub async fn server() -> Server {
     warren_server::start(config).await.unwrap()
 }
 
+/// A broker with the management API whose data lives in `dir`.
+pub async fn server_in(dir: &std::path::Path) -> Server {
+    let mut config = Config::ephemeral();
+    config.data_dir = dir.to_path_buf();
+    config.management_port = Some(0);
+    warren_server::start(config).await.unwrap()
+}
+
+/// Adds a user with `tags` and every permission on `/`; its basic
+/// credentials.
+pub fn user_with(s: &Server, name: &str, tags: &[&str]) -> String {
+    crate::add_user(s, name, "pw", tags);
+    s.broker
+        .access
+        .put_permission(warren_store::definitions::PermissionDef {
+            user: name.into(),
+            vhost: "/".into(),
+            configure: ".*".into(),
+            write: ".*".into(),
+            read: ".*".into(),
+        })
+        .unwrap();
+    basic(name, "pw")
+}
+
+/// A request to `s`'s management API with basic credentials `auth` and a
+/// JSON body; the status and the JSON answer.
+pub async fn call(s: &Server, method: &str, path: &str, auth: &str, body: Option<Value>) -> (u16, Value) {
+    let body = body.map(|b| b.to_string());
+    let (status, v, _) = http(
+        s.management_addr().unwrap(),
+        method,
+        path,
+        Some(auth),
+        body.as_deref(),
+    )
+    .await;
+    (status, v)
+}
+
 /// A minimal HTTP/1.1 request with a JSON body; returns the status, the
 /// JSON body and the head.
 pub async fn http(

@@ -19,6 +19,16 @@ pub mod raw;
 /// Speed is measured by the benchmarks (`cargo bench -p warren-tests`).
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
+/// Adds (or replaces) a user with `tags`.
+pub fn add_user(s: &Server, name: &str, password: &str, tags: &[&str]) {
+    s.broker.access.put_user(warren_store::definitions::UserDef {
+        name: name.into(),
+        password_hash: warren_broker::access::hash_password(password),
+        hashing_algorithm: warren_broker::access::SHA256.into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+    });
+}
+
 /// Starts a broker on 127.0.0.1 with a free port.
 pub async fn start() -> Server {
     warren_server::start(Config::ephemeral())

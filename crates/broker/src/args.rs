@@ -191,8 +191,15 @@ fn queue_mode(v: &AMQPValue, _: &FieldTable) -> Result<(), String> {
     one_of(v, &["default", "lazy"], "unsupported_queue_mode")
 }
 
+/// RabbitMQ (3.10 and 3.13) words an unknown type as a quoted sentence,
+/// not as the `{unsupported_..., <<"x">>}` term of other arguments.
 fn queue_type(v: &AMQPValue, _: &FieldTable) -> Result<(), String> {
-    one_of(v, &["classic", "quorum", "stream"], "unsupported_queue_type")
+    let s = string(v).ok_or_else(|| unacceptable(v))?;
+    if ["classic", "quorum", "stream"].contains(&s.as_str()) {
+        Ok(())
+    } else {
+        Err(format!("\"unsupported queue type '{s}'\""))
+    }
 }
 
 fn boolean(v: &AMQPValue, _: &FieldTable) -> Result<(), String> {

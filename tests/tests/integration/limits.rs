@@ -14,14 +14,6 @@ async fn put_limit(api: std::net::SocketAddr, vhost: &str, name: &str, value: i6
     http(api, "PUT", &path, Some(GUEST), Some(&body)).await.0
 }
 
-/// A broker with the API whose data lives in `dir`.
-async fn server_in(dir: &std::path::Path) -> Server {
-    let mut config = Config::ephemeral();
-    config.data_dir = dir.to_path_buf();
-    config.management_port = Some(0);
-    warren_server::start(config).await.unwrap()
-}
-
 #[tokio::test]
 async fn max_connections_refuses_new_connections_until_one_closes() {
     let s = server().await;

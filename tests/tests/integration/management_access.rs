@@ -6,19 +6,6 @@ use serde_json::{json, Value};
 use warren_tests::http::*;
 use warren_tests::*;
 
-async fn call(s: &Server, method: &str, path: &str, auth: &str, body: Option<Value>) -> (u16, Value) {
-    let body = body.map(|b| b.to_string());
-    let (status, v, _) = http(
-        s.management_addr().unwrap(),
-        method,
-        path,
-        Some(auth),
-        body.as_deref(),
-    )
-    .await;
-    (status, v)
-}
-
 #[tokio::test]
 async fn users_and_permissions_created_over_http_log_in_over_amqp() {
     let s = server().await;

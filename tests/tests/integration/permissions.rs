@@ -6,18 +6,8 @@
 use lapin::options::*;
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
-use warren_broker::access::{hash_password, SHA256};
-use warren_store::definitions::{PermissionDef, UserDef};
+use warren_store::definitions::PermissionDef;
 use warren_tests::*;
-
-fn add_user(s: &Server, name: &str, password: &str, tags: &[&str]) {
-    s.broker.access.put_user(UserDef {
-        name: name.into(),
-        password_hash: hash_password(password),
-        hashing_algorithm: SHA256.into(),
-        tags: tags.iter().map(|t| t.to_string()).collect(),
-    });
-}
 
 /// (configure, write, read) expressions.
 type Perms<'a> = (&'a str, &'a str, &'a str);
