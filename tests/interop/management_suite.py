@@ -77,6 +77,25 @@ def rabbitmqadmin_operator_policies_and_limits():
     admin("delete", "queue", f"name={q}")
 
 
+def rabbitmqadmin_runtime_parameters():
+    # A shovel definition is stored and listed as RabbitMQ lists it (nothing
+    # runs it yet); vhost limits show up as the vhost-limits parameter.
+    value = {"src-uri": "amqp://", "src-queue": "in", "dest-uri": "amqp://remote", "dest-queue": "out"}
+    assert "parameter declared" in admin(
+        "declare", "parameter", "component=shovel", "name=move-it", "value=" + json.dumps(value))
+    admin("declare", "vhost_limit", "vhost=/", "name=max-connections", "value=100")
+    listed = json.loads(admin("-f", "raw_json", "list", "parameters"))
+    by_name = {(p["component"], p["name"]): p for p in listed}
+    assert by_name[("shovel", "move-it")]["value"] == value, listed
+    assert by_name[("vhost-limits", "limits")]["value"] == {"max-connections": 100}, listed
+    assert "parameter deleted" in admin("delete", "parameter", "component=shovel", "name=move-it")
+    admin("delete", "vhost_limit", "vhost=/", "name=max-connections")
+    assert json.loads(admin("-f", "raw_json", "list", "parameters")) == []
+    # The cluster name rabbitmqadmin shows in its overview.
+    overview = json.loads(admin("-f", "raw_json", "show", "overview"))
+    assert overview[0]["cluster_name"] == "warren", overview
+
+
 def scrape(path):
     with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}{path}", timeout=10) as r:
         return r.read().decode()
@@ -101,7 +120,8 @@ def prometheus_parses_metrics():
     admin("delete", "queue", "name=metrics-q")
 
 
-for case in [rabbitmqadmin_round_trip, rabbitmqadmin_operator_policies_and_limits, prometheus_parses_metrics]:
+for case in [rabbitmqadmin_round_trip, rabbitmqadmin_operator_policies_and_limits, rabbitmqadmin_runtime_parameters,
+             prometheus_parses_metrics]:
     check(case.__name__, case)
 
 if failures:

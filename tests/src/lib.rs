@@ -158,6 +158,45 @@ pub async fn declare_with(ch: &Channel, name: &str, arguments: FieldTable) -> la
         .await
 }
 
+/// Declares a queue with these options and no arguments.
+pub async fn declare_as(
+    ch: &Channel,
+    name: &str,
+    options: QueueDeclareOptions,
+) -> lapin::Result<lapin::Queue> {
+    ch.queue_declare(name.into(), options, FieldTable::default())
+        .await
+}
+
+/// Binds `queue` to `exchange` with `routing_key` and no arguments.
+pub async fn bind(ch: &Channel, queue: &str, exchange: &str, routing_key: &str) -> lapin::Result<()> {
+    ch.queue_bind(
+        queue.into(),
+        exchange.into(),
+        routing_key.into(),
+        lapin::options::QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+}
+
+/// Binds exchange `destination` to `source` with `routing_key`.
+pub async fn bind_exchange(
+    ch: &Channel,
+    destination: &str,
+    source: &str,
+    routing_key: &str,
+) -> lapin::Result<()> {
+    ch.exchange_bind(
+        destination.into(),
+        source.into(),
+        routing_key.into(),
+        lapin::options::ExchangeBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+}
+
 /// Ready messages in a queue (passive declare).
 pub async fn count(ch: &Channel, name: &str) -> u32 {
     passive(ch, name).await.expect("queue exists").message_count()

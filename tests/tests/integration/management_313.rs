@@ -328,6 +328,29 @@ async fn single_node_cluster_operations_answer_as_rabbitmq_on_one_node() {
     assert_eq!(st, 204);
     let (st, _) = call(&s, "DELETE", "/api/reset/rabbit@other", GUEST, None).await;
     assert_eq!(st, 404);
+    // Queue actions sync mirrors: there are none, as on an unmirrored queue.
+    let conn = connect(&s).await;
+    declare(&conn.create_channel().await.unwrap(), "q").await.unwrap();
+    let actions = "/api/queues/%2F/q/actions";
+    for action in ["sync", "cancel_sync"] {
+        let (st, _) = call(&s, "POST", actions, GUEST, Some(json!({ "action": action }))).await;
+        assert_eq!(st, 204, "{action}");
+    }
+    let (st, err) = call(&s, "POST", actions, GUEST, Some(json!({"action": "shuffle"}))).await;
+    assert_eq!(
+        (st, err["reason"].as_str()),
+        (400, Some("{unknown,<<\"shuffle\">>}"))
+    );
+    let (st, err) = call(&s, "POST", actions, GUEST, Some(json!({}))).await;
+    assert_eq!(
+        (st, err["reason"].as_str()),
+        (400, Some("[{key_missing,action}]"))
+    );
+    let body = Some(json!({"action": "sync"}));
+    let (st, err) = call(&s, "POST", "/api/queues/%2F/never/actions", GUEST, body.clone()).await;
+    assert_eq!((st, err["reason"].as_str()), (404, Some("queue_not_found")));
+    let (st, _) = call(&s, "POST", actions, &manager, body).await;
+    assert_eq!(st, 401);
 }
 
 #[tokio::test]

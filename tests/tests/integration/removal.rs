@@ -57,15 +57,7 @@ async fn queue_unbind_answers_ok_when_there_is_nothing_to_unbind() {
     declare(&ch, "q").await.unwrap();
     unbind_queue(&ch, "q", "never-x", "k").await.unwrap();
     unbind_queue(&ch, "never-q", "amq.direct", "k").await.unwrap();
-    ch.queue_bind(
-        "q".into(),
-        "amq.direct".into(),
-        "k".into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    bind(&ch, "q", "amq.direct", "k").await.unwrap();
     unbind_queue(&ch, "q", "amq.direct", "other").await.unwrap();
     let mut args = FieldTable::default();
     args.insert("x-any".into(), lapin::types::AMQPValue::Boolean(true));
@@ -85,27 +77,13 @@ async fn unbinding_a_deleted_auto_delete_queue_answers_ok() {
     // aio-pika's RPC close(): the auto-delete reply queue is gone when its
     // consumer is cancelled, then the client unbinds it.
     let (s, conn, ch) = setup().await;
-    let q = ch
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
+    let auto_delete = QueueDeclareOptions {
+        auto_delete: true,
+        ..Default::default()
+    };
+    let q = declare_as(&ch, "", auto_delete).await.unwrap();
     let name = q.name().to_string();
-    ch.queue_bind(
-        name.as_str().into(),
-        "amq.direct".into(),
-        "rpc".into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    bind(&ch, &name, "amq.direct", "rpc").await.unwrap();
     let consumer = consume(&ch, &name, true).await;
     ch.basic_cancel(consumer.tag(), BasicCancelOptions::default())
         .await
@@ -132,25 +110,9 @@ async fn exchange_unbind_answers_ok_when_there_is_nothing_to_unbind() {
     // A real binding goes, and going twice is fine.
     direct_exchange(&ch, "src").await;
     direct_exchange(&ch, "dst").await;
-    ch.exchange_bind(
-        "dst".into(),
-        "src".into(),
-        "k".into(),
-        ExchangeBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    bind_exchange(&ch, "dst", "src", "k").await.unwrap();
     declare(&ch, "via").await.unwrap();
-    ch.queue_bind(
-        "via".into(),
-        "dst".into(),
-        "k".into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    bind(&ch, "via", "dst", "k").await.unwrap();
     unbind_exchange(&ch, "dst", "src", "k").await.unwrap();
     unbind_exchange(&ch, "dst", "src", "k").await.unwrap();
     publish(&ch, "src", "k", b"not routed").await;
@@ -189,65 +151,40 @@ async fn the_default_exchange_is_refused_before_existence_is_looked_at() {
         refused,
     );
     let ch = conn.create_channel().await.unwrap();
-    let bind = ch
-        .queue_bind(
-            "never-q".into(),
-            "".into(),
-            "k".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await;
-    assert_refused(&conn, bind, 403, refused);
+    let result = bind(&ch, "never-q", "", "k").await;
+    assert_refused(&conn, result, 403, refused);
     let ch = conn.create_channel().await.unwrap();
-    let bind = ch
-        .exchange_bind(
-            "".into(),
-            "never-s".into(),
-            "k".into(),
-            ExchangeBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await;
-    assert_refused(&conn, bind, 403, refused);
+    let result = bind_exchange(&ch, "", "never-s", "k").await;
+    assert_refused(&conn, result, 403, refused);
 }
 
 #[tokio::test]
 async fn binds_name_the_missing_source_first_as_rabbitmq_does() {
     let (_s, conn, _ch) = setup().await;
     let ch = conn.create_channel().await.unwrap();
-    let bind = ch
-        .queue_bind(
-            "never-q".into(),
-            "never-x".into(),
-            "k".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await;
-    assert_refused(&conn, bind, 404, "NOT_FOUND - no exchange 'never-x' in vhost '/'");
+    let result = bind(&ch, "never-q", "never-x", "k").await;
+    assert_refused(
+        &conn,
+        result,
+        404,
+        "NOT_FOUND - no exchange 'never-x' in vhost '/'",
+    );
     let ch = conn.create_channel().await.unwrap();
-    let bind = ch
-        .exchange_bind(
-            "never-d".into(),
-            "never-s".into(),
-            "k".into(),
-            ExchangeBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await;
-    assert_refused(&conn, bind, 404, "NOT_FOUND - no exchange 'never-s' in vhost '/'");
+    let result = bind_exchange(&ch, "never-d", "never-s", "k").await;
+    assert_refused(
+        &conn,
+        result,
+        404,
+        "NOT_FOUND - no exchange 'never-s' in vhost '/'",
+    );
     let ch = conn.create_channel().await.unwrap();
-    let bind = ch
-        .exchange_bind(
-            "never-d".into(),
-            "amq.direct".into(),
-            "k".into(),
-            ExchangeBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await;
-    assert_refused(&conn, bind, 404, "NOT_FOUND - no exchange 'never-d' in vhost '/'");
+    let result = bind_exchange(&ch, "never-d", "amq.direct", "k").await;
+    assert_refused(
+        &conn,
+        result,
+        404,
+        "NOT_FOUND - no exchange 'never-d' in vhost '/'",
+    );
 }
 
 #[tokio::test]
@@ -255,25 +192,12 @@ async fn another_connections_exclusive_queue_is_locked_only_when_the_binding_exi
     let (s, conn, _ch) = setup().await;
     let owner = connect(&s).await;
     let och = owner.create_channel().await.unwrap();
-    och.queue_declare(
-        "mine".into(),
-        QueueDeclareOptions {
-            exclusive: true,
-            ..Default::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-    och.queue_bind(
-        "mine".into(),
-        "amq.direct".into(),
-        "k".into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    let exclusive = QueueDeclareOptions {
+        exclusive: true,
+        ..Default::default()
+    };
+    declare_as(&och, "mine", exclusive).await.unwrap();
+    bind(&och, "mine", "amq.direct", "k").await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     unbind_queue(&ch, "mine", "never-x", "k").await.unwrap();
     unbind_queue(&ch, "mine", "amq.direct", "other").await.unwrap();

@@ -7,29 +7,8 @@
 
 use lapin::ExchangeKind;
 use serde_json::{json, Value};
-use warren_broker::access::{hash_password, SHA256};
-use warren_store::definitions::{PermissionDef, UserDef};
 use warren_tests::http::*;
 use warren_tests::*;
-
-fn add_user_with_all_permissions(s: &Server, name: &str) {
-    s.broker.access.put_user(UserDef {
-        name: name.into(),
-        password_hash: hash_password("pw"),
-        hashing_algorithm: SHA256.into(),
-        tags: vec![],
-    });
-    s.broker
-        .access
-        .put_permission(PermissionDef {
-            user: name.into(),
-            vhost: "/".into(),
-            configure: ".*".into(),
-            write: ".*".into(),
-            read: ".*".into(),
-        })
-        .unwrap();
-}
 
 async fn put_topic(api: std::net::SocketAddr, user: &str, exchange: &str, write: &str, read: &str) -> u16 {
     let body = json!({"exchange": exchange, "write": write, "read": read}).to_string();
@@ -45,7 +24,7 @@ fn refused(key: &str) -> String {
 async fn topic_exchanges_check_routing_and_binding_keys() {
     let s = server().await;
     let api = s.management_addr().unwrap();
-    add_user_with_all_permissions(&s, "tom");
+    user_with(&s, "tom", &[]);
     let conn = connect_as(&s, "tom", "pw", "/").await.unwrap();
     // Set while the connection is open: it applies from the next operation.
     assert_eq!(
@@ -159,7 +138,7 @@ async fn topic_permissions_are_listed_stored_and_exported() {
     };
     let s = start().await.unwrap();
     let api = s.management_addr().unwrap();
-    add_user_with_all_permissions(&s, "tom");
+    user_with(&s, "tom", &[]);
     assert_eq!(put_topic(api, "tom", "amq.topic", "^a", "^b").await, 201);
     let expected =
         json!([{"user": "tom", "vhost": "/", "exchange": "amq.topic", "write": "^a", "read": "^b"}]);

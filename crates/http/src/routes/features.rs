@@ -18,87 +18,62 @@ use crate::error::ApiError;
 use crate::ApiState;
 
 /// One feature flag of RabbitMQ 3.13.7 (with only the management plugin,
-/// as Warren's API is), and whether Warren has its behaviour.
-struct Flag {
-    name: &'static str,
-    desc: &'static str,
-    doc_url: &'static str,
-    stability: &'static str,
-    provided_by: &'static str,
-    /// What the flag stands for is what Warren does.
-    warren_has_it: bool,
-}
-
-const fn flag(
-    name: &'static str,
-    desc: &'static str,
-    doc_url: &'static str,
-    stability: &'static str,
-    provided_by: &'static str,
-    warren_has_it: bool,
-) -> Flag {
-    Flag {
-        name,
-        desc,
-        doc_url,
-        stability,
-        provided_by,
-        warren_has_it,
-    }
-}
+/// as Warren's API is): name, desc, doc_url, stability, provided_by, and
+/// whether what the flag stands for is what Warren does.
+type Flag = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+);
 
 /// Sorted by name, as RabbitMQ lists them.
 #[rustfmt::skip]
 const FLAGS: &[Flag] = &[
     // No classic queue mirroring in Warren.
-    flag("classic_mirrored_queue_version", "Support setting version for classic mirrored queues", "", "required", "rabbit", false),
-    flag("classic_queue_type_delivery_support", "Bug fix for classic queue deliveries using mixed versions", "https://github.com/rabbitmq/rabbitmq-server/issues/5931", "required", "rabbit", true),
+    ("classic_mirrored_queue_version", "Support setting version for classic mirrored queues", "", "required", "rabbit", false),
+    ("classic_queue_type_delivery_support", "Bug fix for classic queue deliveries using mixed versions", "https://github.com/rabbitmq/rabbitmq-server/issues/5931", "required", "rabbit", true),
     // `/api/queues/detailed`, and the reduced `/api/queues`.
-    flag("detailed_queues_endpoint", "Add a detailed queues HTTP API endpoint. Reduce number of metrics in the default endpoint.", "", "stable", "rabbitmq_management", true),
-    flag("direct_exchange_routing_v2", "v2 direct exchange routing implementation", "", "required", "rabbit", true),
-    flag("drop_unroutable_metric", "Count unroutable publishes to be dropped in stats", "", "required", "rabbitmq_management_agent", true),
-    flag("empty_basic_get_metric", "Count AMQP `basic.get` on empty queues in stats", "", "required", "rabbitmq_management_agent", true),
-    flag("feature_flags_v2", "Feature flags subsystem V2", "", "required", "rabbit", true),
+    ("detailed_queues_endpoint", "Add a detailed queues HTTP API endpoint. Reduce number of metrics in the default endpoint.", "", "stable", "rabbitmq_management", true),
+    ("direct_exchange_routing_v2", "v2 direct exchange routing implementation", "", "required", "rabbit", true),
+    ("drop_unroutable_metric", "Count unroutable publishes to be dropped in stats", "", "required", "rabbitmq_management_agent", true),
+    ("empty_basic_get_metric", "Count AMQP `basic.get` on empty queues in stats", "", "required", "rabbitmq_management_agent", true),
+    ("feature_flags_v2", "Feature flags subsystem V2", "", "required", "rabbit", true),
     // The default exchange's bindings are implicit (listed, never stored).
-    flag("implicit_default_bindings", "Default bindings are now implicit, instead of being stored in the database", "", "required", "rabbit", true),
-    flag("khepri_db", "Use the new Khepri Raft-based metadata store", "", "experimental", "rabbit", false),
-    flag("listener_records_in_ets", "Store listener records in ETS instead of Mnesia", "", "required", "rabbit", true),
+    ("implicit_default_bindings", "Default bindings are now implicit, instead of being stored in the database", "", "required", "rabbit", true),
+    ("khepri_db", "Use the new Khepri Raft-based metadata store", "", "experimental", "rabbit", false),
+    ("listener_records_in_ets", "Store listener records in ETS instead of Mnesia", "", "required", "rabbit", true),
     // No maintenance mode (drain) yet.
-    flag("maintenance_mode_status", "Maintenance mode status", "", "required", "rabbit", false),
-    flag("message_containers", "Message containers.", "", "stable", "rabbit", true),
+    ("maintenance_mode_status", "Maintenance mode status", "", "required", "rabbit", false),
+    ("message_containers", "Message containers.", "", "stable", "rabbit", true),
     // Dead-letter cycles are detected from x-death as RabbitMQ 3.13 does.
-    flag("message_containers_deaths_v2", "Bug fix for dead letter cycle detection", "https://github.com/rabbitmq/rabbitmq-server/issues/11159", "stable", "rabbit", true),
-    flag("quorum_queue", "Support queues of type `quorum`", "https://www.rabbitmq.com/quorum-queues.html", "required", "rabbit", true),
+    ("message_containers_deaths_v2", "Bug fix for dead letter cycle detection", "https://github.com/rabbitmq/rabbitmq-server/issues/11159", "stable", "rabbit", true),
+    ("quorum_queue", "Support queues of type `quorum`", "https://www.rabbitmq.com/quorum-queues.html", "required", "rabbit", true),
     // A single node: quorum queues have no other members yet.
-    flag("quorum_queue_non_voters", "Allows new quorum queue members to be added as non voters initially.", "", "stable", "rabbit", false),
-    flag("restart_streams", "Support for restarting streams with optional preferred next leader argument.Used to implement stream leader rebalancing", "", "stable", "rabbit", false),
-    flag("stream_filtering", "Support for stream filtering.", "", "stable", "rabbit", false),
-    flag("stream_queue", "Support queues of type `stream`", "https://www.rabbitmq.com/stream.html", "required", "rabbit", false),
-    flag("stream_sac_coordinator_unblock_group", "Bug fix to unblock a group of consumers in a super stream partition", "https://github.com/rabbitmq/rabbitmq-server/issues/7743", "stable", "rabbit", false),
-    flag("stream_single_active_consumer", "Single active consumer for streams", "https://www.rabbitmq.com/stream.html", "required", "rabbit", false),
-    flag("stream_update_config_command", "A new internal command that is used to update streams as part of a policy.", "", "stable", "rabbit", false),
-    flag("tracking_records_in_ets", "Store tracking records in ETS instead of Mnesia", "", "required", "rabbit", true),
-    flag("user_limits", "Configure connection and channel limits for a user", "", "required", "rabbit", true),
-    flag("virtual_host_metadata", "Virtual host metadata (description, tags, etc)", "", "required", "rabbit", true),
+    ("quorum_queue_non_voters", "Allows new quorum queue members to be added as non voters initially.", "", "stable", "rabbit", false),
+    ("restart_streams", "Support for restarting streams with optional preferred next leader argument.Used to implement stream leader rebalancing", "", "stable", "rabbit", false),
+    ("stream_filtering", "Support for stream filtering.", "", "stable", "rabbit", false),
+    ("stream_queue", "Support queues of type `stream`", "https://www.rabbitmq.com/stream.html", "required", "rabbit", false),
+    ("stream_sac_coordinator_unblock_group", "Bug fix to unblock a group of consumers in a super stream partition", "https://github.com/rabbitmq/rabbitmq-server/issues/7743", "stable", "rabbit", false),
+    ("stream_single_active_consumer", "Single active consumer for streams", "https://www.rabbitmq.com/stream.html", "required", "rabbit", false),
+    ("stream_update_config_command", "A new internal command that is used to update streams as part of a policy.", "", "stable", "rabbit", false),
+    ("tracking_records_in_ets", "Store tracking records in ETS instead of Mnesia", "", "required", "rabbit", true),
+    ("user_limits", "Configure connection and channel limits for a user", "", "required", "rabbit", true),
+    ("virtual_host_metadata", "Virtual host metadata (description, tags, etc)", "", "required", "rabbit", true),
 ];
-
-fn state(f: &Flag) -> &'static str {
-    if f.warren_has_it {
-        "enabled"
-    } else {
-        "disabled"
-    }
-}
 
 /// Any management user may list them (3.13; 3.10 asked for administrator).
 pub async fn flags() -> Json<Value> {
     Json(
         FLAGS
             .iter()
-            .map(|f| {
+            .map(|&(name, desc, doc_url, stability, provided_by, warren_has_it)| {
+                let state = if warren_has_it { "enabled" } else { "disabled" };
                 json!({
-                    "name": f.name, "desc": f.desc, "doc_url": f.doc_url,
-                    "state": state(f), "stability": f.stability, "provided_by": f.provided_by,
+                    "name": name, "desc": desc, "doc_url": doc_url,
+                    "state": state, "stability": stability, "provided_by": provided_by,
                 })
             })
             .collect(),
@@ -122,12 +97,11 @@ pub async fn enable(
         // RabbitMQ's handler accepts only JSON: 415 with an empty body.
         return Ok(StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
-    match FLAGS.iter().find(|f| f.name == name) {
+    match FLAGS.iter().find(|f| f.0 == name) {
         None => Err(ApiError::BadRequest("unsupported".into())),
-        Some(f) if f.warren_has_it => Ok(StatusCode::NO_CONTENT),
-        Some(f) => Err(ApiError::BadRequest(format!(
-            "feature flag {} cannot be enabled: Warren does not implement it yet",
-            f.name
+        Some(&(.., true)) => Ok(StatusCode::NO_CONTENT),
+        Some(_) => Err(ApiError::BadRequest(format!(
+            "feature flag {name} cannot be enabled: Warren does not implement it yet"
         ))),
     }
 }

@@ -171,6 +171,31 @@ pub async fn purge(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /api/queues/{vhost}/{name}/actions` (administrators): `sync` and
+/// `cancel_sync` act on classic mirrored queues; Warren has no mirrors, so
+/// there is nothing to sync, and RabbitMQ answers 204 for an unmirrored
+/// queue too. Other actions are RabbitMQ's `{unknown,<<"x">>}`.
+pub async fn action(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    Body(body): Body<Value>,
+) -> Result<StatusCode> {
+    caller.require_admin()?;
+    let v = s.broker.vhost(&vhost).ok_or_else(ApiError::vhost_not_found)?;
+    if v.queue(&name).is_none() {
+        return Err(ApiError::Status(404, "not_found", "queue_not_found".into()));
+    }
+    crate::body::missing(&body, &["action"]).map_err(ApiError::BadRequest)?;
+    match body["action"].as_str() {
+        Some("sync" | "cancel_sync") => Ok(StatusCode::NO_CONTENT),
+        _ => Err(ApiError::BadRequest(format!(
+            "{{unknown,{}}}",
+            warren_broker::policy::erlang_term(&body["action"])
+        ))),
+    }
+}
+
 impl Required for QueueBody {}
 
 impl Required for GetBody {
