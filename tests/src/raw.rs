@@ -224,3 +224,17 @@ pub fn queue_declare_payload(name: &str, table: &[u8]) -> Vec<u8> {
     p.put_slice(table);
     p.to_vec()
 }
+
+/// A field table (with its length) nested `levels` deep, itself counted
+/// (each level but the innermost holds one table): what a hostile client
+/// sends to overflow a recursive parser. A level is a name, a tag and a
+/// length: 7 bytes.
+pub fn deeply_nested_table(levels: usize) -> Vec<u8> {
+    let inner = levels - 1;
+    let mut t = ((7 * inner) as u32).to_be_bytes().to_vec();
+    for level in 1..=inner {
+        t.extend_from_slice(&[1, b'n', b'F']);
+        t.extend_from_slice(&((7 * (inner - level)) as u32).to_be_bytes());
+    }
+    t
+}

@@ -16,6 +16,8 @@ pub enum FrameError {
     Syntax { class: u16, method: u16 },
     #[error("malformed content header")]
     BadHeader,
+    #[error("field table in method {class}/{method} nested deeper than {max} levels")]
+    TooDeep { class: u16, method: u16, max: usize },
 }
 
 impl FrameError {
@@ -26,7 +28,7 @@ impl FrameError {
             | FrameError::BadFrameEnd(_)
             | FrameError::UnknownFrameType(_)
             | FrameError::BadHeader => 501,
-            FrameError::Syntax { .. } => 502,
+            FrameError::Syntax { .. } | FrameError::TooDeep { .. } => 502,
             FrameError::UnknownMethod { .. } => 540,
         }
     }

@@ -8,6 +8,8 @@
 //! * [`properties`] reads the few content properties the broker needs
 //!   (delivery mode, priority, expiration, headers) straight from the raw
 //!   encoded bytes, which are otherwise passed through to consumers unchanged.
+//! * [`nesting`] bounds how deep the field tables a peer sends may nest,
+//!   before amq-protocol's recursive parser sees them.
 //! * [`encode`] writes frames into an outgoing buffer: a fast path for
 //!   `deliver`, `get-ok`, `return`, confirms and content, amq-protocol for the rest.
 
@@ -15,6 +17,7 @@ pub mod encode;
 pub mod error;
 pub mod frame;
 pub mod method;
+pub mod nesting;
 pub mod properties;
 pub mod shortstr;
 

@@ -95,10 +95,38 @@ pub fn decode(payload: Bytes) -> Result<Method, FrameError> {
     if !is_known(class, method) {
         return Err(FrameError::UnknownMethod { class, method });
     }
+    if let Some(at) = table_offset(class, method, &payload[4..]) {
+        if !crate::nesting::within_limit(&payload[4 + at..]) {
+            let max = crate::nesting::MAX_NESTING;
+            return Err(FrameError::TooDeep { class, method, max });
+        }
+    }
     match parse_class(&payload[..]) {
         Ok((&[], m)) => Ok(Method::Other(Box::new(m))),
         _ => Err(syntax),
     }
+}
+
+/// Where the field table of a client method starts in its arguments, for
+/// the methods that carry one (`None` for the rest, or when the fields
+/// before it do not fit, which the parser then refuses).
+fn table_offset(class: u16, method: u16, args: &[u8]) -> Option<usize> {
+    // (short strings, then a bits octet?) after a reserved short.
+    let (strings, bits) = match (class, method) {
+        (10, 11) => return Some(0),       // connection.start-ok: client properties first
+        (40, 10) => (2, true),            // exchange.declare: exchange, type
+        (40, 30) | (40, 40) => (3, true), // exchange.bind/unbind
+        (50, 10) => (1, true),            // queue.declare: queue
+        (50, 20) => (3, true),            // queue.bind: queue, exchange, routing key
+        (50, 50) => (3, false),           // queue.unbind: no no-wait bit
+        (60, 20) => (2, true),            // basic.consume: queue, consumer tag
+        _ => return None,
+    };
+    let mut pos = 2;
+    for _ in 0..strings {
+        pos += 1 + *args.get(pos)? as usize;
+    }
+    Some(pos + usize::from(bits)).filter(|at| *at <= args.len())
 }
 
 fn tag(args: &[u8]) -> u64 {

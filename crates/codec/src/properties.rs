@@ -73,6 +73,11 @@ impl Properties {
             if r.end > raw.len() {
                 return Err(Malformed);
             }
+            // Checked iteratively first: amq-protocol parses nesting by
+            // recursion, and a peer's headers may nest thousands deep.
+            if !crate::nesting::within_limit(&raw[r.clone()]) {
+                return Err(Malformed);
+            }
             match parse_field_table(&raw[r.clone()]) {
                 Ok((&[], _)) => {}
                 _ => return Err(Malformed),

@@ -203,6 +203,9 @@ fn credentials(mechanism: &str, response: &[u8]) -> Option<(String, String)> {
             // A field table without its length prefix.
             let mut framed = (response.len() as u32).to_be_bytes().to_vec();
             framed.extend_from_slice(response);
+            if !warren_codec::nesting::within_limit(&framed) {
+                return None;
+            }
             let (_, table) = amq_protocol::types::parsing::parse_field_table(&framed[..]).ok()?;
             let get = |k: &str| match table.inner().get(k)? {
                 AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
@@ -235,7 +238,9 @@ impl Connection {
                     Ok(Some(frame)) => self.frame(frame),
                     Ok(None) => break,
                     Err(e) => {
-                        tracing::info!(id = self.id, "closing connection: {e}");
+                        // Named by peer: a malformed or hostile frame is worth
+                        // an operator's look.
+                        tracing::warn!(id = self.id, peer = %self.info.peer, "closing connection: {e}");
                         // The stream cannot be parsed past a framing error.
                         self.close_with(
                             AmqpError {

@@ -15,6 +15,7 @@ mod errors;
 mod exchange_extensions;
 mod exclusive;
 mod handshake;
+mod hostile;
 mod limits;
 mod management_313;
 mod management_access;
