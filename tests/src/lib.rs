@@ -260,12 +260,23 @@ pub async fn publish_error(
     routing_key: &str,
     props: BasicProperties,
 ) -> lapin::Error {
+    publish_body_error(ch, exchange, routing_key, props, b"x").await
+}
+
+/// [`publish_error`] with this body.
+pub async fn publish_body_error(
+    ch: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    props: BasicProperties,
+    body: &[u8],
+) -> lapin::Error {
     let res = ch
         .basic_publish(
             exchange.into(),
             routing_key.into(),
             BasicPublishOptions::default(),
-            b"x",
+            body,
             props,
         )
         .await;

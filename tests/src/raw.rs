@@ -171,6 +171,29 @@ impl Raw {
         self.send_bytes(&content).await;
     }
 
+    /// Reads until `channel.close` on `channel`, answers `close-ok`, and
+    /// returns its code and text.
+    pub async fn expect_channel_close(&mut self, channel: u16) -> (u16, String) {
+        use warren_codec::protocol::channel as ch;
+        while let Some(f) = self.recv().await {
+            if let Frame::Method {
+                channel: on,
+                method: Method::Other(m),
+            } = f
+            {
+                if let (true, AMQPClass::Channel(ch::AMQPMethod::Close(c))) = (on == channel, *m) {
+                    self.send(
+                        channel,
+                        AMQPClass::Channel(ch::AMQPMethod::CloseOk(ch::CloseOk {})),
+                    )
+                    .await;
+                    return (c.reply_code, c.reply_text.to_string());
+                }
+            }
+        }
+        panic!("socket closed without channel.close");
+    }
+
     /// Reads until `connection.close`, answers `close-ok`, and returns its code and text.
     pub async fn expect_connection_close(&mut self) -> (u16, String) {
         while let Some(f) = self.recv().await {

@@ -47,6 +47,10 @@ pub struct Cli {
     /// Most channels per connection offered to clients.
     #[arg(long, env = "WARREN_CHANNEL_MAX")]
     pub channel_max: Option<u16>,
+    /// Largest message body accepted, in bytes (RabbitMQ's
+    /// `max_message_size`; default 128 MiB, at most 512 MiB).
+    #[arg(long, env = "WARREN_MAX_MESSAGE_SIZE")]
+    pub max_message_size: Option<u64>,
     /// Most simultaneous client connections.
     #[arg(long, env = "WARREN_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -87,6 +91,7 @@ pub struct FileConfig {
     pub heartbeat: Option<u16>,
     pub frame_max: Option<u32>,
     pub channel_max: Option<u16>,
+    pub max_message_size: Option<u64>,
     pub max_connections: Option<usize>,
     pub segment_size: Option<u32>,
     pub queue_window: Option<usize>,
@@ -95,6 +100,13 @@ pub struct FileConfig {
     pub management_port: Option<u16>,
     pub prometheus_port: Option<u16>,
 }
+
+/// RabbitMQ 3.x's default `max_message_size`: 128 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 128 << 20;
+
+/// The largest `max_message_size` accepted (RabbitMQ's limit too). The
+/// message log's record length is a u32, so every accepted body fits.
+pub const MAX_MESSAGE_SIZE_LIMIT: u64 = 512 << 20;
 
 /// Resolved settings.
 #[derive(Debug, Clone)]
@@ -110,6 +122,9 @@ pub struct Config {
     pub heartbeat: u16,
     pub frame_max: u32,
     pub channel_max: u16,
+    /// Bytes; a content header that declares more is refused before any of
+    /// its body is read.
+    pub max_message_size: u64,
     pub max_connections: usize,
     pub segment_size: u32,
     pub queue_window: usize,
@@ -136,6 +151,7 @@ impl Default for Config {
             heartbeat: 60,
             frame_max: 131072,
             channel_max: 2047,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_connections: 65536,
             segment_size: 8 << 20,
             queue_window: 8192,
@@ -205,6 +221,10 @@ impl Config {
             heartbeat: cli.heartbeat.or(file.heartbeat).unwrap_or(d.heartbeat),
             frame_max: cli.frame_max.or(file.frame_max).unwrap_or(d.frame_max),
             channel_max: cli.channel_max.or(file.channel_max).unwrap_or(d.channel_max),
+            max_message_size: cli
+                .max_message_size
+                .or(file.max_message_size)
+                .unwrap_or(d.max_message_size),
             max_connections: cli
                 .max_connections
                 .or(file.max_connections)
@@ -231,6 +251,9 @@ impl Config {
         };
         if c.frame_max < warren_codec::FRAME_MIN_SIZE {
             anyhow::bail!("frame_max must be at least {}", warren_codec::FRAME_MIN_SIZE);
+        }
+        if c.max_message_size == 0 || c.max_message_size > MAX_MESSAGE_SIZE_LIMIT {
+            anyhow::bail!("max_message_size must be between 1 and {MAX_MESSAGE_SIZE_LIMIT} bytes (512 MiB)");
         }
         Ok(c)
     }
@@ -270,6 +293,24 @@ mod tests {
             ..Cli::default()
         };
         assert!(Config::resolve(open).unwrap().loopback_users.is_empty());
+    }
+
+    #[test]
+    fn max_message_size_defaults_to_rabbitmqs_and_is_capped_at_512_mib() {
+        assert_eq!(Config::resolve(Cli::default()).unwrap().max_message_size, 128 << 20);
+        let at_cap = Cli {
+            max_message_size: Some(512 << 20),
+            ..Cli::default()
+        };
+        assert_eq!(Config::resolve(at_cap).unwrap().max_message_size, 512 << 20);
+        for bad in [0, (512 << 20) + 1] {
+            let cli = Cli {
+                max_message_size: Some(bad),
+                ..Cli::default()
+            };
+            let err = Config::resolve(cli).unwrap_err().to_string();
+            assert!(err.contains("max_message_size"), "{err}");
+        }
     }
 
     #[test]

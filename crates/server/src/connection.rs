@@ -683,6 +683,7 @@ impl Connection {
             conn_id: self.id,
             out: &self.out,
             exclusive_queues: &mut self.exclusive_queues,
+            max_message_size: self.shared.config.max_message_size,
         };
         match ch.handle(&mut ctx, frame) {
             Ok(()) => Ok(()),

@@ -100,3 +100,66 @@ async fn message_headers_nested_thousands_deep_close_only_the_publisher() {
     assert_eq!(code, 501, "{text}");
     still_serving(&s).await;
 }
+
+#[tokio::test]
+async fn a_body_over_max_message_size_is_refused_at_its_header_and_the_connection_lives_on() {
+    let mut config = Config::ephemeral();
+    config.max_message_size = 1000;
+    let s = warren_server::start(config).await.unwrap();
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    declare(&ch, "sized").await.unwrap();
+    ch.confirm_select(Default::default()).await.unwrap();
+    let err = publish_body_error(&ch, "", "sized", lapin::BasicProperties::default(), &[7u8; 1001]).await;
+    assert_eq!(reply_code(&err), Some(406), "{err}");
+    assert_eq!(
+        reply_text(&err),
+        "PRECONDITION_FAILED - message size 1001 is larger than configured max size 1000"
+    );
+    // Only the channel closed; exactly the limit is accepted.
+    let ch = conn.create_channel().await.unwrap();
+    publish(&ch, "", "sized", &[7u8; 1000]).await;
+    assert_eq!(count(&ch, "sized").await, 1);
+}
+
+#[tokio::test]
+async fn a_header_declaring_two_gib_is_refused_before_any_body_arrives() {
+    let s = start().await;
+    let mut raw = Raw::connect(s.addr()).await;
+    raw.open_channel(1).await;
+    raw.open_channel(2).await;
+    let mut publish = BytesMut::new();
+    publish.put_u16(60);
+    publish.put_u16(40);
+    publish.put_u16(0);
+    publish.put_u8(0);
+    publish.put_u8(1);
+    publish.put_slice(b"q");
+    publish.put_u8(0);
+    raw.send_bytes(&method_frame(1, &publish)).await;
+    let mut header = BytesMut::new();
+    header.put_u16(60);
+    header.put_u16(0);
+    header.put_u64(2 << 30);
+    header.put_u16(0);
+    let mut frame = vec![2u8];
+    frame.extend_from_slice(&1u16.to_be_bytes());
+    frame.extend_from_slice(&(header.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&header);
+    frame.push(0xCE);
+    raw.send_bytes(&frame).await;
+    // No body was sent: the refusal comes from the header alone.
+    let text = raw.expect_channel_close(1).await;
+    assert_eq!(
+        text,
+        (
+            406,
+            "PRECONDITION_FAILED - message size 2147483648 is larger than configured max size 134217728"
+                .to_string()
+        )
+    );
+    // The connection and its other channel go on.
+    raw.publish(2, "q", b"fine").await;
+    raw.open_channel(3).await;
+    still_serving(&s).await;
+}

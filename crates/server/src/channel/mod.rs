@@ -44,6 +44,8 @@ pub struct Ctx<'a> {
     pub conn_id: u64,
     pub out: &'a Arc<Outbound>,
     pub exclusive_queues: &'a mut Vec<Arc<Queue>>,
+    /// Bodies larger than this are refused at their content header.
+    pub max_message_size: u64,
 }
 
 /// Content assembly: `Idle -> Header -> Body { remaining }`.
@@ -224,6 +226,14 @@ impl Channel {
                         error::FRAME_ERROR,
                         format_args!("content header class {class_id} does not match method class 60"),
                     ));
+                }
+                // Refused from the declared size, before any body byte is
+                // buffered (RabbitMQ reads the whole body first).
+                if body_size > ctx.max_message_size {
+                    return Err(AmqpError::precondition(format_args!(
+                        "message size {body_size} is larger than configured max size {}",
+                        ctx.max_message_size
+                    )));
                 }
                 let props = Properties::parse(&properties)
                     .map_err(|_| AmqpError::new(error::FRAME_ERROR, "malformed content properties"))?;
