@@ -47,6 +47,10 @@ pub struct Cli {
     /// Most channels per connection offered to clients.
     #[arg(long, env = "WARREN_CHANNEL_MAX")]
     pub channel_max: Option<u16>,
+    /// Milliseconds a client has from connecting to `connection.open-ok`
+    /// (RabbitMQ's `handshake_timeout`, default 10000).
+    #[arg(long, env = "WARREN_HANDSHAKE_TIMEOUT")]
+    pub handshake_timeout: Option<u64>,
     /// Largest message body accepted, in bytes (RabbitMQ's
     /// `max_message_size`; default 128 MiB, at most 512 MiB).
     #[arg(long, env = "WARREN_MAX_MESSAGE_SIZE")]
@@ -92,6 +96,7 @@ pub struct FileConfig {
     pub frame_max: Option<u32>,
     pub channel_max: Option<u16>,
     pub max_message_size: Option<u64>,
+    pub handshake_timeout: Option<u64>,
     pub max_connections: Option<usize>,
     pub segment_size: Option<u32>,
     pub queue_window: Option<usize>,
@@ -125,6 +130,9 @@ pub struct Config {
     /// Bytes; a content header that declares more is refused before any of
     /// its body is read.
     pub max_message_size: u64,
+    /// From accept to `connection.open-ok`; a client still handshaking
+    /// after it is disconnected and its connection slot freed.
+    pub handshake_timeout: std::time::Duration,
     pub max_connections: usize,
     pub segment_size: u32,
     pub queue_window: usize,
@@ -152,6 +160,7 @@ impl Default for Config {
             frame_max: 131072,
             channel_max: 2047,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            handshake_timeout: std::time::Duration::from_secs(10),
             max_connections: 65536,
             segment_size: 8 << 20,
             queue_window: 8192,
@@ -225,6 +234,10 @@ impl Config {
                 .max_message_size
                 .or(file.max_message_size)
                 .unwrap_or(d.max_message_size),
+            handshake_timeout: cli
+                .handshake_timeout
+                .or(file.handshake_timeout)
+                .map_or(d.handshake_timeout, std::time::Duration::from_millis),
             max_connections: cli
                 .max_connections
                 .or(file.max_connections)
@@ -297,7 +310,10 @@ mod tests {
 
     #[test]
     fn max_message_size_defaults_to_rabbitmqs_and_is_capped_at_512_mib() {
-        assert_eq!(Config::resolve(Cli::default()).unwrap().max_message_size, 128 << 20);
+        assert_eq!(
+            Config::resolve(Cli::default()).unwrap().max_message_size,
+            128 << 20
+        );
         let at_cap = Cli {
             max_message_size: Some(512 << 20),
             ..Cli::default()

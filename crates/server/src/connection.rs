@@ -68,6 +68,8 @@ struct Connection {
     /// `perms_generation` falls behind the broker's.
     perms: Arc<Permissions>,
     perms_generation: u64,
+    /// Until `connection.open-ok`: when the handshake must be done by.
+    handshake_deadline: Option<Instant>,
 }
 
 /// Serves one accepted socket until it closes.
@@ -76,8 +78,10 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
     let peer = stream.peer_addr().ok();
     let local = stream.local_addr().ok();
     let (mut rd, mut wr) = stream.into_split();
+    // The handshake, protocol header included, has `handshake_timeout`.
+    let handshake_deadline = Instant::now() + shared.config.handshake_timeout;
     let mut header = [0u8; 8];
-    match tokio::time::timeout(Duration::from_secs(10), rd.read_exact(&mut header)).await {
+    match tokio::time::timeout_at(handshake_deadline, rd.read_exact(&mut header)).await {
         Ok(Ok(_)) if &header == PROTOCOL_HEADER => {}
         Ok(Ok(_)) => {
             // Tell the client which protocol we speak, then hang up.
@@ -126,6 +130,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
         user: String::new(),
         perms: Arc::new(Permissions::none("", "")),
         perms_generation: u64::MAX,
+        handshake_deadline: Some(handshake_deadline),
     };
     conn.send(0, start_method(&shared.broker.parameters.cluster_name()));
     conn.run(&mut rd, shutdown).await;
@@ -302,7 +307,10 @@ impl Connection {
             } else {
                 Instant::now() + Duration::from_secs(3600)
             };
-            if let Some(d) = self.closing_deadline {
+            for d in [self.closing_deadline, self.handshake_deadline]
+                .into_iter()
+                .flatten()
+            {
                 deadline = deadline.min(d);
             }
             let sync_wait = async {
@@ -327,6 +335,11 @@ impl Connection {
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     if self.closing_deadline.is_some_and(|d| Instant::now() >= d) {
+                        return;
+                    }
+                    if self.handshake_deadline.is_some_and(|d| Instant::now() >= d) {
+                        // As RabbitMQ: the socket is closed, no connection.close.
+                        tracing::warn!(id = self.id, peer = %self.info.peer, "handshake timeout: closing");
                         return;
                     }
                     if hb > 0 && last_read.elapsed() >= Duration::from_secs(u64::from(hb) * 2) {
@@ -573,6 +586,7 @@ impl Connection {
                 self.vhost = Some(vhost);
                 *self.info.vhost.lock() = name.to_string();
                 self.state = State::Open;
+                self.handshake_deadline = None;
                 self.send(0, AMQPClass::Connection(C::OpenOk(connection::OpenOk {})));
                 Ok(())
             }

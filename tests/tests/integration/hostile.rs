@@ -163,3 +163,31 @@ async fn a_header_declaring_two_gib_is_refused_before_any_body_arrives() {
     raw.open_channel(3).await;
     still_serving(&s).await;
 }
+
+#[tokio::test]
+async fn a_client_that_stalls_in_the_handshake_is_disconnected_and_its_slot_freed() {
+    let mut config = Config::ephemeral();
+    // Long enough for a normal client on a busy machine to finish its
+    // handshake well within it (the last check below).
+    config.handshake_timeout = std::time::Duration::from_secs(3);
+    let s = warren_server::start(config).await.unwrap();
+    // One sends nothing at all; one stops after the protocol header; one
+    // stops after start-ok (before tune-ok and open).
+    let mut silent = Raw::socket(s.addr()).await;
+    let mut after_header = Raw::socket(s.addr()).await;
+    after_header.send_bytes(warren_codec::PROTOCOL_HEADER).await;
+    let mut after_start_ok =
+        Raw::start_ok(s.addr(), "guest", "guest", warren_tests::raw::client_properties()).await;
+    for raw in [&mut silent, &mut after_header, &mut after_start_ok] {
+        // read_to_end returns when the server hangs up (or after PATIENCE,
+        // which the assertion below would catch as a connection left open).
+        raw.read_to_end().await;
+    }
+    let left = s.broker.connections.list().len();
+    assert_eq!(left, 0, "every stalled connection is gone");
+    // A client that completed its handshake is not timed out later.
+    let conn = connect(&s).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    assert!(conn.status().connected());
+    still_serving(&s).await;
+}
