@@ -212,3 +212,41 @@ async fn topic_permissions_are_listed_stored_and_exported() {
     let (_, got, _) = http(api, "GET", "/api/topic-permissions", Some(GUEST), None).await;
     assert_eq!(got, expected);
 }
+
+#[tokio::test]
+async fn cc_and_bcc_keys_are_checked_like_the_routing_key() {
+    let s = server().await;
+    let api = s.management_addr().unwrap();
+    user_with(&s, "tom", &[]);
+    assert_eq!(put_topic(api, "tom", "amq.topic", r"^a\.", ".*").await, 201);
+    let conn = connect_as(&s, "tom", "pw", "/").await.unwrap();
+    let with = |header: &str, keys: &[&str]| {
+        let mut h = lapin::types::FieldTable::default();
+        let keys: Vec<lapin::types::AMQPValue> = keys
+            .iter()
+            .map(|k| lapin::types::AMQPValue::LongString(k.to_string().into()))
+            .collect();
+        h.insert(header.into(), lapin::types::AMQPValue::FieldArray(keys.into()));
+        lapin::BasicProperties::default().with_headers(h)
+    };
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(Default::default()).await.unwrap();
+    ch.basic_publish(
+        "amq.topic".into(),
+        "a.main".into(),
+        Default::default(),
+        b"allowed",
+        with("CC", &["a.copy"]),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    for header in ["CC", "BCC"] {
+        let ch = conn.create_channel().await.unwrap();
+        ch.confirm_select(Default::default()).await.unwrap();
+        let err = publish_error(&ch, "amq.topic", "a.main", with(header, &["a.ok", "b.secret"])).await;
+        assert_eq!(reply_code(&err), Some(403), "{header}: {err}");
+        assert_eq!(reply_text(&err), refused("b.secret"), "{header}");
+    }
+}

@@ -21,7 +21,7 @@ mod routing;
 
 pub use names::{check_client_queue_name, random_token, server_named};
 pub use queues::Declared;
-pub use routing::{RouteScratch, Routed};
+pub use routing::{sender_selected_keys, RouteScratch, Routed};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};

@@ -127,11 +127,7 @@ impl VHost {
         let mut extra: Vec<String> = Vec::new();
         let mut msg = msg;
         if let Some(h) = &headers {
-            for key in ["CC", "BCC"] {
-                if let Some(AMQPValue::FieldArray(a)) = h.inner().get(key) {
-                    extra.extend(a.as_slice().iter().filter_map(crate::args::string));
-                }
-            }
+            extra = sender_selected_keys(h);
             if h.inner().contains_key("BCC") {
                 let stripped: FieldTable = h
                     .inner()
@@ -200,4 +196,16 @@ impl VHost {
         self.route(x, &msg.routing_key, &hdrs, dests, queues);
         self.deliver_to(queues, msg);
     }
+}
+
+/// The extra routing keys of sender-selected distribution: the strings in
+/// the `CC` and `BCC` headers.
+pub fn sender_selected_keys(headers: &FieldTable) -> Vec<String> {
+    let mut keys = Vec::new();
+    for name in ["CC", "BCC"] {
+        if let Some(AMQPValue::FieldArray(a)) = headers.inner().get(name) {
+            keys.extend(a.as_slice().iter().filter_map(crate::args::string));
+        }
+    }
+    keys
 }

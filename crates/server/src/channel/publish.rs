@@ -59,6 +59,14 @@ impl Channel {
             .transpose()
             .map_err(AmqpError::precondition)?;
         warren_broker::access::check_user_id(props.user_id(&properties), &ctx.perms.user)?;
+        if !ctx.perms.topic.is_empty() && props.has_headers() {
+            // CC and BCC keys route like the routing key, so RabbitMQ
+            // checks them against topic permissions too.
+            let headers = props.headers(&properties).unwrap_or_default();
+            for key in warren_broker::vhost::sender_selected_keys(&headers) {
+                ctx.perms.check_topic(Perm::Write, &exchange, &key)?;
+            }
+        }
         if props.reply_to(&properties) == Some(REPLY_TO.as_bytes()) {
             // Direct reply-to: name this channel's pseudo-queue instead.
             let q = self
