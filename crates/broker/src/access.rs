@@ -61,7 +61,9 @@ impl User {
         }
         let (salt, digest) = raw.split_at(4);
         match digest_with(&self.hashing_algorithm, salt, password) {
-            Some(d) => d == digest,
+            // Constant time: how much of a guess matched must not show in
+            // how long the refusal takes.
+            Some(d) => bool::from(subtle::ConstantTimeEq::ct_eq(d.as_slice(), digest)),
             None => {
                 tracing::warn!(
                     user = self.name,
@@ -100,6 +102,10 @@ fn digest_with(algorithm: &str, salt: &[u8], password: &str) -> Option<Vec<u8>> 
 }
 
 /// A fresh salted SHA-256 hash of `password` in RabbitMQ's format.
+/// How long a refused login waits before it is answered (AMQP and HTTP),
+/// so that passwords cannot be guessed at wire speed.
+pub const LOGIN_REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub fn hash_password(password: &str) -> String {
     let salt: [u8; 4] = rand::random();
     let mut raw = salt.to_vec();
@@ -368,8 +374,15 @@ impl Access {
         if password.is_empty() {
             return None;
         }
-        let u = self.user(name)?;
-        u.verify(password).then_some(u)
+        match self.user(name) {
+            Some(u) => u.verify(password).then_some(u),
+            None => {
+                // The same work as for a real user, so that a refusal's
+                // timing does not tell whether the user exists.
+                std::hint::black_box(digest_with(SHA256, &[0; 4], password));
+                None
+            }
+        }
     }
 
     pub fn user(&self, name: &str) -> Option<Arc<User>> {

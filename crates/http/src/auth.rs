@@ -143,7 +143,11 @@ pub async fn require_user(
         .broker
         .stats
         .login(warren_broker::stats::Protocol::Http, user.is_some());
-    let user = user.ok_or(ApiError::LoginFailed)?;
+    let Some(user) = user else {
+        // As for AMQP logins: no guessing at wire speed.
+        tokio::time::sleep(warren_broker::access::LOGIN_REFUSAL_DELAY).await;
+        return Err(ApiError::LoginFailed);
+    };
     if !MANAGEMENT_TAGS.iter().any(|t| user.has_tag(t)) {
         return Err(ApiError::NotAuthorised("Not management user"));
     }

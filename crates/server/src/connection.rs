@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use warren_broker::access::Permissions;
+use warren_broker::access::{Permissions, LOGIN_REFUSAL_DELAY};
 use warren_broker::connections::ConnectionInfo;
 use warren_broker::error::{self, AmqpError};
 use warren_broker::limits::{ConnectionSlot, Slot, UserState};
@@ -391,6 +391,32 @@ impl Connection {
     }
 
     /// Sends `connection.close` and waits for `close-ok`.
+    /// Answers a refused login after [`LOGIN_REFUSAL_DELAY`], so that
+    /// passwords cannot be tried at wire speed: with `close`, a
+    /// `connection.close`; without, the socket just closes. Meanwhile the
+    /// connection reads and ignores what the client sends.
+    fn refuse_login(&mut self, close: Option<AmqpError>) {
+        self.cleanup();
+        self.state = State::Closing;
+        let answer_at = Instant::now() + LOGIN_REFUSAL_DELAY;
+        let Some(e) = close else {
+            self.closing_deadline = Some(answer_at);
+            return;
+        };
+        let out = self.out.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(answer_at).await;
+            let m = AMQPClass::Connection(connection::AMQPMethod::Close(connection::Close {
+                reply_code: e.code,
+                reply_text: truncated(&e.text),
+                class_id: 0,
+                method_id: 0,
+            }));
+            out.write(|b| encode::method(b, 0, &m));
+        });
+        self.closing_deadline = Some(answer_at + Duration::from_secs(3));
+    }
+
     fn close_with(&mut self, e: AmqpError, (class, method): (u16, u16)) {
         if matches!(self.state, State::Closing | State::Done) {
             return;
@@ -498,17 +524,17 @@ impl Connection {
                     .map(|(u, _)| u);
                 self.shared.broker.stats.login(Protocol::Amqp, user.is_some());
                 let Some(user) = user else {
-                    tracing::info!(mechanism = mech, user = %self.info.user.lock(), "login refused");
-                    if !failure_close {
-                        // As RabbitMQ: only clients that announce
-                        // authentication_failure_close are told; the
-                        // others see the socket close.
-                        self.state = State::Done;
-                        return Ok(());
-                    }
-                    return Err(AmqpError::access_refused(format_args!(
-                        "Login was refused using authentication mechanism {mech}. For details see the broker logfile."
-                    )));
+                    tracing::info!(mechanism = mech, user = %self.info.user.lock(), peer = %peer, "login refused");
+                    // As RabbitMQ: only clients that announce
+                    // authentication_failure_close are told; the others
+                    // see the socket close.
+                    let told = failure_close.then(|| {
+                        AmqpError::access_refused(format_args!(
+                            "Login was refused using authentication mechanism {mech}. For details see the broker logfile."
+                        ))
+                    });
+                    self.refuse_login(told);
+                    return Ok(());
                 };
                 self.user = user;
                 self.info.tuning.lock().auth_mechanism = mech.to_string();

@@ -191,3 +191,39 @@ async fn a_client_that_stalls_in_the_handshake_is_disconnected_and_its_slot_free
     assert!(conn.status().connected());
     still_serving(&s).await;
 }
+
+#[tokio::test]
+async fn refused_logins_are_answered_only_after_a_delay() {
+    let mut config = Config::ephemeral();
+    config.management_port = Some(0);
+    let s = warren_server::start(config).await.unwrap();
+    for (user, password) in [("guest", "wrong"), ("nobody", "guest")] {
+        let started = std::time::Instant::now();
+        let err = connect_as(&s, user, password, "/").await.expect_err("refused");
+        // A lower bound only: a slow machine can only make it longer.
+        assert!(
+            started.elapsed() >= warren_broker::access::LOGIN_REFUSAL_DELAY,
+            "{user}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(reply_code(&err), Some(403), "{user}: {err}");
+        assert_eq!(
+            reply_text(&err),
+            "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.",
+            "an unknown user reads like a wrong password"
+        );
+    }
+    let api = s.management_addr().unwrap();
+    let started = std::time::Instant::now();
+    let (status, _, _) = warren_tests::http::http(
+        api,
+        "GET",
+        "/api/whoami",
+        Some(&warren_tests::http::basic("guest", "wrong")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(started.elapsed() >= warren_broker::access::LOGIN_REFUSAL_DELAY);
+    still_serving(&s).await;
+}
