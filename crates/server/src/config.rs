@@ -143,6 +143,10 @@ pub struct Config {
     pub management_port: Option<u16>,
     /// The Prometheus endpoint's port, the same way.
     pub prometheus_port: Option<u16>,
+    /// Fault injection for tests only (no flag or file key sets it): a
+    /// `queue.declare` of this name panics in its connection's task, to
+    /// prove a panic is contained to that connection.
+    pub panic_on_declare: Option<String>,
 }
 
 impl Default for Config {
@@ -160,6 +164,7 @@ impl Default for Config {
             frame_max: 131072,
             channel_max: 2047,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            panic_on_declare: None,
             handshake_timeout: std::time::Duration::from_secs(10),
             max_connections: 65536,
             segment_size: 8 << 20,
@@ -261,6 +266,7 @@ impl Config {
             },
             management_port: port_setting(cli.management_port.or(file.management_port), d.management_port),
             prometheus_port: port_setting(cli.prometheus_port.or(file.prometheus_port), d.prometheus_port),
+            panic_on_declare: None,
         };
         if c.frame_max < warren_codec::FRAME_MIN_SIZE {
             anyhow::bail!("frame_max must be at least {}", warren_codec::FRAME_MIN_SIZE);

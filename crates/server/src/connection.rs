@@ -240,7 +240,7 @@ impl Connection {
                     self.shared.config.frame_max
                 };
                 match warren_codec::decode_frame(&mut buf, frame_max) {
-                    Ok(Some(frame)) => self.frame(frame),
+                    Ok(Some(frame)) => self.contained(frame),
                     Ok(None) => break,
                     Err(e) => {
                         // Named by peer: a malformed or hostile frame is worth
@@ -433,6 +433,31 @@ impl Connection {
         self.cleanup();
         self.state = State::Closing;
         self.closing_deadline = Some(Instant::now() + Duration::from_secs(3));
+    }
+
+    /// Handles a frame; a panic while doing so (a bug, whatever the input)
+    /// closes this connection with 541 INTERNAL_ERROR, detaching its
+    /// consumers and requeueing its unacknowledged messages, and leaves
+    /// every other connection serving. parking_lot locks are released as
+    /// the panic unwinds and are not poisoned.
+    fn contained(&mut self, frame: Frame) {
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.frame(frame)));
+        if let Err(panic) = handled {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic");
+            tracing::error!(id = self.id, peer = %self.info.peer, "connection task panicked: {what}");
+            if matches!(self.state, State::Closing | State::Done) {
+                self.state = State::Done;
+                return;
+            }
+            self.close_with(
+                AmqpError::new(error::INTERNAL_ERROR, "internal error; the connection is closed"),
+                (0, 0),
+            );
+        }
     }
 
     fn frame(&mut self, frame: Frame) {
@@ -724,6 +749,7 @@ impl Connection {
             out: &self.out,
             exclusive_queues: &mut self.exclusive_queues,
             max_message_size: self.shared.config.max_message_size,
+            panic_on_declare: self.shared.config.panic_on_declare.as_deref(),
         };
         match ch.handle(&mut ctx, frame) {
             Ok(()) => Ok(()),

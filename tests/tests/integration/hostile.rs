@@ -227,3 +227,31 @@ async fn refused_logins_are_answered_only_after_a_delay() {
     assert!(started.elapsed() >= warren_broker::access::LOGIN_REFUSAL_DELAY);
     still_serving(&s).await;
 }
+
+#[tokio::test]
+async fn a_panic_in_one_connection_closes_it_with_541_and_requeues_its_messages() {
+    let mut config = Config::ephemeral();
+    config.panic_on_declare = Some("boom".into());
+    let s = warren_server::start(config).await.unwrap();
+    let victim = connect(&s).await;
+    let ch = victim.create_channel().await.unwrap();
+    declare(&ch, "work").await.unwrap();
+    publish(&ch, "", "work", b"held").await;
+    let mut consumer = consume(&ch, "work", false).await;
+    let held = next(&mut consumer).await;
+    assert!(!held.redelivered);
+    // The fault: a bug met while handling this connection's frame.
+    let other = victim.create_channel().await.unwrap();
+    let err = declare(&other, "boom").await.unwrap_err();
+    assert_eq!(reply_code(&err), Some(541), "{err}");
+    // Its consumer is gone and its unacked message is back in the queue.
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    let q = passive(&ch, "work").await.unwrap();
+    assert_eq!((q.message_count(), q.consumer_count()), (1, 0));
+    let mut again = consume(&ch, "work", true).await;
+    let d = next(&mut again).await;
+    assert_eq!(d.data, b"held");
+    assert!(d.redelivered);
+    still_serving(&s).await;
+}

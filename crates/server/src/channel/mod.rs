@@ -46,6 +46,8 @@ pub struct Ctx<'a> {
     pub exclusive_queues: &'a mut Vec<Arc<Queue>>,
     /// Bodies larger than this are refused at their content header.
     pub max_message_size: u64,
+    /// [`crate::Config::panic_on_declare`].
+    pub panic_on_declare: Option<&'a str>,
 }
 
 /// Content assembly: `Idle -> Header -> Body { remaining }`.
