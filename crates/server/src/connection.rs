@@ -275,16 +275,21 @@ impl Connection {
             if let (Some(t), Some(l)) = (awaited, log) {
                 l.request_sync(t);
             }
+            // While Warren itself does not read a client (flow control,
+            // the disk, an alarm), the client's silence is not the
+            // client's: the heartbeat clock restarts after each such wait.
             if let Some(q) = congested {
                 // Flow control: stop reading this publisher until the queue's
                 // consumers catch up (see Queue::congested).
                 q.wait_relieved(Duration::from_millis(100)).await;
+                last_read = Instant::now();
             }
             if let (true, Some(l)) = (self.publisher, log) {
                 if l.backlogged() {
                     // The disk is behind: stop reading publishers until the
                     // persister has written what is pending.
                     l.wait_written().await;
+                    last_read = Instant::now();
                 }
             }
             if self.out.is_closing() {
@@ -293,6 +298,7 @@ impl Connection {
             if self.publisher && self.shared.alarms.active() && self.state == State::Open {
                 // A resource alarm: stop reading this publisher until it clears.
                 self.blocked(&shutdown).await;
+                last_read = Instant::now();
                 if self.state == State::Done {
                     return;
                 }
@@ -371,8 +377,15 @@ impl Connection {
             );
         }
         tracing::info!(id = self.id, "publisher blocked: {}", alarms.reason());
+        let info = self.info.clone();
         tokio::select! {
             _ = alarms.wait_clear() => {}
+            // Management or a user deletion may still close it.
+            reason = info.close_requested() => {
+                tracing::info!(id = self.id, "closing blocked connection on request: {reason}");
+                self.close_with(AmqpError::new(error::CONNECTION_FORCED, reason), (0, 0));
+                return;
+            }
             _ = shutdown.cancelled() => {
                 self.close_with(
                     AmqpError::new(error::CONNECTION_FORCED, "broker forced connection closure with reason 'shutdown'"),
@@ -390,7 +403,6 @@ impl Connection {
         }
     }
 
-    /// Sends `connection.close` and waits for `close-ok`.
     /// Answers a refused login after [`LOGIN_REFUSAL_DELAY`], so that
     /// passwords cannot be tried at wire speed: with `close`, a
     /// `connection.close`; without, the socket just closes. Meanwhile the
@@ -417,6 +429,7 @@ impl Connection {
         self.closing_deadline = Some(answer_at + Duration::from_secs(3));
     }
 
+    /// Sends `connection.close` and waits for `close-ok`.
     fn close_with(&mut self, e: AmqpError, (class, method): (u16, u16)) {
         if matches!(self.state, State::Closing | State::Done) {
             return;

@@ -255,3 +255,67 @@ async fn a_panic_in_one_connection_closes_it_with_541_and_requeues_its_messages(
     assert!(d.redelivered);
     still_serving(&s).await;
 }
+
+/// A raw publisher with a 1 s heartbeat that is blocked by a memory alarm.
+async fn blocked_publisher(s: &Server) -> Raw {
+    let (mut raw, _tune) = Raw::login(s.addr()).await;
+    raw.tune_ok(2047, 131072, 1).await;
+    raw.send(
+        0,
+        warren_codec::AMQPClass::Connection(warren_codec::protocol::connection::AMQPMethod::Open(
+            warren_codec::protocol::connection::Open {
+                virtual_host: "/".into(),
+            },
+        )),
+    )
+    .await;
+    raw.recv().await.expect("open-ok");
+    raw.open_channel(1).await;
+    // A publisher, whose frames have all been read...
+    raw.publish(1, "nowhere", b"before").await;
+    raw.open_channel(2).await;
+    s.alarms.set_memory(true);
+    // ...then one heartbeat, in one write: read whole, after which the
+    // connection is blocked with nothing left unread.
+    raw.send_bytes(&[8, 0, 0, 0, 0, 0, 0, 0xCE]).await;
+    raw.expect_connection_method(|m| match m {
+        warren_codec::protocol::connection::AMQPMethod::Blocked(_) => Some(()),
+        _ => None,
+    })
+    .await;
+    raw
+}
+
+#[tokio::test]
+async fn a_connection_warren_stopped_reading_is_not_timed_out_and_can_still_be_closed() {
+    let mut config = Config::ephemeral();
+    config.heartbeat = 1;
+    let s = warren_server::start(config).await.unwrap();
+    let mut raw = blocked_publisher(&s).await;
+    // Blocked for three heartbeat intervals: the client's silence is ours.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    s.alarms.set_memory(false);
+    raw.expect_connection_method(|m| match m {
+        warren_codec::protocol::connection::AMQPMethod::Unblocked(_) => Some(()),
+        _ => None,
+    })
+    .await;
+    // Still open (a timed-out connection would be gone at once), and
+    // usable.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(s.broker.connections.list().len(), 1, "not timed out");
+    raw.open_channel(3).await;
+
+    // A blocked connection still closes when management asks.
+    let mut raw = blocked_publisher(&s).await;
+    for c in s.broker.connections.list() {
+        c.request_close("closed by an operator");
+    }
+    let (code, text) = raw.expect_connection_close().await;
+    assert_eq!(
+        (code, text.as_str()),
+        (320, "CONNECTION_FORCED - closed by an operator")
+    );
+    s.alarms.set_memory(false);
+    still_serving(&s).await;
+}
