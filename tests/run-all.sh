@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Warren test on a fresh machine: formatting and lints, the Rust
-# unit and integration tests, then the interop suites (pika, amqplib) against
-# a freshly built `warren` binary. Installs what the interop suites need.
+# unit and integration tests, the interop suites (pika, aio-pika, amqplib,
+# rabbitmqadmin) against a freshly built `warren` binary, then a bounded
+# fuzzing run of every decoder. Installs what those need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +15,6 @@ cat target/tmp/crash-report.txt 2>/dev/null || true
 if [ -x tests/interop/run.sh ]; then
   tests/interop/run.sh
 fi
+# Every decoder fuzzed for a bounded time (FUZZ_SECONDS per target).
+tests/fuzz.sh
 echo "all tests passed"

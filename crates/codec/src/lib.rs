@@ -10,6 +10,7 @@
 //!   encoded bytes, which are otherwise passed through to consumers unchanged.
 //! * [`nesting`] bounds how deep the field tables a peer sends may nest,
 //!   before amq-protocol's recursive parser sees them.
+//! * [`sasl`] reads the user and password of a `PLAIN` or `AMQPLAIN` response.
 //! * [`encode`] writes frames into an outgoing buffer: a fast path for
 //!   `deliver`, `get-ok`, `return`, confirms and content, amq-protocol for the rest.
 
@@ -19,6 +20,7 @@ pub mod frame;
 pub mod method;
 pub mod nesting;
 pub mod properties;
+pub mod sasl;
 pub mod shortstr;
 
 pub use amq_protocol::protocol::{self, AMQPClass};

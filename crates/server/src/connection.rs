@@ -186,41 +186,9 @@ fn start_method(cluster_name: &str) -> AMQPClass {
         version_major: 0,
         version_minor: 9,
         server_properties: props,
-        mechanisms: LongString::from("PLAIN AMQPLAIN".to_string()),
+        mechanisms: LongString::from(warren_codec::sasl::MECHANISMS.to_string()),
         locales: LongString::from("en_US".to_string()),
     }))
-}
-
-/// Reads `user` and `password` from a SASL response.
-fn credentials(mechanism: &str, response: &[u8]) -> Option<(String, String)> {
-    match mechanism {
-        "PLAIN" => {
-            let mut parts = response.split(|b| *b == 0);
-            let _authzid = parts.next()?;
-            let user = parts.next()?;
-            let pass = parts.next()?;
-            Some((
-                String::from_utf8_lossy(user).into_owned(),
-                String::from_utf8_lossy(pass).into_owned(),
-            ))
-        }
-        "AMQPLAIN" => {
-            // A field table without its length prefix.
-            let mut framed = (response.len() as u32).to_be_bytes().to_vec();
-            framed.extend_from_slice(response);
-            if !warren_codec::nesting::within_limit(&framed) {
-                return None;
-            }
-            let (_, table) = amq_protocol::types::parsing::parse_field_table(&framed[..]).ok()?;
-            let get = |k: &str| match table.inner().get(k)? {
-                AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
-                AMQPValue::ShortString(s) => Some(s.as_str().to_string()),
-                _ => None,
-            };
-            Some((get("LOGIN")?, get("PASSWORD")?))
-        }
-        _ => None,
-    }
 }
 
 impl Connection {
@@ -552,7 +520,7 @@ impl Connection {
                 let failure_close = capable("authentication_failure_close");
                 let mech = s.mechanism.as_str();
                 *self.info.client_properties.lock() = s.client_properties.clone();
-                let creds = credentials(mech, s.response.as_bytes());
+                let creds = warren_codec::sasl::credentials(mech, s.response.as_bytes());
                 if let Some((u, _)) = &creds {
                     *self.info.user.lock() = u.clone();
                 }
