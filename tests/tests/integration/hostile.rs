@@ -20,6 +20,33 @@ async fn still_serving(s: &Server) {
     conn.close(200, "bye".into()).await.unwrap();
 }
 
+/// On channel 1, a `basic.publish` to queue `q` and its content header:
+/// a body of `body_size` bytes (none is sent) and these property flags and
+/// property bytes.
+async fn publish_with_header(raw: &mut Raw, body_size: u64, flags: u16, properties: &[u8]) {
+    let mut publish = BytesMut::new();
+    publish.put_u16(60);
+    publish.put_u16(40);
+    publish.put_u16(0);
+    publish.put_u8(0); // the default exchange
+    publish.put_u8(1);
+    publish.put_slice(b"q");
+    publish.put_u8(0);
+    raw.send_bytes(&method_frame(1, &publish)).await;
+    let mut header = BytesMut::new();
+    header.put_u16(60);
+    header.put_u16(0);
+    header.put_u64(body_size);
+    header.put_u16(flags);
+    header.put_slice(properties);
+    let mut frame = vec![2u8];
+    frame.extend_from_slice(&1u16.to_be_bytes());
+    frame.extend_from_slice(&(header.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&header);
+    frame.push(0xCE);
+    raw.send_bytes(&frame).await;
+}
+
 #[tokio::test]
 async fn client_properties_nested_thousands_deep_close_only_that_connection() {
     let s = start().await;
@@ -74,28 +101,8 @@ async fn message_headers_nested_thousands_deep_close_only_the_publisher() {
     let s = start().await;
     let mut raw = Raw::connect(s.addr()).await;
     raw.open_channel(1).await;
-    let mut publish = BytesMut::new();
-    publish.put_u16(60);
-    publish.put_u16(40);
-    publish.put_u16(0);
-    publish.put_u8(0); // default exchange
-    publish.put_u8(1);
-    publish.put_slice(b"q");
-    publish.put_u8(0);
-    raw.send_bytes(&method_frame(1, &publish)).await;
     // A content header whose `headers` nest 15,000 tables deep.
-    let mut header = BytesMut::new();
-    header.put_u16(60);
-    header.put_u16(0);
-    header.put_u64(1);
-    header.put_u16(0x2000);
-    header.put_slice(&deeply_nested_table(15_000));
-    let mut frame = vec![2u8];
-    frame.extend_from_slice(&1u16.to_be_bytes());
-    frame.extend_from_slice(&(header.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&header);
-    frame.push(0xCE);
-    raw.send_bytes(&frame).await;
+    publish_with_header(&mut raw, 1, 0x2000, &deeply_nested_table(15_000)).await;
     let (code, text) = raw.expect_connection_close().await;
     assert_eq!(code, 501, "{text}");
     still_serving(&s).await;
@@ -128,26 +135,7 @@ async fn a_header_declaring_two_gib_is_refused_before_any_body_arrives() {
     let mut raw = Raw::connect(s.addr()).await;
     raw.open_channel(1).await;
     raw.open_channel(2).await;
-    let mut publish = BytesMut::new();
-    publish.put_u16(60);
-    publish.put_u16(40);
-    publish.put_u16(0);
-    publish.put_u8(0);
-    publish.put_u8(1);
-    publish.put_slice(b"q");
-    publish.put_u8(0);
-    raw.send_bytes(&method_frame(1, &publish)).await;
-    let mut header = BytesMut::new();
-    header.put_u16(60);
-    header.put_u16(0);
-    header.put_u64(2 << 30);
-    header.put_u16(0);
-    let mut frame = vec![2u8];
-    frame.extend_from_slice(&1u16.to_be_bytes());
-    frame.extend_from_slice(&(header.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&header);
-    frame.push(0xCE);
-    raw.send_bytes(&frame).await;
+    publish_with_header(&mut raw, 2 << 30, 0, &[]).await;
     // No body was sent: the refusal comes from the header alone.
     let text = raw.expect_channel_close(1).await;
     assert_eq!(
