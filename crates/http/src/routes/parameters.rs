@@ -168,6 +168,18 @@ fn limits_of(value: &Value) -> std::result::Result<VhostLimits, String> {
     Ok(limits)
 }
 
+/// Sets a vhost's limits (the whole `limits` parameter); whether any
+/// limit was set before (the parameter existed).
+fn replace_limits(v: &VHost, limits: VhostLimits) -> Result<bool> {
+    let mut was_set = false;
+    v.update_limits(|current| {
+        was_set = !current.is_empty();
+        *current = limits;
+        Ok::<_, ApiError>(())
+    })?;
+    Ok(was_set)
+}
+
 pub async fn put(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
@@ -187,13 +199,7 @@ pub async fn put(
             }
             caller.require_admin()?;
             let limits = limits_of(&value).map_err(ApiError::BadRequest)?;
-            let mut was_set = false;
-            v.update_limits(|current| {
-                was_set = !current.is_empty();
-                *current = limits;
-                Ok::<_, ApiError>(())
-            })?;
-            Ok(created(!was_set))
+            Ok(created(!replace_limits(&v, limits)?))
         }
         "operator_policy" => {
             // Administrators only, as `/api/operator-policies`.
@@ -234,13 +240,7 @@ pub async fn remove(
     let removed = match component.as_str() {
         "vhost-limits" if name == "limits" => {
             caller.require_admin()?;
-            let mut was_set = false;
-            v.update_limits(|current| {
-                was_set = !current.is_empty();
-                *current = VhostLimits::default();
-                Ok::<_, ApiError>(())
-            })?;
-            was_set
+            replace_limits(&v, VhostLimits::default())?
         }
         "operator_policy" => {
             caller.require_admin()?;
