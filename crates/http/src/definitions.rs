@@ -290,7 +290,7 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
             durable: flag(x, "durable", true),
             auto_delete: flag(x, "auto_delete", false),
             internal: flag(x, "internal", false),
-            arguments: json::to_table(&args(x)),
+            arguments: json::to_table(&args(x)).map_err(|e| e.to_string())?,
         };
         v.declare_exchange(text(x, "name"), text(x, "type"), false, options)
             .map_err(|e| e.text)?;
@@ -309,7 +309,7 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
             durable: flag(q, "durable", true),
             auto_delete: flag(q, "auto_delete", false),
             exclusive_owner: None,
-            arguments: json::to_table(&args(q)),
+            arguments: json::to_table(&args(q)).map_err(|e| e.to_string())?,
         };
         v.declare_queue(text(q, "name"), false, options, 0)
             .map_err(|e| e.text)?;
@@ -317,7 +317,7 @@ pub fn import(broker: &Broker, only_vhost: Option<&str>, defs: &Value) -> Result
     for b in items(defs, "bindings") {
         let v = vhost_of(b)?;
         let (source, dest, key) = (text(b, "source"), text(b, "destination"), text(b, "routing_key"));
-        let arguments = json::to_table(&args(b));
+        let arguments = json::to_table(&args(b)).map_err(|e| e.to_string())?;
         let r = if text(b, "destination_type") == "exchange" {
             v.bind_exchange(dest, source, key, arguments)
         } else {

@@ -36,31 +36,74 @@ pub fn table(t: &FieldTable) -> Value {
     Value::Object(t.inner().iter().map(|(k, v)| (k.to_string(), value(v))).collect())
 }
 
+/// Arguments or headers from JSON that nest tables and arrays deeper than
+/// an AMQP peer may send them ([`warren_codec::nesting::MAX_NESTING`]):
+/// Warren would store them and hand them to clients that refuse them.
+#[derive(Debug)]
+pub struct TooDeep;
+
+impl std::fmt::Display for TooDeep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "field table nested deeper than {} levels",
+            warren_codec::nesting::MAX_NESTING
+        )
+    }
+}
+
+impl From<TooDeep> for ApiError {
+    fn from(e: TooDeep) -> ApiError {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
 /// JSON arguments (from `PUT`) as an AMQP table: integers become longs, as
-/// RabbitMQ's management plugin converts them.
-pub fn to_table(v: &Map<String, Value>) -> FieldTable {
+/// RabbitMQ's management plugin converts them. serde_json stops at 128
+/// levels, so the recursion here is bounded too.
+pub fn to_table(v: &Map<String, Value>) -> Result<FieldTable, TooDeep> {
+    table_at(v, 1)
+}
+
+fn table_at(v: &Map<String, Value>, depth: usize) -> Result<FieldTable, TooDeep> {
+    if depth > warren_codec::nesting::MAX_NESTING {
+        return Err(TooDeep);
+    }
     let mut t = FieldTable::default();
     // AMQP table keys are short strings: longer ones cannot be sent.
     for (k, v) in v.iter().filter(|(k, _)| k.len() <= 255) {
-        if let Some(a) = to_value(v) {
+        if let Some(a) = to_value(v, depth)? {
             t.insert(k.as_str().into(), a);
         }
     }
-    t
+    Ok(t)
 }
 
-fn to_value(v: &Value) -> Option<AMQPValue> {
-    Some(match v {
+/// A value inside a table or array at `depth`.
+fn to_value(v: &Value, depth: usize) -> Result<Option<AMQPValue>, TooDeep> {
+    Ok(Some(match v {
         Value::Bool(b) => AMQPValue::Boolean(*b),
         Value::Number(n) => match n.as_i64() {
             Some(i) => AMQPValue::LongLongInt(i),
-            None => AMQPValue::Double(n.as_f64()?),
+            None => match n.as_f64() {
+                Some(f) => AMQPValue::Double(f),
+                None => return Ok(None),
+            },
         },
         Value::String(s) => AMQPValue::LongString(s.as_str().into()),
-        Value::Object(m) => AMQPValue::FieldTable(to_table(m)),
-        Value::Array(a) => AMQPValue::FieldArray(a.iter().filter_map(to_value).collect::<Vec<_>>().into()),
+        Value::Object(m) => AMQPValue::FieldTable(table_at(m, depth + 1)?),
+        Value::Array(a) => {
+            if depth + 1 > warren_codec::nesting::MAX_NESTING {
+                return Err(TooDeep);
+            }
+            let mut items = Vec::with_capacity(a.len());
+            for v in a {
+                items.extend(to_value(v, depth + 1)?);
+            }
+            AMQPValue::FieldArray(items.into())
+        }
         Value::Null => AMQPValue::Void,
-    })
+    }))
 }
 
 /// A rate as RabbitMQ nests it (`publish_details: {"rate": 1.5}`).
@@ -411,7 +454,7 @@ pub fn to_properties(
                 "header name '{k}' is longer than 255 bytes"
             )));
         }
-        p = p.with_headers(to_table(h));
+        p = p.with_headers(to_table(h)?);
     }
     if let Some(v) = int("delivery_mode")? {
         p = p.with_delivery_mode(v.min(255) as u8);

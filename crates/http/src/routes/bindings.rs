@@ -196,7 +196,7 @@ pub async fn add(
     let v = visible_vhost(&s, &caller, &vhost)?;
     // Binding to the default exchange is refused (AMQP's 403, here 401).
     let source = super::exchange_name(&source).to_string();
-    let args = json::to_table(&body.arguments);
+    let args = json::to_table(&body.arguments)?;
     let kind = dest_kind(&kind)?;
     check_bind(&s, &caller, &v, kind, &dest, &source, &body.routing_key)?;
     match kind {

@@ -69,7 +69,7 @@ pub async fn put(
     Body(body): Body<ExchangeBody>,
 ) -> Result<StatusCode> {
     let v = target_vhost(&s, &caller, &vhost)?;
-    let arguments = json::to_table(&body.arguments);
+    let arguments = json::to_table(&body.arguments)?;
     caller
         .permissions(&s.broker, &vhost)?
         .check_exchange_declare(&name, &arguments)?;

@@ -121,7 +121,7 @@ pub async fn put(
 ) -> Result<StatusCode> {
     let v = target_vhost(&s, &caller, &vhost)?;
     warren_broker::vhost::check_client_queue_name(&name)?;
-    let arguments = json::to_table(&body.arguments);
+    let arguments = json::to_table(&body.arguments)?;
     caller
         .permissions(&s.broker, &vhost)?
         .check_queue_declare(&name, &arguments)?;
