@@ -43,6 +43,18 @@ pub async fn start_in(dir: &std::path::Path) -> Server {
     warren_server::start(config).await.expect("broker starts")
 }
 
+/// After a hostile or broken client: a normal client still gets its
+/// messages through.
+pub async fn still_serving(s: &Server) {
+    let conn = connect(s).await;
+    let ch = conn.create_channel().await.unwrap();
+    declare(&ch, "still-here").await.unwrap();
+    publish(&ch, "", "still-here", b"alive").await;
+    let mut consumer = consume(&ch, "still-here", true).await;
+    assert_eq!(next(&mut consumer).await.data, b"alive");
+    conn.close(200, "bye".into()).await.unwrap();
+}
+
 pub async fn connect(server: &Server) -> Connection {
     Connection::connect(&server.url(), ConnectionProperties::default())
         .await

@@ -11,9 +11,9 @@ pub struct Raw {
     buf: BytesMut,
 }
 
-/// A method frame's bytes, from its payload (class, method, arguments).
-pub fn method_frame(channel: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![1u8];
+/// A frame's bytes: type, channel, payload, frame end.
+pub fn frame(kind: u8, channel: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![kind];
     f.extend_from_slice(&channel.to_be_bytes());
     f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     f.extend_from_slice(payload);
@@ -21,11 +21,21 @@ pub fn method_frame(channel: u16, payload: &[u8]) -> Vec<u8> {
     f
 }
 
+/// A method frame's bytes, from its payload (class, method, arguments).
+pub fn method_frame(channel: u16, payload: &[u8]) -> Vec<u8> {
+    frame(1, channel, payload)
+}
+
 impl Raw {
     /// Opens a socket and answers connection.start with PLAIN
     /// credentials and these client properties.
     pub async fn start_ok(addr: std::net::SocketAddr, user: &str, password: &str, props: FieldTable) -> Raw {
-        let mut raw = Raw::socket(addr).await;
+        Raw::socket(addr).await.start_ok_as(user, password, props).await
+    }
+
+    /// On this socket, answers connection.start with PLAIN credentials.
+    async fn start_ok_as(mut self, user: &str, password: &str, props: FieldTable) -> Raw {
+        let raw = &mut self;
         raw.send_bytes(warren_codec::PROTOCOL_HEADER).await;
         let start = raw.recv().await.expect("connection.start");
         assert!(matches!(start, Frame::Method { channel: 0, .. }), "{start:?}");
@@ -39,12 +49,16 @@ impl Raw {
             })),
         )
         .await;
-        raw
+        self
     }
 
     /// Opens a socket, logs in as guest and returns the server's `tune`.
     pub async fn login(addr: std::net::SocketAddr) -> (Raw, connection::Tune) {
-        let mut raw = Raw::start_ok(addr, "guest", "guest", client_properties()).await;
+        Raw::socket(addr).await.login_on().await
+    }
+
+    async fn login_on(self) -> (Raw, connection::Tune) {
+        let mut raw = self.start_ok_as("guest", "guest", client_properties()).await;
         let tune = raw.recv().await.expect("connection.tune");
         let Frame::Method {
             method: Method::Other(m),
@@ -74,7 +88,25 @@ impl Raw {
 
     /// Opens a socket and completes the handshake up to `open-ok`.
     pub async fn connect(addr: std::net::SocketAddr) -> Raw {
-        let (mut raw, t) = Raw::login(addr).await;
+        Raw::socket(addr).await.connect_on().await
+    }
+
+    /// Like [`Raw::connect`], on a socket whose receive buffer is only 4 KiB:
+    /// a client that does not read holds back almost nothing in its kernel,
+    /// so what the server cannot send stays with the server.
+    pub async fn connect_small_window(addr: std::net::SocketAddr) -> Raw {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        Raw {
+            stream: socket.connect(addr).await.expect("connect"),
+            buf: BytesMut::with_capacity(64 * 1024),
+        }
+        .connect_on()
+        .await
+    }
+
+    async fn connect_on(self) -> Raw {
+        let (mut raw, t) = self.login_on().await;
         raw.tune_ok(t.channel_max, t.frame_max, 0).await;
         raw.send(
             0,

@@ -12,8 +12,8 @@ pub enum FrameError {
     UnknownFrameType(u8),
     #[error("unknown class/method {class}/{method}")]
     UnknownMethod { class: u16, method: u16 },
-    #[error("malformed method {class}/{method}")]
-    Syntax { class: u16, method: u16 },
+    #[error("cannot decode the arguments of method {class}/{method}")]
+    Undecodable { class: u16, method: u16 },
     #[error("malformed content header")]
     BadHeader,
     #[error("field table in method {class}/{method} nested deeper than {max} levels")]
@@ -27,9 +27,22 @@ impl FrameError {
             FrameError::TooLarge { .. }
             | FrameError::BadFrameEnd(_)
             | FrameError::UnknownFrameType(_)
-            | FrameError::BadHeader => 501,
-            FrameError::Syntax { .. } | FrameError::TooDeep { .. } => 502,
+            | FrameError::BadHeader
+            // RabbitMQ: "FRAME_ERROR - cannot decode <<...>>".
+            | FrameError::Undecodable { .. } => 501,
+            FrameError::TooDeep { .. } => 502,
             FrameError::UnknownMethod { .. } => 540,
+        }
+    }
+
+    /// The method the `connection.close` names: the one that could not be
+    /// decoded, as RabbitMQ names it, else none (0, 0).
+    pub fn method_ids(&self) -> (u16, u16) {
+        match *self {
+            FrameError::Undecodable { class, method } | FrameError::TooDeep { class, method, .. } => {
+                (class, method)
+            }
+            _ => (0, 0),
         }
     }
 

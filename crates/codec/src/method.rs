@@ -60,11 +60,11 @@ impl Method {
 /// Decodes a method frame's payload.
 pub fn decode(payload: Bytes) -> Result<Method, FrameError> {
     if payload.len() < 4 {
-        return Err(FrameError::Syntax { class: 0, method: 0 });
+        return Err(FrameError::Undecodable { class: 0, method: 0 });
     }
     let class = u16::from_be_bytes([payload[0], payload[1]]);
     let method = u16::from_be_bytes([payload[2], payload[3]]);
-    let syntax = FrameError::Syntax { class, method };
+    let syntax = FrameError::Undecodable { class, method };
     if class == CLASS_BASIC {
         let args = &payload[4..];
         match method {

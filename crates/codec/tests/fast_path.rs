@@ -127,7 +127,7 @@ fn every_truncation_of_a_fast_path_frame_asks_for_more() {
 }
 
 #[test]
-fn a_payload_cut_short_inside_a_complete_frame_is_a_syntax_error() {
+fn a_payload_cut_short_inside_a_complete_frame_is_a_frame_error_as_in_rabbitmq() {
     let full = publish_frame("exchange", "key", false, false);
     let payload = &full[7..full.len() - 1];
     for cut in 4..payload.len() {
@@ -136,7 +136,7 @@ fn a_payload_cut_short_inside_a_complete_frame_is_a_syntax_error() {
         f.extend_from_slice(&payload[..cut]);
         f.push(0xCE);
         let err = decode_all(&f, 131072).unwrap_err();
-        assert_eq!(err.reply_code(), 502, "cut {cut}: {err}");
+        assert_eq!(err.reply_code(), 501, "cut {cut}: {err}");
     }
 }
 

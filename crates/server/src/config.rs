@@ -55,6 +55,10 @@ pub struct Cli {
     /// `max_message_size`; default 128 MiB, at most 512 MiB).
     #[arg(long, env = "WARREN_MAX_MESSAGE_SIZE")]
     pub max_message_size: Option<u64>,
+    /// Most bytes one channel's open transaction may hold (message bodies
+    /// and properties, acknowledgements) before `tx.commit`; default 256 MiB.
+    #[arg(long, env = "WARREN_MAX_TRANSACTION_SIZE")]
+    pub max_transaction_size: Option<u64>,
     /// Most simultaneous client connections.
     #[arg(long, env = "WARREN_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -96,6 +100,7 @@ pub struct FileConfig {
     pub frame_max: Option<u32>,
     pub channel_max: Option<u16>,
     pub max_message_size: Option<u64>,
+    pub max_transaction_size: Option<u64>,
     pub handshake_timeout: Option<u64>,
     pub max_connections: Option<usize>,
     pub segment_size: Option<u32>,
@@ -112,6 +117,9 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 128 << 20;
 /// The largest `max_message_size` accepted (RabbitMQ's limit too). The
 /// message log's record length is a u32, so every accepted body fits.
 pub const MAX_MESSAGE_SIZE_LIMIT: u64 = 512 << 20;
+
+/// The default `max_transaction_size`: 256 MiB, two default-sized messages.
+pub const DEFAULT_MAX_TRANSACTION_SIZE: u64 = 256 << 20;
 
 /// Resolved settings.
 #[derive(Debug, Clone)]
@@ -130,6 +138,9 @@ pub struct Config {
     /// Bytes; a content header that declares more is refused before any of
     /// its body is read.
     pub max_message_size: u64,
+    /// Bytes a channel's open transaction may hold; past it the channel is
+    /// closed (406) and the transaction discarded.
+    pub max_transaction_size: u64,
     /// From accept to `connection.open-ok`; a client still handshaking
     /// after it is disconnected and its connection slot freed.
     pub handshake_timeout: std::time::Duration,
@@ -164,6 +175,7 @@ impl Default for Config {
             frame_max: 131072,
             channel_max: 2047,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_transaction_size: DEFAULT_MAX_TRANSACTION_SIZE,
             panic_on_declare: None,
             handshake_timeout: std::time::Duration::from_secs(10),
             max_connections: 65536,
@@ -239,6 +251,10 @@ impl Config {
                 .max_message_size
                 .or(file.max_message_size)
                 .unwrap_or(d.max_message_size),
+            max_transaction_size: cli
+                .max_transaction_size
+                .or(file.max_transaction_size)
+                .unwrap_or(d.max_transaction_size),
             handshake_timeout: cli
                 .handshake_timeout
                 .or(file.handshake_timeout)
@@ -273,6 +289,9 @@ impl Config {
         }
         if c.max_message_size == 0 || c.max_message_size > MAX_MESSAGE_SIZE_LIMIT {
             anyhow::bail!("max_message_size must be between 1 and {MAX_MESSAGE_SIZE_LIMIT} bytes (512 MiB)");
+        }
+        if c.max_transaction_size == 0 {
+            anyhow::bail!("max_transaction_size must be at least 1 byte");
         }
         Ok(c)
     }

@@ -102,7 +102,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
     GlobalStats::count(&shared.broker.stats.connections_opened);
     let out = Outbound::new(shared.config.frame_max);
     let heartbeat = Arc::new(AtomicU32::new(0));
-    let writer = tokio::spawn(outbound::writer(
+    let mut writer = tokio::spawn(outbound::writer(
         out.clone(),
         wr,
         heartbeat.clone(),
@@ -138,7 +138,14 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
     shared.broker.connections.remove(id);
     GlobalStats::count(&shared.broker.stats.connections_closed);
     out.close();
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // A client that stopped reading would hold the writer, and with it the
+    // socket, forever.
+    if tokio::time::timeout(Duration::from_secs(5), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
     // The client may still be writing frames it queued before our close-ok;
     // read them until it hangs up so they do not meet a TCP reset.
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -202,6 +209,11 @@ impl Connection {
         let mut shutting_down = false;
         loop {
             loop {
+                if self.out.over_read_limit() {
+                    // The client asks faster than it reads the answers:
+                    // the rest of its frames wait until the writer drains.
+                    break;
+                }
                 let frame_max = if self.state == State::Open {
                     self.frame_max
                 } else {
@@ -220,7 +232,7 @@ impl Connection {
                                 code: e.reply_code(),
                                 text: e.reply_text(),
                             },
-                            (0, 0),
+                            e.method_ids(),
                         );
                         self.state = State::Done;
                     }
@@ -276,7 +288,8 @@ impl Connection {
                 buf.reserve(64 * 1024);
             }
             let hb = self.heartbeat.load(Ordering::Relaxed);
-            let mut deadline = if hb > 0 {
+            let throttled = self.out.over_read_limit();
+            let mut deadline = if hb > 0 && !throttled {
                 last_read + Duration::from_secs(u64::from(hb) * 2)
             } else {
                 Instant::now() + Duration::from_secs(3600)
@@ -294,13 +307,17 @@ impl Connection {
                 }
             };
             let info = self.info.clone();
+            let out = self.out.clone();
             tokio::select! {
                 reason = info.close_requested(), if !matches!(self.state, State::Closing | State::Done) => {
                     tracing::info!(id = self.id, "closing connection on request: {reason}");
                     self.close_with(AmqpError::new(error::CONNECTION_FORCED, reason), (0, 0));
                 }
                 _ = sync_wait => {}
-                r = rd.read_buf(&mut buf) => match r {
+                _ = out.drained(), if throttled => {
+                    last_read = Instant::now();
+                }
+                r = rd.read_buf(&mut buf), if !throttled => match r {
                     Ok(0) | Err(_) => return,
                     Ok(n) => {
                         last_read = Instant::now();
@@ -316,7 +333,7 @@ impl Connection {
                         tracing::warn!(id = self.id, peer = %self.info.peer, "handshake timeout: closing");
                         return;
                     }
-                    if hb > 0 && last_read.elapsed() >= Duration::from_secs(u64::from(hb) * 2) {
+                    if hb > 0 && !throttled && last_read.elapsed() >= Duration::from_secs(u64::from(hb) * 2) {
                         tracing::warn!(id = self.id, "missed heartbeats from client, timeout: {hb}s");
                         return;
                     }
@@ -494,19 +511,24 @@ impl Connection {
                 method: Method::Other(m),
                 ..
             } => *m,
-            _ => {
+            Frame::Method { .. } => return Err(self.not_a_connection_method()),
+            // RabbitMQ's codes for content on channel 0.
+            Frame::Header { .. } => {
                 return Err(AmqpError::new(
-                    error::COMMAND_INVALID,
-                    "only connection methods and heartbeats may use channel 0",
+                    error::UNEXPECTED_FRAME,
+                    "type 2 frame on channel 0",
+                ))
+            }
+            Frame::Body { .. } => {
+                return Err(AmqpError::new(
+                    error::UNEXPECTED_FRAME,
+                    "type 3 frame on channel 0",
                 ))
             }
         };
         use connection::AMQPMethod as C;
         let AMQPClass::Connection(m) = m else {
-            return Err(AmqpError::new(
-                error::COMMAND_INVALID,
-                "only connection methods and heartbeats may use channel 0",
-            ));
+            return Err(self.not_a_connection_method());
         };
         match (self.state, m) {
             (State::AwaitStartOk, C::StartOk(s)) => {
@@ -643,8 +665,27 @@ impl Connection {
         }
     }
 
+    /// A method of another class on channel 0: RabbitMQ's 504 and text.
+    fn not_a_connection_method(&self) -> AmqpError {
+        let state = match self.state {
+            State::AwaitStartOk => "starting",
+            State::AwaitTuneOk => "tuning",
+            State::AwaitOpen => "opening",
+            State::Open => "running",
+            State::Closing | State::Done => "closing",
+        };
+        AmqpError::new(
+            error::CHANNEL_ERROR,
+            format_args!("unexpected method in connection state {state}"),
+        )
+    }
+
     fn channel_frame(&mut self, frame: Frame) -> Result<(), AmqpError> {
         let id = frame.channel();
+        if let Frame::Heartbeat { .. } = frame {
+            // Also on a channel that is not open.
+            return Err(crate::channel::heartbeat_on_channel());
+        }
         let Some(vhost) = self.vhost.clone().filter(|_| self.state == State::Open) else {
             return Err(AmqpError::new(
                 error::CHANNEL_ERROR,
@@ -664,6 +705,12 @@ impl Connection {
             _ => (false, false, false),
         };
         let Some(ch) = self.channels.get_mut(&id) else {
+            if !matches!(frame, Frame::Method { .. }) {
+                return Err(AmqpError::new(
+                    error::UNEXPECTED_FRAME,
+                    "expected method frame, got non method frame instead",
+                ));
+            }
             if !is_open {
                 return Err(AmqpError::new(
                     error::CHANNEL_ERROR,
@@ -730,6 +777,7 @@ impl Connection {
             out: &self.out,
             exclusive_queues: &mut self.exclusive_queues,
             max_message_size: self.shared.config.max_message_size,
+            max_transaction_size: self.shared.config.max_transaction_size,
             panic_on_declare: self.shared.config.panic_on_declare.as_deref(),
         };
         match ch.handle(&mut ctx, frame) {

@@ -3,7 +3,7 @@
 //! connections delivering to its consumers) appends to, and a writer task
 //! that swaps it out and writes it in one call.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,9 +19,25 @@ use warren_broker::Queue;
 /// writer has drained the buffer; this bounds memory for slow readers.
 pub const HIGH_WATER: usize = 1 << 20;
 
+/// Past this many bytes pending or being written, the connection stops
+/// reading its client until the writer has caught up. Consumers stop at
+/// [`HIGH_WATER`] already; this bounds what a client's own requests make
+/// Warren write (`basic.get-ok`, mandatory returns, method replies) when
+/// it sends requests faster than it reads the answers, or stops reading.
+/// Above `HIGH_WATER` so that a consumer's deliveries alone never stop
+/// its acknowledgements from being read.
+pub const READ_LIMIT: usize = 4 * HIGH_WATER;
+
 pub struct Outbound {
     buf: Mutex<BytesMut>,
     notify: Notify,
+    /// Bytes the writer took from `buf` and has not finished writing.
+    in_flight: AtomicUsize,
+    /// Signalled after each write.
+    drained: Notify,
+    /// Set by [`Outbound::write`] when it leaves more than [`READ_LIMIT`]
+    /// bytes pending: a flag the reader can test per frame for nothing.
+    over: AtomicBool,
     pub frame_max: AtomicU32,
     closing: AtomicBool,
     /// Queues whose consumers stopped at [`HIGH_WATER`]; kicked after a write.
@@ -33,6 +49,9 @@ impl Outbound {
         Arc::new(Outbound {
             buf: Mutex::new(BytesMut::with_capacity(64 * 1024)),
             notify: Notify::new(),
+            in_flight: AtomicUsize::new(0),
+            drained: Notify::new(),
+            over: AtomicBool::new(false),
             frame_max: AtomicU32::new(frame_max),
             closing: AtomicBool::new(false),
             starved: Mutex::new(Vec::new()),
@@ -45,7 +64,12 @@ impl Outbound {
 
     /// Appends frames and wakes the writer.
     pub fn write<R>(&self, f: impl FnOnce(&mut BytesMut) -> R) -> R {
-        let r = f(&mut self.buf.lock());
+        let mut buf = self.buf.lock();
+        let r = f(&mut buf);
+        if buf.len() > READ_LIMIT {
+            self.over.store(true, Ordering::Relaxed);
+        }
+        drop(buf);
         self.notify.notify_one();
         r
     }
@@ -57,6 +81,28 @@ impl Outbound {
 
     pub fn wake(&self) {
         self.notify.notify_one();
+    }
+
+    /// Whether the connection should stop reading its client: a write left
+    /// more than [`READ_LIMIT`] bytes pending and they are not written yet.
+    pub fn over_read_limit(&self) -> bool {
+        if !self.over.load(Ordering::Relaxed) {
+            return false;
+        }
+        // Under the lock, so that a write setting the flag is not undone.
+        let buf = self.buf.lock();
+        let over = buf.len() + self.in_flight.load(Ordering::Acquire) > READ_LIMIT;
+        if !over {
+            self.over.store(false, Ordering::Relaxed);
+        }
+        over
+    }
+
+    /// Returns after the writer's next write, or when it has stopped. The
+    /// single reader waits here; `notify_one` keeps a wake-up that comes
+    /// before the wait.
+    pub async fn drained(&self) {
+        self.drained.notified().await;
     }
 
     pub fn starve(&self, queue: &Arc<Queue>) {
@@ -101,9 +147,14 @@ pub async fn writer(
                 warren_codec::encode::heartbeat(&mut buf);
             }
             std::mem::swap(&mut *buf, &mut spare);
+            // Under the lock, so that pending bytes never read as fewer.
+            out.in_flight.store(spare.len(), Ordering::Release);
         }
         if !spare.is_empty() {
-            if sock.write_all(&spare).await.is_err() {
+            let written = sock.write_all(&spare).await;
+            out.in_flight.store(0, Ordering::Release);
+            out.drained.notify_one();
+            if written.is_err() {
                 out.closing.store(true, Ordering::Release);
                 return;
             }

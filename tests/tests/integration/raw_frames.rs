@@ -7,13 +7,6 @@ use warren_codec::{AMQPClass, FieldTable};
 use warren_tests::raw::{method_frame, queue_declare_payload, Raw};
 use warren_tests::*;
 
-/// After each bad connection, a well-behaved one still works.
-async fn still_serving(s: &Server) {
-    let conn = connect(s).await;
-    let ch = conn.create_channel().await.unwrap();
-    declare(&ch, "alive").await.unwrap();
-}
-
 #[tokio::test]
 async fn a_wrong_protocol_header_gets_ours_back_and_a_close() {
     let s = start().await;
@@ -129,7 +122,7 @@ async fn an_unknown_class_is_540() {
 }
 
 #[tokio::test]
-async fn a_truncated_field_table_is_502() {
+async fn a_truncated_field_table_is_501_as_in_rabbitmq() {
     let s = start().await;
     let mut raw = Raw::connect(s.addr()).await;
     raw.open_channel(1).await;
@@ -140,12 +133,13 @@ async fn a_truncated_field_table_is_502() {
     raw.send_bytes(&method_frame(1, &queue_declare_payload("q", &table)))
         .await;
     let (code, text) = raw.expect_connection_close().await;
-    assert_eq!(code, 502, "{text}");
+    assert_eq!(code, 501, "{text}");
+    assert!(text.starts_with("FRAME_ERROR - cannot decode"), "{text}");
     still_serving(&s).await;
 }
 
 #[tokio::test]
-async fn a_short_string_longer_than_its_frame_is_502() {
+async fn a_short_string_longer_than_its_frame_is_501_as_in_rabbitmq() {
     let s = start().await;
     let mut raw = Raw::connect(s.addr()).await;
     raw.open_channel(1).await;
@@ -153,7 +147,8 @@ async fn a_short_string_longer_than_its_frame_is_502() {
     raw.send_bytes(&method_frame(1, &[0, 60, 0, 40, 0, 0, 255, b'a', b'b', 0]))
         .await;
     let (code, text) = raw.expect_connection_close().await;
-    assert_eq!(code, 502, "{text}");
+    assert_eq!(code, 501, "{text}");
+    assert!(text.starts_with("FRAME_ERROR - cannot decode"), "{text}");
     still_serving(&s).await;
 }
 

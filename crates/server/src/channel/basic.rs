@@ -192,6 +192,7 @@ impl Channel {
 
     pub(super) fn settle(&mut self, tag: u64, multiple: bool, how: Settle) -> Result<(), AmqpError> {
         if let Some(tx) = &mut self.tx {
+            tx.hold(std::mem::size_of::<PendingAck>() as u64)?;
             tx.acks.push(PendingAck {
                 tag,
                 multiple,

@@ -46,6 +46,8 @@ pub struct Ctx<'a> {
     pub exclusive_queues: &'a mut Vec<Arc<Queue>>,
     /// Bodies larger than this are refused at their content header.
     pub max_message_size: u64,
+    /// [`crate::Config::max_transaction_size`].
+    pub max_transaction_size: u64,
     /// [`crate::Config::panic_on_declare`].
     pub panic_on_declare: Option<&'a str>,
 }
@@ -117,10 +119,49 @@ struct PendingAck {
     settle: Settle,
 }
 
-#[derive(Default)]
+/// A heartbeat frame on a channel other than 0: RabbitMQ's code and text
+/// (the spec would say 501).
+pub fn heartbeat_on_channel() -> AmqpError {
+    AmqpError::new(error::UNEXPECTED_FRAME, "type 8, all octets = <<>>")
+}
+
+/// What an open transaction holds until commit, and how much it may hold.
 struct Tx {
     publishes: Vec<PendingPublish>,
     acks: Vec<PendingAck>,
+    /// Bytes held: bodies and properties, and each acknowledgement's entry.
+    held: u64,
+    /// [`crate::Config::max_transaction_size`].
+    limit: u64,
+}
+
+impl Tx {
+    fn new(limit: u64) -> Tx {
+        Tx {
+            publishes: Vec::new(),
+            acks: Vec::new(),
+            held: 0,
+            limit,
+        }
+    }
+
+    /// What the transaction holds, leaving it empty (commit, rollback).
+    fn take(&mut self) -> Tx {
+        std::mem::replace(self, Tx::new(self.limit))
+    }
+
+    /// Counts `bytes` more against the limit; past it the channel is
+    /// closed (406), which discards the transaction.
+    fn hold(&mut self, bytes: u64) -> Result<(), AmqpError> {
+        self.held = self.held.saturating_add(bytes);
+        if self.held > self.limit {
+            return Err(AmqpError::precondition(format_args!(
+                "transaction size {} is larger than configured max transaction size {}",
+                self.held, self.limit
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Publisher confirms: sequence numbers assigned and confirmed so far, and
@@ -237,6 +278,10 @@ impl Channel {
                         ctx.max_message_size
                     )));
                 }
+                if let Some(tx) = &mut self.tx {
+                    // Before the body is buffered, like the size check.
+                    tx.hold(body_size + properties.len() as u64)?;
+                }
                 let props = Properties::parse(&properties)
                     .map_err(|_| AmqpError::new(error::FRAME_ERROR, "malformed content properties"))?;
                 if body_size == 0 {
@@ -283,10 +328,7 @@ impl Channel {
                 }
                 Ok(())
             }
-            Frame::Heartbeat { .. } => Err(AmqpError::new(
-                error::FRAME_ERROR,
-                "heartbeat on a non-zero channel",
-            )),
+            Frame::Heartbeat { .. } => Err(heartbeat_on_channel()),
         }
     }
 

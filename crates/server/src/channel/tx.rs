@@ -20,14 +20,15 @@ impl Channel {
                 if self.confirms.is_some() {
                     return Err(AmqpError::precondition("cannot switch from confirm to tx mode"));
                 }
-                self.tx.get_or_insert_with(Tx::default);
+                self.tx.get_or_insert_with(|| Tx::new(ctx.max_transaction_size));
                 self.shared.mode.store(2, std::sync::atomic::Ordering::Relaxed);
                 T::SelectOk(tx::SelectOk {})
             }
             T::Commit(_) => {
                 let tx = self
                     .tx
-                    .replace(Tx::default())
+                    .as_mut()
+                    .map(Tx::take)
                     .ok_or_else(|| AmqpError::precondition("channel is not transactional"))?;
                 let before = self.last_ticket;
                 for p in tx.publishes {
@@ -44,9 +45,10 @@ impl Channel {
                 T::CommitOk(tx::CommitOk {})
             }
             T::Rollback(_) => {
-                if self.tx.replace(Tx::default()).is_none() {
-                    return Err(AmqpError::precondition("channel is not transactional"));
-                }
+                self.tx
+                    .as_mut()
+                    .map(Tx::take)
+                    .ok_or_else(|| AmqpError::precondition("channel is not transactional"))?;
                 T::RollbackOk(tx::RollbackOk {})
             }
             _ => return Err(AmqpError::command_invalid("unexpected tx method from client")),
