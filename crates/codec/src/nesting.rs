@@ -1,22 +1,33 @@
-//! A bound on how deep field tables and arrays nest, checked before any
-//! recursive parser sees them.
+//! Field tables checked before any recursive parser sees them: how deep
+//! they nest, and whether they are well formed.
 //!
 //! amq-protocol parses a nested table or array by recursion, one stack
 //! frame group per level; a 126 KB `connection.start-ok` whose client
 //! properties nest 18,000 deep overflowed the stack and aborted the whole
-//! broker. [`within_limit`] walks the same encoding with an explicit stack
-//! instead, in the order amq-protocol parses it, so a table it accepts
-//! never takes amq-protocol past [`MAX_NESTING`] levels. rabbitmq-c caps
-//! nesting at 100 for the same reason.
+//! broker. [`check`] walks the same encoding with an explicit stack
+//! instead, accepting exactly what amq-protocol's `parse_field_table`
+//! accepts (its type tags and sizes, UTF-8 entry names, containers that
+//! end where their length says) up to [`MAX_NESTING`] levels. rabbitmq-c
+//! caps nesting at 100 for the same reason.
 //!
-//! The walk only measures depth: bytes it cannot make sense of (an unknown
-//! type, a length past the end) end it with "within the limit", because
-//! amq-protocol meets the same bytes at the same point and refuses them
-//! without going deeper.
+//! On the publish path [`check`] is the whole validation of a message's
+//! headers: it allocates nothing, where amq-protocol builds a `FieldTable`
+//! (a map entry per header) only to drop it. The table is decoded later,
+//! and only when routing or dead-lettering needs it. The `field_tables`
+//! fuzz target holds the two to the same answer.
 
 /// The deepest nesting of tables and arrays accepted from a peer (the
 /// outermost table is level 1).
 pub const MAX_NESTING: usize = 100;
+
+/// Why a table was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableError {
+    /// Deeper than [`MAX_NESTING`].
+    TooDeep,
+    /// Anything amq-protocol would refuse.
+    Malformed,
+}
 
 /// The size of a value of type `tag` that holds no other values, or `None`
 /// for the types with a 4-byte length (strings, byte arrays, tables,
@@ -35,66 +46,91 @@ fn fixed_size(tag: u8) -> Option<usize> {
 }
 
 fn long_len(bytes: &[u8], pos: usize) -> Option<usize> {
-    let b = bytes.get(pos..pos + 4)?;
+    let b = bytes.get(pos..pos.checked_add(4)?)?;
     Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
 }
 
 /// Whether the field table at the start of `bytes` (with its 4-byte
-/// length) nests at most [`MAX_NESTING`] levels deep.
+/// length) nests at most [`MAX_NESTING`] levels deep. Malformed bytes
+/// count as within the limit: the parser refuses them at the same point,
+/// without going deeper.
 pub fn within_limit(bytes: &[u8]) -> bool {
-    walk(bytes).is_some_and(|deep| !deep)
+    check(bytes) != Err(TableError::TooDeep)
 }
 
-/// `Some(true)` when the table nests too deep, `Some(false)` when it does
-/// not or the walk stopped at bytes amq-protocol will refuse anyway.
-fn walk(bytes: &[u8]) -> Option<bool> {
-    // Open containers: where each ends, and whether it is an array (its
-    // entries have no names).
-    let mut open: Vec<(usize, bool)> = Vec::with_capacity(8);
-    let Some(len) = long_len(bytes, 0) else {
-        return Some(false);
-    };
-    open.push((4 + len, false));
+/// Checks the field table at the start of `bytes` (its 4-byte length, then
+/// its entries); bytes after it are not looked at. `Ok` exactly when
+/// amq-protocol's `parse_field_table` would parse it, and it nests at most
+/// [`MAX_NESTING`] levels.
+pub fn check(bytes: &[u8]) -> Result<(), TableError> {
+    use TableError::Malformed;
+    // Table lengths are u32s, so positions past u32::MAX cannot be reached
+    // from the start; the walk keeps them in u32s to stay small.
+    let bytes = &bytes[..bytes.len().min(u32::MAX as usize)];
+    // Open containers, outermost first: where each ends, and (a bit per
+    // level) whether it is an array, whose values have no names. On the
+    // stack: no allocation, 400 bytes to clear.
+    let mut ends = [0u32; MAX_NESTING];
+    let mut arrays: u128 = 0;
+    let len = long_len(bytes, 0).ok_or(Malformed)?;
+    let end = 4usize
+        .checked_add(len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or(Malformed)?;
+    ends[0] = end as u32;
+    let mut depth = 1;
     let mut pos = 4;
-    while let Some(&(end, array)) = open.last() {
-        if end > bytes.len() || pos > end {
-            return Some(false);
-        }
+    while depth > 0 {
+        let end = ends[depth - 1] as usize;
         if pos == end {
-            open.pop();
+            depth -= 1;
             continue;
         }
-        if !array {
-            // The entry's name: a short string.
-            let Some(&n) = bytes.get(pos) else {
-                return Some(false);
-            };
-            pos += 1 + n as usize;
+        if arrays & (1 << (depth - 1)) == 0 {
+            // The entry's name: a UTF-8 short string.
+            let n = *bytes.get(pos).ok_or(Malformed)? as usize;
+            let name = bytes
+                .get(pos + 1..pos + 1 + n)
+                .filter(|_| pos + 1 + n <= end)
+                .ok_or(Malformed)?;
+            if !name.is_ascii() {
+                std::str::from_utf8(name).map_err(|_| Malformed)?;
+            }
+            pos += 1 + n;
         }
-        let Some(&tag) = bytes.get(pos) else {
-            return Some(false);
-        };
+        let tag = *bytes.get(pos).filter(|_| pos < end).ok_or(Malformed)?;
         pos += 1;
         if let Some(size) = fixed_size(tag) {
             pos += size;
+            if pos > end {
+                return Err(Malformed);
+            }
             continue;
         }
-        let Some(len) = long_len(bytes, pos) else {
-            return Some(false);
-        };
+        let len = long_len(bytes, pos).filter(|_| pos + 4 <= end).ok_or(Malformed)?;
+        let inner_end = (pos + 4)
+            .checked_add(len)
+            .filter(|&e| e <= end)
+            .ok_or(Malformed)?;
         match tag {
-            b'S' | b'x' => pos += 4 + len,
+            b'S' | b'x' => pos = inner_end,
             b'F' | b'A' => {
-                open.push((pos + 4 + len, tag == b'A'));
-                pos += 4;
-                if open.len() > MAX_NESTING {
-                    return Some(true);
+                if depth == MAX_NESTING {
+                    return Err(TableError::TooDeep);
                 }
+                ends[depth] = inner_end as u32;
+                if tag == b'A' {
+                    arrays |= 1 << depth;
+                } else {
+                    arrays &= !(1 << depth);
+                }
+                depth += 1;
+                pos += 4;
             }
-            _ => return Some(false),
+            _ => return Err(Malformed),
         }
     }
-    Some(false)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -182,6 +218,56 @@ mod tests {
         assert!(!within_limit(&encoded(&t)));
         t.insert("zz-deep".into(), AMQPValue::FieldTable(nested(MAX_NESTING - 1)));
         assert!(within_limit(&encoded(&t)));
+    }
+
+    /// What amq-protocol says of `bytes` as one whole table.
+    fn parses(bytes: &[u8]) -> bool {
+        matches!(
+            amq_protocol::types::parsing::parse_field_table(bytes),
+            Ok((rest, _)) if rest.is_empty()
+        )
+    }
+
+    #[test]
+    fn check_accepts_exactly_what_amq_protocol_parses() {
+        let whole = encoded(&nested(MAX_NESTING));
+        assert_eq!(check(&whole), Ok(()));
+        // Every cut and every single-byte change, against the parser.
+        for cut in 0..whole.len() {
+            let mut bytes = whole[..cut].to_vec();
+            if bytes.len() >= 4 {
+                let len = (bytes.len() - 4) as u32;
+                bytes[..4].copy_from_slice(&len.to_be_bytes());
+            }
+            assert_eq!(check(&bytes).is_ok(), parses(&bytes), "cut at {cut}");
+        }
+        for at in 4..whole.len().min(400) {
+            for b in [0u8, 1, b'F', b'A', b'S', b'?', 0x80, 0xff] {
+                let mut bytes = whole.clone();
+                bytes[at] = b;
+                assert_eq!(check(&bytes).is_ok(), parses(&bytes), "byte {at} set to {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn check_refuses_what_the_parser_refuses() {
+        // A name that is not UTF-8.
+        assert_eq!(check(&[0, 0, 0, 3, 1, 0xff, b'V']), Err(TableError::Malformed));
+        // An unknown type.
+        assert_eq!(check(&[0, 0, 0, 3, 1, b'k', b'?']), Err(TableError::Malformed));
+        // A string running past its table.
+        assert_eq!(
+            check(&[0, 0, 0, 7, 1, b'k', b'S', 0, 0, 0, 9]),
+            Err(TableError::Malformed)
+        );
+        // A table longer than the bytes.
+        assert_eq!(check(&[0, 0, 0, 9, 1, b'k', b'V']), Err(TableError::Malformed));
+        assert_eq!(check(&[0xff, 0xff, 0xff, 0xff]), Err(TableError::Malformed));
+        // An empty table, and one followed by bytes that are not its own.
+        assert_eq!(check(&[0, 0, 0, 0]), Ok(()));
+        assert_eq!(check(&[0, 0, 0, 0, 9, 9]), Ok(()));
+        assert_eq!(check(&deep_arrays(18_000)), Err(TableError::TooDeep));
     }
 
     #[test]

@@ -73,15 +73,9 @@ impl Properties {
             if r.end > raw.len() {
                 return Err(Malformed);
             }
-            // Checked iteratively first: amq-protocol parses nesting by
-            // recursion, and a peer's headers may nest thousands deep.
-            if !crate::nesting::within_limit(&raw[r.clone()]) {
-                return Err(Malformed);
-            }
-            match parse_field_table(&raw[r.clone()]) {
-                Ok((&[], _)) => {}
-                _ => return Err(Malformed),
-            }
+            // Checked without decoding (nothing allocated; the nesting
+            // bounded): decoded only if routing needs the headers.
+            crate::nesting::check(&raw[r.clone()]).map_err(|_| Malformed)?;
             pos = r.end;
             p.headers = Some(r);
         }
