@@ -208,38 +208,9 @@ impl Connection {
         let mut last_read = Instant::now();
         let mut shutting_down = false;
         loop {
-            loop {
-                if self.out.over_read_limit() {
-                    // The client asks faster than it reads the answers:
-                    // the rest of its frames wait until the writer drains.
-                    break;
-                }
-                let frame_max = if self.state == State::Open {
-                    self.frame_max
-                } else {
-                    self.shared.config.frame_max
-                };
-                match warren_codec::decode_frame(&mut buf, frame_max) {
-                    Ok(Some(frame)) => self.contained(frame),
-                    Ok(None) => break,
-                    Err(e) => {
-                        // Named by peer: a malformed or hostile frame is worth
-                        // an operator's look.
-                        tracing::warn!(id = self.id, peer = %self.info.peer, "closing connection: {e}");
-                        // The stream cannot be parsed past a framing error.
-                        self.close_with(
-                            AmqpError {
-                                code: e.reply_code(),
-                                text: e.reply_text(),
-                            },
-                            e.method_ids(),
-                        );
-                        self.state = State::Done;
-                    }
-                }
-                if self.state == State::Done {
-                    return;
-                }
+            self.contained(|conn| conn.frames(&mut buf));
+            if self.state == State::Done {
+                return;
             }
             let store = self.shared.broker.store.clone();
             let log = store.as_ref().map(|s| &s.log);
@@ -433,13 +404,50 @@ impl Connection {
         self.closing_deadline = Some(Instant::now() + Duration::from_secs(3));
     }
 
-    /// Handles a frame; a panic while doing so (a bug, whatever the input)
+    /// Handles the complete frames in `buf`, until the connection is done
+    /// or its client must wait for the writer to drain.
+    fn frames(&mut self, buf: &mut BytesMut) {
+        while self.state != State::Done {
+            if self.out.over_read_limit() {
+                // The client asks faster than it reads the answers: the
+                // rest of its frames wait until the writer drains.
+                return;
+            }
+            let frame_max = if self.state == State::Open {
+                self.frame_max
+            } else {
+                self.shared.config.frame_max
+            };
+            match warren_codec::decode_frame(buf, frame_max) {
+                Ok(Some(frame)) => self.frame(frame),
+                Ok(None) => return,
+                Err(e) => {
+                    // Named by peer: a malformed or hostile frame is worth
+                    // an operator's look.
+                    tracing::warn!(id = self.id, peer = %self.info.peer, "closing connection: {e}");
+                    // The stream cannot be parsed past a framing error.
+                    self.close_with(
+                        AmqpError {
+                            code: e.reply_code(),
+                            text: e.reply_text(),
+                        },
+                        e.method_ids(),
+                    );
+                    self.state = State::Done;
+                }
+            }
+        }
+    }
+
+    /// Runs `f` (frame handling); a panic in it (a bug, whatever the input)
     /// closes this connection with 541 INTERNAL_ERROR, detaching its
     /// consumers and requeueing its unacknowledged messages, and leaves
     /// every other connection serving. parking_lot locks are released as
-    /// the panic unwinds and are not poisoned.
-    fn contained(&mut self, frame: Frame) {
-        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.frame(frame)));
+    /// the panic unwinds and are not poisoned. Once per batch of frames
+    /// read, not per frame: the frames after a panicking one are dropped
+    /// with the connection anyway.
+    fn contained(&mut self, f: impl FnOnce(&mut Connection)) {
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         if let Err(panic) = handled {
             let what = panic
                 .downcast_ref::<String>()
