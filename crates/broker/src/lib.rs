@@ -199,10 +199,11 @@ impl Broker {
     /// then every persistent message of every durable queue, in order.
     pub fn open(dir: &Path, segment_size: u32, window: usize) -> Result<Broker, BrokerOpenError> {
         let started = std::time::Instant::now();
+        // An unreadable queue definition stops the start: read as "no
+        // queues", it would have had every message forgotten and its
+        // segment deleted.
         let (store, recovered) = Persistence::open(dir, segment_size, window, |defs| {
-            defs.queues()
-                .map(|qs| qs.iter().map(|q| q.id).collect())
-                .unwrap_or_default()
+            Ok(defs.queues()?.iter().map(|q| q.id).collect())
         })?;
         let broker = Broker {
             clock: Arc::new(Clock::default()),

@@ -24,15 +24,17 @@ pub struct Persistence {
 
 impl Persistence {
     /// Opens `dir/definitions` and `dir/messages`. Messages for queues
-    /// `live` does not know are forgotten.
+    /// `live` does not know are forgotten, and segments left with none are
+    /// deleted: so when `live` cannot read the definitions, nothing is
+    /// opened and no message file is touched.
     pub fn open(
         dir: &Path,
         segment_size: u32,
         window: usize,
-        live: impl Fn(&Definitions) -> Vec<u32>,
+        live: impl Fn(&Definitions) -> Result<Vec<u32>, StoreError>,
     ) -> Result<(Arc<Persistence>, warren_store::Recovered), StoreError> {
         let defs = Definitions::open(&dir.join("definitions"))?;
-        let ids = live(&defs);
+        let ids = live(&defs)?;
         let (log, recovered) = MessageLog::open(&dir.join("messages"), segment_size, &|q| ids.contains(&q))?;
         Ok((Arc::new(Persistence { defs, log, window }), recovered))
     }

@@ -234,15 +234,21 @@ impl Definitions {
         }
     }
 
-    fn write(&self, tree: &sled::Tree, k: Vec<u8>, v: Option<Vec<u8>>) {
-        let r = match v {
-            Some(v) => tree.insert(k, v).map(drop),
-            None => tree.remove(k).map(drop),
+    /// Writes (or with `None` removes) one definition and flushes it to
+    /// disk; either failing is an error.
+    fn try_write(&self, tree: &sled::Tree, k: Vec<u8>, v: Option<Vec<u8>>) -> Result<(), StoreError> {
+        match v {
+            Some(v) => tree.insert(k, v).map(drop)?,
+            None => tree.remove(k).map(drop)?,
         };
-        if let Err(e) = r {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn write(&self, tree: &sled::Tree, k: Vec<u8>, v: Option<Vec<u8>>) {
+        if let Err(e) = self.try_write(tree, k, v) {
             tracing::error!("cannot write definition: {e}");
         }
-        self.flush();
     }
 
     pub fn put_vhost(&self, name: &str) {
@@ -419,21 +425,41 @@ impl Definitions {
         all(&self.exchanges)
     }
 
-    /// A fresh id for a new durable queue.
-    pub fn next_queue_id(&self) -> u32 {
-        let next = self
-            .meta
-            .update_and_fetch(NEXT_QUEUE_ID, |old| {
-                let n = old.map_or(0, |v| u32::from_be_bytes(v.try_into().unwrap_or([0; 4])));
-                Some((n + 1).to_be_bytes().to_vec())
-            })
-            .ok()
-            .flatten();
-        next.map_or(1, |v| u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 4])))
+    /// A fresh id for a new durable queue. Never one given out before: a
+    /// counter that cannot be read or advanced is an error, not id 1
+    /// again (a reused id would hand the new queue the old one's
+    /// messages at the next recovery).
+    pub fn next_queue_id(&self) -> Result<u32, StoreError> {
+        let corrupt = || StoreError::Corrupt {
+            key: "next_queue_id".into(),
+            reason: "not a 4-byte counter".into(),
+        };
+        let mut bad = false;
+        let next = self.meta.update_and_fetch(NEXT_QUEUE_ID, |old| {
+            let n = match old.map(<[u8; 4]>::try_from) {
+                None => 0,
+                Some(Ok(b)) => u32::from_be_bytes(b),
+                Some(Err(_)) => {
+                    bad = true;
+                    return old.map(<[u8]>::to_vec);
+                }
+            };
+            Some(n.wrapping_add(1).to_be_bytes().to_vec())
+        })?;
+        if bad {
+            return Err(corrupt());
+        }
+        let bytes: [u8; 4] = next
+            .as_deref()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(corrupt)?;
+        Ok(u32::from_be_bytes(bytes))
     }
 
-    pub fn put_queue(&self, q: &QueueDef) {
-        self.write(&self.queues, key(&[&q.vhost, &q.name]), Some(json(q)));
+    /// Stores a durable queue's definition; the declare fails if it cannot
+    /// be stored (a queue that would not exist after a restart).
+    pub fn put_queue(&self, q: &QueueDef) -> Result<(), StoreError> {
+        self.try_write(&self.queues, key(&[&q.vhost, &q.name]), Some(json(q)))
     }
 
     pub fn delete_queue(&self, vhost: &str, name: &str) {
@@ -481,15 +507,16 @@ mod tests {
         args.insert("x-max-length".into(), AMQPValue::LongInt(5));
         {
             let d = Definitions::open(dir.path()).unwrap();
-            let id = d.next_queue_id();
-            assert_eq!(d.next_queue_id(), id + 1);
+            let id = d.next_queue_id().unwrap();
+            assert_eq!(d.next_queue_id().unwrap(), id + 1);
             d.put_queue(&QueueDef {
                 vhost: "/".into(),
                 name: "q".into(),
                 id,
                 auto_delete: false,
                 arguments: args.clone(),
-            });
+            })
+            .unwrap();
             d.put_exchange(&ExchangeDef {
                 vhost: "/".into(),
                 name: "x".into(),

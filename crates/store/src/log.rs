@@ -417,8 +417,16 @@ fn open_segment(dir: &Path, segment: u32, size: u32) -> std::io::Result<File> {
         // Allocate the blocks now, so that appends never change the file's
         // size and fdatasync has no metadata to flush.
         rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, u64::from(size))?;
+        // The new file's name must be durable too, or a crash after the
+        // first confirm could leave a synced segment no directory entry.
+        sync_dir(dir)?;
     }
     Ok(file)
+}
+
+/// Makes the directory's entries (created or removed files) durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 fn persister(shared: Arc<Shared>) {
@@ -472,11 +480,18 @@ fn persister(shared: Arc<Shared>) {
             shared.pending.fetch_sub(bytes, Ordering::Relaxed);
             shared.written_notify.notify_waiters();
         }
-        for seg in doomed {
-            shared.readers.lock().remove(&seg);
-            files.remove(&seg);
-            dirty.retain(|s| *s != seg);
-            let _ = std::fs::remove_file(segment_path(&shared.dir, seg));
+        if !doomed.is_empty() {
+            for seg in doomed {
+                shared.readers.lock().remove(&seg);
+                files.remove(&seg);
+                dirty.retain(|s| *s != seg);
+                let _ = std::fs::remove_file(segment_path(&shared.dir, seg));
+            }
+            // Removals durable too: after a crash, recovery reads the
+            // segments the broker last had, not ones it had given up.
+            if let Err(e) = sync_dir(&shared.dir) {
+                tracing::error!("fsync of {} failed: {e}", shared.dir.display());
+            }
         }
         if want > shared.synced.load(Ordering::Acquire) || stop {
             for seg in dirty.drain(..) {

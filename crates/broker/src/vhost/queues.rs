@@ -124,16 +124,28 @@ impl VHost {
             });
         }
         self.limits.check_new_queue(&self.name, &name, map.len())?;
+        // A durable queue whose definition cannot be stored would not exist
+        // after a restart: the declare fails instead (541).
+        let unstored = |e: warren_store::StoreError| {
+            tracing::error!("cannot store queue '{name}' in vhost '{}': {e}", self.name);
+            AmqpError::new(
+                crate::error::INTERNAL_ERROR,
+                format_args!("cannot store queue '{name}' in vhost '{}'", self.name),
+            )
+        };
         let store_id = match &self.store {
             Some(store) if options.durable && options.exclusive_owner.is_none() => {
-                Some(store.defs.next_queue_id())
+                Some(store.defs.next_queue_id().map_err(unstored)?)
             }
             _ => None,
         };
         let q = Queue::new(&name, &self.name, options, args, self.queue_env(store_id));
         self.apply_policy_to_queue(&q);
         if let (Some(store), Some(id)) = (&self.store, store_id) {
-            store.defs.put_queue(&Persistence::queue_def(&q, id));
+            store
+                .defs
+                .put_queue(&Persistence::queue_def(&q, id))
+                .map_err(unstored)?;
         }
         map.insert(name, q.clone());
         GlobalStats::count(&self.stats.queues_declared);
