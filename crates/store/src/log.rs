@@ -480,18 +480,15 @@ fn persister(shared: Arc<Shared>) {
             shared.pending.fetch_sub(bytes, Ordering::Relaxed);
             shared.written_notify.notify_waiters();
         }
-        if !doomed.is_empty() {
-            for seg in doomed {
-                shared.readers.lock().remove(&seg);
-                files.remove(&seg);
-                dirty.retain(|s| *s != seg);
-                let _ = std::fs::remove_file(segment_path(&shared.dir, seg));
-            }
-            // Removals durable too: after a crash, recovery reads the
-            // segments the broker last had, not ones it had given up.
-            if let Err(e) = sync_dir(&shared.dir) {
-                tracing::error!("fsync of {} failed: {e}", shared.dir.display());
-            }
+        // Removals need no directory fsync of their own: a removed segment
+        // holds only acknowledged messages, whose ack records are in it or
+        // in later segments, so one that comes back after a crash recovers
+        // nothing; the next segment's creation makes them durable anyway.
+        for seg in doomed {
+            shared.readers.lock().remove(&seg);
+            files.remove(&seg);
+            dirty.retain(|s| *s != seg);
+            let _ = std::fs::remove_file(segment_path(&shared.dir, seg));
         }
         if want > shared.synced.load(Ordering::Acquire) || stop {
             for seg in dirty.drain(..) {
