@@ -107,6 +107,53 @@ pub struct Recovered {
     pub queues: HashMap<u32, Vec<RecoveredMessage>>,
     /// Bytes cut off a torn record at the tail, if any.
     pub torn: Option<(u32, u32)>,
+    /// Damage found anywhere but in a write cut short at the tail.
+    pub damaged: Vec<Damage>,
+}
+
+/// A damaged place in a segment, found by recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    pub segment: u32,
+    pub offset: u32,
+    /// `Some(1)`: one record skipped by its length, the rest recovered.
+    /// `None`: the rest of the segment could not be read.
+    pub records_lost: Option<u32>,
+}
+
+/// Whether the damaged record at `offset` can be stepped over: its length
+/// fits in the segment and leads to a valid record.
+fn skippable(data: &Bytes, offset: usize) -> bool {
+    let Some(h) = data.get(offset..offset + HEADER) else {
+        return false;
+    };
+    let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+    let next = offset + HEADER + len;
+    len > 0 && next < data.len() && matches!(record::read(&data.slice(next..)), Read::Record(..))
+}
+
+/// Whether nothing but zeros follows the record at `offset` once its
+/// length is stepped over (or past the end): the last write, cut short.
+fn tail_only(data: &Bytes, offset: usize) -> bool {
+    let len = data
+        .get(offset..offset + 4)
+        .map_or(0, |h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize);
+    let next = (offset + HEADER + len).min(data.len());
+    data[next..].iter().all(|b| *b == 0)
+}
+
+/// Copies a damaged segment into `damaged/` beside the log (once), for an
+/// operator to inspect; says where, for the log line.
+fn keep_aside(dir: &Path, segment: &Path) -> String {
+    let aside = dir.join("damaged");
+    let target = aside.join(segment.file_name().unwrap_or_default());
+    if target.exists() {
+        return format!("a copy is in {}", target.display());
+    }
+    match std::fs::create_dir_all(&aside).and_then(|_| std::fs::copy(segment, &target)) {
+        Ok(_) => format!("a copy is kept in {}", target.display()),
+        Err(e) => format!("no copy kept ({e})"),
+    }
 }
 
 fn segment_path(dir: &Path, segment: u32) -> PathBuf {
@@ -514,6 +561,7 @@ type Recovery = (Recovered, BTreeMap<u32, u64>, Option<(u32, u32)>);
 /// continue (the end of the last segment's valid records).
 fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<Recovery, StoreError> {
     let mut queues: HashMap<u32, BTreeMap<u64, RecoveredMessage>> = HashMap::new();
+    let mut damaged = Vec::new();
     let mut torn = None;
     let mut tail = None;
     for (i, &seg) in segments.iter().enumerate() {
@@ -574,8 +622,48 @@ fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<R
                     offset += used;
                 }
                 Read::End => break,
+                Read::Torn if skippable(&data, offset) => {
+                    // Damage in the middle (a bad block, a bit flip): the
+                    // record's length still leads to a valid record, so
+                    // only this one is lost and the rest is recovered.
+                    let len = u32::from_be_bytes([
+                        data[offset],
+                        data[offset + 1],
+                        data[offset + 2],
+                        data[offset + 3],
+                    ]);
+                    let kept = keep_aside(dir, &path);
+                    tracing::error!(
+                        "segment {}: damaged record at offset {offset} skipped, 1 record lost, the records after it recovered; {kept}",
+                        path.display()
+                    );
+                    damaged.push(Damage {
+                        segment: seg,
+                        offset: offset as u32,
+                        records_lost: Some(1),
+                    });
+                    offset += HEADER + len as usize;
+                }
                 Read::Torn => {
                     let last = i + 1 == segments.len();
+                    if !last || !tail_only(&data, offset) {
+                        // Not a write cut short by a crash: what follows
+                        // cannot be found without a valid length.
+                        let kept = keep_aside(dir, &path);
+                        tracing::error!(
+                            "segment {}: damaged data at offset {offset}, the {} bytes after it cannot be read; {kept}",
+                            path.display(),
+                            data.len() - offset
+                        );
+                        damaged.push(Damage {
+                            segment: seg,
+                            offset: offset as u32,
+                            records_lost: None,
+                        });
+                        if !last {
+                            break;
+                        }
+                    }
                     let cut = data.len() - offset;
                     tracing::warn!(
                         "segment {} has a torn record at offset {offset}{}; cutting it off",
@@ -604,6 +692,7 @@ fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<R
     let mut out = Recovered {
         queues: HashMap::new(),
         torn,
+        damaged,
     };
     for (q, msgs) in queues {
         for id in msgs.keys() {
