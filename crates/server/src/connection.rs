@@ -198,6 +198,16 @@ fn start_method(cluster_name: &str) -> AMQPClass {
     }))
 }
 
+/// `connection.close` for `e`, naming the method that caused it.
+fn close_method(e: &AmqpError, (class_id, method_id): (u16, u16)) -> AMQPClass {
+    AMQPClass::Connection(connection::AMQPMethod::Close(connection::Close {
+        reply_code: e.code,
+        reply_text: truncated(&e.text),
+        class_id,
+        method_id,
+    }))
+}
+
 impl Connection {
     fn send(&self, channel: u16, m: AMQPClass) {
         self.out.write(|b| encode::method(b, channel, &m));
@@ -374,13 +384,7 @@ impl Connection {
         let out = self.out.clone();
         tokio::spawn(async move {
             tokio::time::sleep_until(answer_at).await;
-            let m = AMQPClass::Connection(connection::AMQPMethod::Close(connection::Close {
-                reply_code: e.code,
-                reply_text: truncated(&e.text),
-                class_id: 0,
-                method_id: 0,
-            }));
-            out.write(|b| encode::method(b, 0, &m));
+            out.write(|b| encode::method(b, 0, &close_method(&e, (0, 0))));
         });
         self.closing_deadline = Some(answer_at + Duration::from_secs(3));
     }
@@ -390,15 +394,7 @@ impl Connection {
         if matches!(self.state, State::Closing | State::Done) {
             return;
         }
-        self.send(
-            0,
-            AMQPClass::Connection(connection::AMQPMethod::Close(connection::Close {
-                reply_code: e.code,
-                reply_text: truncated(&e.text),
-                class_id: class,
-                method_id: method,
-            })),
-        );
+        self.send(0, close_method(&e, (class, method)));
         self.cleanup();
         self.state = State::Closing;
         self.closing_deadline = Some(Instant::now() + Duration::from_secs(3));
@@ -784,9 +780,7 @@ impl Connection {
             conn_id: self.id,
             out: &self.out,
             exclusive_queues: &mut self.exclusive_queues,
-            max_message_size: self.shared.config.max_message_size,
-            max_transaction_size: self.shared.config.max_transaction_size,
-            panic_on_declare: self.shared.config.panic_on_declare.as_deref(),
+            config: &self.shared.config,
         };
         match ch.handle(&mut ctx, frame) {
             Ok(()) => Ok(()),

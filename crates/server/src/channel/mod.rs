@@ -44,12 +44,9 @@ pub struct Ctx<'a> {
     pub conn_id: u64,
     pub out: &'a Arc<Outbound>,
     pub exclusive_queues: &'a mut Vec<Arc<Queue>>,
-    /// Bodies larger than this are refused at their content header.
-    pub max_message_size: u64,
-    /// [`crate::Config::max_transaction_size`].
-    pub max_transaction_size: u64,
-    /// [`crate::Config::panic_on_declare`].
-    pub panic_on_declare: Option<&'a str>,
+    /// The broker's settings: `max_message_size` and
+    /// `max_transaction_size` are checked at content headers.
+    pub config: &'a crate::Config,
 }
 
 /// Content assembly: `Idle -> Header -> Body { remaining }`.
@@ -272,10 +269,10 @@ impl Channel {
                 }
                 // Refused from the declared size, before any body byte is
                 // buffered (RabbitMQ reads the whole body first).
-                if body_size > ctx.max_message_size {
+                if body_size > ctx.config.max_message_size {
                     return Err(AmqpError::precondition(format_args!(
                         "message size {body_size} is larger than configured max size {}",
-                        ctx.max_message_size
+                        ctx.config.max_message_size
                     )));
                 }
                 if let Some(tx) = &mut self.tx {

@@ -45,7 +45,7 @@ impl Channel {
                 if !d.passive {
                     ctx.perms.check_queue_declare(&name, &d.arguments)?;
                 }
-                if ctx.panic_on_declare == Some(name.as_str()) {
+                if ctx.config.panic_on_declare.as_deref() == Some(name.as_str()) {
                     panic!("fault injected: queue.declare of '{name}'");
                 }
                 let declared = vhost.declare_queue(

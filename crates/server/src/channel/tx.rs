@@ -20,7 +20,8 @@ impl Channel {
                 if self.confirms.is_some() {
                     return Err(AmqpError::precondition("cannot switch from confirm to tx mode"));
                 }
-                self.tx.get_or_insert_with(|| Tx::new(ctx.max_transaction_size));
+                self.tx
+                    .get_or_insert_with(|| Tx::new(ctx.config.max_transaction_size));
                 self.shared.mode.store(2, std::sync::atomic::Ordering::Relaxed);
                 T::SelectOk(tx::SelectOk {})
             }
