@@ -430,29 +430,30 @@ impl Definitions {
     /// again (a reused id would hand the new queue the old one's
     /// messages at the next recovery).
     pub fn next_queue_id(&self) -> Result<u32, StoreError> {
-        let corrupt = || StoreError::Corrupt {
-            key: "next_queue_id".into(),
-            reason: "not a 4-byte counter".into(),
-        };
-        let mut bad = false;
+        // Set by the update when it leaves the counter as it was (it does
+        // not hold 4 bytes, or the ids are spent); reset on each attempt,
+        // as sled may run the update again.
+        let mut refused = false;
         let next = self.meta.update_and_fetch(NEXT_QUEUE_ID, |old| {
-            let n = match old.map(<[u8; 4]>::try_from) {
-                None => 0,
-                Some(Ok(b)) => u32::from_be_bytes(b),
-                Some(Err(_)) => {
-                    bad = true;
-                    return old.map(<[u8]>::to_vec);
-                }
+            let n = match old {
+                None => Some(0),
+                Some(v) => <[u8; 4]>::try_from(v).ok().map(u32::from_be_bytes),
             };
-            Some(n.wrapping_add(1).to_be_bytes().to_vec())
+            let next = n.and_then(|n| n.checked_add(1));
+            refused = next.is_none();
+            match next {
+                Some(n) => Some(n.to_be_bytes().to_vec()),
+                None => old.map(<[u8]>::to_vec),
+            }
         })?;
-        if bad {
-            return Err(corrupt());
-        }
-        let bytes: [u8; 4] = next
+        let bytes = next
             .as_deref()
-            .and_then(|v| v.try_into().ok())
-            .ok_or_else(corrupt)?;
+            .filter(|_| !refused)
+            .and_then(|v| <[u8; 4]>::try_from(v).ok());
+        let bytes = bytes.ok_or_else(|| StoreError::Corrupt {
+            key: "next_queue_id".into(),
+            reason: "not a 4-byte counter, or every id given out".into(),
+        })?;
         Ok(u32::from_be_bytes(bytes))
     }
 
@@ -499,6 +500,19 @@ impl Definitions {
 mod tests {
     use super::*;
     use amq_protocol::types::AMQPValue;
+
+    #[test]
+    fn queue_ids_never_wrap_around() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Definitions::open(dir.path()).unwrap();
+        d.meta
+            .insert(NEXT_QUEUE_ID, &(u32::MAX - 1).to_be_bytes())
+            .unwrap();
+        assert_eq!(d.next_queue_id().unwrap(), u32::MAX);
+        // Spent: an error, not id 0 or 1 again.
+        assert!(d.next_queue_id().is_err());
+        assert!(d.next_queue_id().is_err());
+    }
 
     #[test]
     fn definitions_survive_reopening_and_newer_schemas_are_refused() {
