@@ -121,23 +121,25 @@ pub struct Damage {
     pub records_lost: Option<u32>,
 }
 
-/// Whether the damaged record at `offset` can be stepped over: its length
-/// fits in the segment and leads to a valid record.
-fn skippable(data: &Bytes, offset: usize) -> bool {
-    let Some(h) = data.get(offset..offset + HEADER) else {
-        return false;
-    };
-    let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+/// The length a record header at `offset` claims, if the header is there.
+fn claimed_len(data: &Bytes, offset: usize) -> Option<usize> {
+    let h = data.get(offset..offset + 4)?;
+    Some(u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize)
+}
+
+/// Where the record after the damaged one at `offset` starts, when the
+/// damaged record can be stepped over: its length fits in the segment and
+/// leads to a valid record.
+fn skip_damaged(data: &Bytes, offset: usize) -> Option<usize> {
+    let len = claimed_len(data, offset).filter(|len| *len > 0 && offset + HEADER <= data.len())?;
     let next = offset + HEADER + len;
-    len > 0 && next < data.len() && matches!(record::read(&data.slice(next..)), Read::Record(..))
+    (next < data.len() && matches!(record::read(&data.slice(next..)), Read::Record(..))).then_some(next)
 }
 
 /// Whether nothing but zeros follows the record at `offset` once its
 /// length is stepped over (or past the end): the last write, cut short.
 fn tail_only(data: &Bytes, offset: usize) -> bool {
-    let len = data
-        .get(offset..offset + 4)
-        .map_or(0, |h| u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize);
+    let len = claimed_len(data, offset).unwrap_or(0);
     let next = (offset + HEADER + len).min(data.len());
     data[next..].iter().all(|b| *b == 0)
 }
@@ -622,31 +624,28 @@ fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<R
                     offset += used;
                 }
                 Read::End => break,
-                Read::Torn if skippable(&data, offset) => {
-                    // Damage in the middle (a bad block, a bit flip): the
-                    // record's length still leads to a valid record, so
-                    // only this one is lost and the rest is recovered.
-                    let len = u32::from_be_bytes([
-                        data[offset],
-                        data[offset + 1],
-                        data[offset + 2],
-                        data[offset + 3],
-                    ]);
-                    let kept = keep_aside(dir, &path);
-                    tracing::error!(
-                        "segment {}: damaged record at offset {offset} skipped, 1 record lost, the records after it recovered; {kept}",
-                        path.display()
-                    );
-                    damaged.push(Damage {
-                        segment: seg,
-                        offset: offset as u32,
-                        records_lost: Some(1),
-                    });
-                    offset += HEADER + len as usize;
-                }
                 Read::Torn => {
+                    if let Some(next) = skip_damaged(&data, offset) {
+                        // Damage in the middle (a bad block, a bit flip):
+                        // the record's length still leads to a valid
+                        // record, so only this one is lost and the rest is
+                        // recovered.
+                        let kept = keep_aside(dir, &path);
+                        tracing::error!(
+                            "segment {}: damaged record at offset {offset} skipped, 1 record lost, the records after it recovered; {kept}",
+                            path.display()
+                        );
+                        damaged.push(Damage {
+                            segment: seg,
+                            offset: offset as u32,
+                            records_lost: Some(1),
+                        });
+                        offset = next;
+                        continue;
+                    }
                     let last = i + 1 == segments.len();
-                    if !last || !tail_only(&data, offset) {
+                    let crashed = tail_only(&data, offset);
+                    if !last || !crashed {
                         // Not a write cut short by a crash: what follows
                         // cannot be found without a valid length.
                         let kept = keep_aside(dir, &path);
@@ -665,14 +664,13 @@ fn recover(dir: &Path, segments: &[u32], live: &dyn Fn(u32) -> bool) -> Result<R
                         }
                     }
                     let cut = data.len() - offset;
+                    // Only the last segment gets here (appends continue in
+                    // it): a write a crash cut short, or damage reported
+                    // above.
                     tracing::warn!(
                         "segment {} has a torn record at offset {offset}{}; cutting it off",
                         path.display(),
-                        if last {
-                            " (crash during a write)"
-                        } else {
-                            " (not the last segment)"
-                        }
+                        if crashed { " (crash during a write)" } else { "" }
                     );
                     torn = Some((seg, offset as u32));
                     // Zero the rest so the next recovery does not trip on it.
