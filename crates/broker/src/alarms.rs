@@ -1,6 +1,8 @@
 //! The state of the resource alarms (memory watermark, free-disk limit):
 //! raised by the server's monitor, read by connections (which stop reading
-//! publishers) and by management's health checks.
+//! publishers) and by management's health checks. The disk alarm is also
+//! raised while the message store cannot write or sync (a full or failing
+//! disk, whatever the free-disk limit says).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,12 +12,18 @@ use tokio::sync::Notify;
 pub struct Alarms {
     memory: AtomicBool,
     disk: AtomicBool,
+    /// The message store's writes or syncs fail.
+    store: AtomicBool,
     cleared: Notify,
 }
 
 impl Alarms {
     pub fn active(&self) -> bool {
-        self.memory.load(Ordering::Acquire) || self.disk.load(Ordering::Acquire)
+        self.memory.load(Ordering::Acquire) || self.disk()
+    }
+
+    fn disk(&self) -> bool {
+        self.disk.load(Ordering::Acquire) || self.store.load(Ordering::Acquire)
     }
 
     /// Which alarm is raised, for `connection.blocked`'s reason.
@@ -37,6 +45,12 @@ impl Alarms {
         self.changed();
     }
 
+    /// The message store faulted (`true`) or writes and syncs again.
+    pub fn set_store_fault(&self, on: bool) {
+        self.store.store(on, Ordering::Release);
+        self.changed();
+    }
+
     fn changed(&self) {
         if !self.active() {
             self.cleared.notify_waiters();
@@ -49,7 +63,7 @@ impl Alarms {
         if self.memory.load(Ordering::Acquire) {
             out.push("memory");
         }
-        if self.disk.load(Ordering::Acquire) {
+        if self.disk() {
             out.push("disk");
         }
         out

@@ -20,6 +20,7 @@ use warren_broker::{Queue, VHost};
 use warren_codec::protocol::{channel, connection};
 use warren_codec::shortstr::truncated;
 use warren_codec::{encode, AMQPClass, AMQPValue, FieldTable, Frame, LongString, Method, PROTOCOL_HEADER};
+use warren_store::{MessageLog, Ticket};
 
 use crate::channel::{Channel, Ctx};
 use crate::outbound::{self, Outbound};
@@ -208,7 +209,25 @@ fn close_method(e: &AmqpError, (class_id, method_id): (u16, u16)) -> AMQPClass {
     }))
 }
 
+/// `tx.commit`'s class and method ids.
+const TX_COMMIT: (u16, u16) = (90, 20);
+
 impl Connection {
+    /// Sends what every channel can now confirm or must refuse. Returns the
+    /// highest log ticket still awaited, and the channels whose commit the
+    /// store refused.
+    fn flush_confirms(&mut self, log: Option<&MessageLog>) -> (Option<Ticket>, Vec<(u16, AmqpError)>) {
+        let mut awaited = None;
+        let mut refused = Vec::new();
+        for (id, ch) in self.channels.iter_mut() {
+            match ch.flush_confirms(&self.out, log) {
+                Ok(t) => awaited = awaited.max(t),
+                Err(e) => refused.push((*id, e)),
+            }
+        }
+        (awaited, refused)
+    }
+
     fn send(&self, channel: u16, m: AMQPClass) {
         self.out.write(|b| encode::method(b, channel, &m));
     }
@@ -227,11 +246,13 @@ impl Connection {
             // Registered before the check, so a sync announced in between is not missed.
             let synced = log.map(|l| l.synced_notified());
             let mut congested = None;
-            let mut awaited: Option<u64> = None;
+            let (awaited, refused) = self.flush_confirms(log);
             for ch in self.channels.values_mut() {
-                awaited = awaited.max(ch.flush_confirms(&self.out, log));
                 congested = congested.or(ch.congested.take());
                 ch.flush_counts(&self.shared.broker.stats);
+            }
+            for (id, e) in refused {
+                self.fail_channel(id, e, TX_COMMIT);
             }
             if let (Some(t), Some(l)) = (awaited, log) {
                 l.request_sync(t);
@@ -344,21 +365,39 @@ impl Connection {
         }
         tracing::info!(id = self.id, "publisher blocked: {}", alarms.reason());
         let info = self.info.clone();
-        tokio::select! {
-            _ = alarms.wait_clear() => {}
-            // Management or a user deletion may still close it.
-            reason = info.close_requested() => {
-                tracing::info!(id = self.id, "closing blocked connection on request: {reason}");
-                self.close_with(AmqpError::new(error::CONNECTION_FORCED, reason), (0, 0));
-                return;
+        let store = self.shared.broker.store.clone();
+        let log = store.as_ref().map(|s| &s.log);
+        loop {
+            // Confirms keep flowing while blocked: a failing disk is one
+            // cause of the alarm, and its publishers wait for their nacks.
+            let synced = log.map(|l| l.synced_notified());
+            let (awaited, refused) = self.flush_confirms(log);
+            for (id, e) in refused {
+                self.fail_channel(id, e, TX_COMMIT);
             }
-            _ = shutdown.cancelled() => {
-                self.close_with(
-                    AmqpError::new(error::CONNECTION_FORCED, "broker forced connection closure with reason 'shutdown'"),
-                    (0, 0),
-                );
-                self.state = State::Done;
-                return;
+            let sync_wait = async {
+                match (awaited, synced) {
+                    (Some(_), Some(n)) => n.await,
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = alarms.wait_clear() => break,
+                _ = sync_wait => {}
+                // Management or a user deletion may still close it.
+                reason = info.close_requested() => {
+                    tracing::info!(id = self.id, "closing blocked connection on request: {reason}");
+                    self.close_with(AmqpError::new(error::CONNECTION_FORCED, reason), (0, 0));
+                    return;
+                }
+                _ = shutdown.cancelled() => {
+                    self.close_with(
+                        AmqpError::new(error::CONNECTION_FORCED, "broker forced connection closure with reason 'shutdown'"),
+                        (0, 0),
+                    );
+                    self.state = State::Done;
+                    return;
+                }
             }
         }
         if self.blocked_capable {
@@ -786,22 +825,36 @@ impl Connection {
             Ok(()) => Ok(()),
             Err(e) if e.is_connection_error() => Err(e),
             Err(e) => {
-                tracing::debug!(conn = self.id, channel = id, "channel error: {}", e.text);
-                ch.flush_confirms(&self.out, self.shared.broker.store.as_ref().map(|s| &s.log));
-                ch.teardown(&vhost, self.id);
-                ch.closing = true;
-                self.send(
-                    id,
-                    AMQPClass::Channel(channel::AMQPMethod::Close(channel::Close {
-                        reply_code: e.code,
-                        reply_text: truncated(&e.text),
-                        class_id: ids.0,
-                        method_id: ids.1,
-                    })),
-                );
+                self.fail_channel(id, e, ids);
                 Ok(())
             }
         }
+    }
+
+    /// Closes channel `id` with error `e` (caused by method `ids`): what it
+    /// published so far is confirmed or refused, its consumers detach, its
+    /// unacknowledged messages go back, and `channel.close` is sent.
+    fn fail_channel(&mut self, id: u16, e: AmqpError, ids: (u16, u16)) {
+        let (Some(vhost), Some(ch)) = (self.vhost.clone(), self.channels.get_mut(&id)) else {
+            return;
+        };
+        if ch.closing {
+            return;
+        }
+        tracing::debug!(conn = self.id, channel = id, "channel error: {}", e.text);
+        // A refused commit has nothing more to say: its error is `e`.
+        let _ = ch.flush_confirms(&self.out, self.shared.broker.store.as_ref().map(|s| &s.log));
+        ch.teardown(&vhost, self.id);
+        ch.closing = true;
+        self.send(
+            id,
+            AMQPClass::Channel(channel::AMQPMethod::Close(channel::Close {
+                reply_code: e.code,
+                reply_text: truncated(&e.text),
+                class_id: ids.0,
+                method_id: ids.1,
+            })),
+        );
     }
 
     /// Picks up permission changes made since the last frame.

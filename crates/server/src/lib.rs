@@ -107,6 +107,12 @@ pub async fn start(config: Config) -> std::io::Result<Server> {
     let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
     let addr = listener.local_addr()?;
     let alarms = Arc::new(alarms::Alarms::default());
+    if let Some(store) = &broker.store {
+        // A store that cannot write or sync raises the disk alarm at once:
+        // publishers stop until the disk takes writes again.
+        let alarms = alarms.clone();
+        store.log.on_fault(Box::new(move |on| alarms.set_store_fault(on)));
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(alarms::monitor(
         alarms.clone(),

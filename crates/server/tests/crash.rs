@@ -4,79 +4,21 @@
 //! only if marked redelivered. Also: a torn record at the log's tail is cut
 //! off with a log message and everything before it survives.
 
-use std::collections::{HashMap, HashSet};
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{free_port, Broker};
 use lapin::options::*;
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::BasicProperties;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Broker {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
+/// Warren with its data in `dir/data` and 256 KiB segments.
 fn start(dir: &Path, port: u16, run: usize) -> Broker {
-    let log = dir.join(format!("warren-{run}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_warren"))
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--log-level",
-            "info",
-        ])
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(["--management-port", "0", "--prometheus-port", "0"])
-        .arg("--segment-size")
-        .arg((256 * 1024).to_string())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("warren starts");
-    // A guard against a broker that never listens, not a speed bound: a
-    // busy CI machine may take long to recover a large log.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "warren did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Broker { child, port, log }
-}
-
-impl Broker {
-    fn kill(mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-
-    fn log_text(&self) -> String {
-        let mut s = String::new();
-        let _ = std::fs::File::open(&self.log).and_then(|mut f| f.read_to_string(&mut s));
-        s
-    }
-
-    async fn connect(&self) -> Connection {
-        let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port);
-        Connection::connect(&url, ConnectionProperties::default())
-            .await
-            .expect("connect")
-    }
+    Broker::start(&dir.join("data"), dir, port, run, &["--segment-size", "262144"])
 }
 
 fn persistent() -> BasicProperties {

@@ -162,10 +162,17 @@ impl Channel {
     /// Sends confirms for everything published since the last flush whose
     /// data is safe: transient messages at once, persistent ones once the
     /// log has synced them. One `basic.ack multiple` covers each run between
-    /// nacks. Also completes a `tx.commit` that waited for the log. Returns
-    /// the ticket still awaited, if any (the connection waits for it).
-    pub fn flush_confirms(&mut self, out: &Outbound, log: Option<&MessageLog>) -> Option<Ticket> {
-        let synced = log.map_or(Ticket::MAX, |l| l.synced());
+    /// nacks. Persistent ones the log failed to write or sync are nacked:
+    /// they may still reach their queues, but no confirm promises it. Also
+    /// completes a `tx.commit` that waited for the log, or refuses it (the
+    /// error closes the channel). Returns the ticket still awaited, if any
+    /// (the connection waits for it).
+    pub fn flush_confirms(
+        &mut self,
+        out: &Outbound,
+        log: Option<&MessageLog>,
+    ) -> Result<Option<Ticket>, AmqpError> {
+        let (synced, failed) = log.map_or((Ticket::MAX, 0), |l| (l.synced(), l.failed()));
         let id = self.shared.id;
         let mut waiting = None;
         if let Some(t) = self.commit_pending {
@@ -173,15 +180,30 @@ impl Channel {
                 self.commit_pending = None;
                 let ok = AMQPClass::Tx(tx::AMQPMethod::CommitOk(tx::CommitOk {}));
                 out.write(|b| encode::method(b, id, &ok));
+            } else if t <= failed {
+                self.commit_pending = None;
+                return Err(AmqpError::new(
+                    error::INTERNAL_ERROR,
+                    "the message store could not write the transaction's messages to disk",
+                ));
             } else {
                 waiting = Some(t);
             }
         }
         let Some(c) = &mut self.confirms else {
-            return waiting;
+            return Ok(waiting);
         };
         while c.durable.front().is_some_and(|(_, t)| *t <= synced) {
             c.durable.pop_front();
+        }
+        // Tickets are in publish order, so the refused ones come next.
+        let refused_from = c.nacks.len();
+        while let Some(&(seq, _)) = c.durable.front().filter(|(_, t)| *t <= failed) {
+            c.nacks.push(seq);
+            c.durable.pop_front();
+        }
+        if c.nacks.len() > refused_from {
+            c.nacks.sort_unstable();
         }
         let to = match c.durable.front() {
             Some((seq, _)) => seq - 1,
@@ -191,7 +213,7 @@ impl Channel {
             waiting = waiting.max(Some(*t));
         }
         if to <= c.confirmed {
-            return waiting;
+            return Ok(waiting);
         }
         let from = c.confirmed;
         c.confirmed = to;
@@ -212,7 +234,7 @@ impl Channel {
                 encode::ack(b, id, to, to - done > 1);
             }
         });
-        waiting
+        Ok(waiting)
     }
 
     /// Adds the counts gathered since the last call to the broker's and the
