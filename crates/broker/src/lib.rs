@@ -35,7 +35,7 @@ pub use clock::Clock;
 pub use error::AmqpError;
 pub use exchange::{Exchange, ExchangeKind};
 pub use message::Message;
-pub use queue::{Consumer, DeliverySink, Entry, Queue};
+pub use queue::{Consumer, DeliverySink, Entry, Queue, Unreadable};
 pub use vhost::VHost;
 
 use std::collections::HashMap;
@@ -198,11 +198,22 @@ impl Broker {
     /// A broker whose durable state lives in `dir`: definitions are loaded,
     /// then every persistent message of every durable queue, in order.
     pub fn open(dir: &Path, segment_size: u32, window: usize) -> Result<Broker, BrokerOpenError> {
+        Self::open_on(Arc::new(warren_store::FileDisk), dir, segment_size, window)
+    }
+
+    /// [`Broker::open`] with the message log writing through `disk` (tests
+    /// make it fail).
+    pub fn open_on(
+        disk: Arc<dyn warren_store::Disk>,
+        dir: &Path,
+        segment_size: u32,
+        window: usize,
+    ) -> Result<Broker, BrokerOpenError> {
         let started = std::time::Instant::now();
         // An unreadable queue definition stops the start: read as "no
         // queues", it would have had every message forgotten and its
         // segment deleted.
-        let (store, recovered) = Persistence::open(dir, segment_size, window, |defs| {
+        let (store, recovered) = Persistence::open(disk, dir, segment_size, window, |defs| {
             Ok(defs.queues()?.iter().map(|q| q.id).collect())
         })?;
         let broker = Broker {

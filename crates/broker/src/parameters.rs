@@ -171,7 +171,11 @@ mod tests {
     fn parameters_and_cluster_name_survive_a_reopen_and_go_with_their_vhost() {
         let dir = tempfile::tempdir().unwrap();
         let open = || {
-            let (store, _) = Persistence::open(dir.path(), 1 << 20, 64, |_| Ok(vec![])).unwrap();
+            let (store, _) =
+                Persistence::open(Arc::new(warren_store::FileDisk), dir.path(), 1 << 20, 64, |_| {
+                    Ok(vec![])
+                })
+                .unwrap();
             Parameters::open(Some(store)).unwrap()
         };
         {

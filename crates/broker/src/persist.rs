@@ -7,7 +7,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 use warren_store::definitions::{BindingDef, ExchangeDef, QueueDef};
-use warren_store::{Definitions, MessageLog, StoreError};
+use warren_store::{Definitions, Disk, MessageLog, StoreError};
 
 use crate::exchange::{Binding, Dest, Exchange};
 use crate::message::Message;
@@ -28,6 +28,7 @@ impl Persistence {
     /// deleted: so when `live` cannot read the definitions, nothing is
     /// opened and no message file is touched.
     pub fn open(
+        disk: Arc<dyn Disk>,
         dir: &Path,
         segment_size: u32,
         window: usize,
@@ -35,7 +36,8 @@ impl Persistence {
     ) -> Result<(Arc<Persistence>, warren_store::Recovered), StoreError> {
         let defs = Definitions::open(&dir.join("definitions"))?;
         let ids = live(&defs)?;
-        let (log, recovered) = MessageLog::open(&dir.join("messages"), segment_size, &|q| ids.contains(&q))?;
+        let (log, recovered) =
+            MessageLog::open_on(disk, &dir.join("messages"), segment_size, &|q| ids.contains(&q))?;
         Ok((Arc::new(Persistence { defs, log, window }), recovered))
     }
 

@@ -109,6 +109,31 @@ impl Source<'_> {
             return Some(e);
         }
     }
+
+    /// After [`Source::next`] gave `None`: whether it stopped at a message
+    /// that cannot be read back from the log rather than at the end (the
+    /// only way messages remain). The channel that was to take it is closed
+    /// with [`Unreadable::error`]; the message stays in the queue.
+    pub fn stuck(&self) -> bool {
+        !self.ready.is_empty()
+    }
+}
+
+/// The head message of a queue cannot be read back from the message store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreadable;
+
+impl Unreadable {
+    /// What the channel that was to take it is closed with.
+    pub fn error(queue: &Queue) -> crate::error::AmqpError {
+        crate::error::AmqpError::new(
+            crate::error::INTERNAL_ERROR,
+            format_args!(
+                "a message of queue '{}' in vhost '{}' cannot be read back from the message store; it stays in the queue",
+                queue.name, queue.vhost
+            ),
+        )
+    }
 }
 
 /// The server side of a consumer: a channel that can take messages.
@@ -683,14 +708,14 @@ impl Queue {
     }
 
     /// `basic.get`: the head message and how many remain ready after it.
-    pub fn get(&self, needs_ack: bool) -> Option<(Entry, u32)> {
+    pub fn get(&self, needs_ack: bool) -> Result<Option<(Entry, u32)>, Unreadable> {
         self.touch();
         let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
         let QueueState {
             ready, dead, handed, ..
         } = &mut *st;
-        let entry = Source {
+        let mut source = Source {
             ready,
             now,
             dead,
@@ -698,13 +723,18 @@ impl Queue {
             handed,
             bytes: 0,
             redelivered: 0,
-        }
-        .next();
+        };
+        let entry = source.next();
+        let stuck = source.stuck();
         self.forget_handed(&mut st.handed, needs_ack);
         let Some(entry) = entry else {
+            if stuck {
+                self.finish(st);
+                return Err(Unreadable);
+            }
             self.stats.get_empty.fetch_add(1, Ordering::Relaxed);
             self.finish(st);
-            return None;
+            return Ok(None);
         };
         if needs_ack {
             st.unacked += 1;
@@ -719,7 +749,7 @@ impl Queue {
         self.stats.delivered.fetch_add(1, Ordering::Relaxed);
         let left = st.ready.len() as u32;
         self.finish(st);
-        Some((entry, left))
+        Ok(Some((entry, left)))
     }
 
     /// Acknowledged messages leave the queue for good.

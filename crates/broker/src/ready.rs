@@ -57,6 +57,9 @@ pub struct Ready {
     len: usize,
     bytes: u64,
     pager: Option<Pager>,
+    /// The head message that could not be read back from the log (logged
+    /// once, not at every attempt).
+    unreadable: Option<u64>,
 }
 
 /// Messages read back per page-in.
@@ -71,6 +74,7 @@ impl Ready {
             len: 0,
             bytes: 0,
             pager,
+            unreadable: None,
         }
     }
 
@@ -124,38 +128,34 @@ impl Ready {
         }
     }
 
-    /// Reads a paged-out message back.
-    fn page_in(pager: &Pager, p: Paged) -> Entry {
-        let msg = match pager.store.log.read(p.id) {
-            Some(Record::Message {
-                exchange,
-                routing_key,
-                properties,
-                body,
-                ..
-            }) => {
-                let mut m = crate::persist::message_from_parts(exchange, routing_key, properties, body);
-                m.store_id = if p.spilled { 0 } else { p.id };
-                // The log keeps the message as published; a quorum queue's
-                // count of returns goes back into its header.
-                if p.returned > 0 {
-                    m = m.with_delivery_count(p.returned);
-                }
-                m
-            }
-            _ => {
-                tracing::error!("message {:#x} could not be read back from the log", p.id);
-                placeholder(&p)
-            }
+    /// Reads a paged-out message back; gives it back if its record cannot
+    /// be read (an I/O error, a failed CRC).
+    fn page_in(pager: &Pager, p: Paged) -> Result<Entry, Paged> {
+        let Some(Record::Message {
+            exchange,
+            routing_key,
+            properties,
+            body,
+            ..
+        }) = pager.store.log.read(p.id)
+        else {
+            return Err(p);
         };
-        Entry {
+        let mut m = crate::persist::message_from_parts(exchange, routing_key, properties, body);
+        m.store_id = if p.spilled { 0 } else { p.id };
+        // The log keeps the message as published; a quorum queue's count
+        // of returns goes back into its header.
+        if p.returned > 0 {
+            m = m.with_delivery_count(p.returned);
+        }
+        Ok(Entry {
             seq: p.seq,
-            msg: Arc::new(msg),
+            msg: Arc::new(m),
             redelivered: p.redelivered,
             expires_at: p.expires_at,
             returned: p.returned,
             spill: if p.spilled { p.id } else { 0 },
-        }
+        })
     }
 
     /// An entry for a paged-out message that is being thrown away (purge,
@@ -228,7 +228,9 @@ impl Ready {
         }
     }
 
-    /// Refills a level's memory from its paged-out messages.
+    /// Refills a level's memory from its paged-out messages. A message
+    /// that cannot be read back stays first in line, never delivered as
+    /// something else: `pop` gives `None` while messages remain.
     fn refill(&mut self, l: usize) {
         let Some(p) = &self.pager else { return };
         let level = &mut self.levels[l];
@@ -239,8 +241,22 @@ impl Ready {
             let Some(paged) = level.disk.pop_front() else {
                 break;
             };
-            level.mem.push_back(Self::page_in(p, paged));
+            match Self::page_in(p, paged) {
+                Ok(e) => level.mem.push_back(e),
+                Err(paged) => {
+                    if self.unreadable != Some(paged.id) {
+                        tracing::error!(
+                            "message {:#x} cannot be read back from the message store; it stays in its queue",
+                            paged.id
+                        );
+                    }
+                    self.unreadable = Some(paged.id);
+                    level.disk.push_front(paged);
+                    return;
+                }
+            }
         }
+        self.unreadable = None;
     }
 
     /// The highest level with messages.
@@ -277,7 +293,14 @@ impl Ready {
             let level = &mut self.levels[l];
             let e = if level.disk.back().is_some_and(|p| p.seq == seq) {
                 match (&self.pager, level.disk.pop_back()) {
-                    (Some(pager), Some(paged)) => Some(Self::page_in(pager, paged)),
+                    (Some(pager), Some(paged)) => match Self::page_in(pager, paged) {
+                        Ok(e) => Some(e),
+                        Err(paged) => {
+                            // Stays: its TTL-0 check retries at the next look.
+                            level.disk.push_back(paged);
+                            None
+                        }
+                    },
                     _ => None,
                 }
             } else if level.disk.is_empty() && level.mem.back().is_some_and(|e| e.seq == seq) {
@@ -298,6 +321,7 @@ impl Ready {
     pub fn take_all(&mut self) -> Vec<Entry> {
         self.len = 0;
         self.bytes = 0;
+        self.unreadable = None;
         let mut out = Vec::new();
         for level in self.levels.iter_mut().rev() {
             out.extend(level.mem.drain(..));

@@ -97,7 +97,7 @@ proptest! {
                 }
                 Op::Get => {
                     let want = model.iter_mut().find(|m| !m.held);
-                    let got = q.get(true);
+                    let got = q.get(true).unwrap();
                     match (got, want) {
                         (None, None) => {}
                         (Some((e, _)), Some(m)) => {

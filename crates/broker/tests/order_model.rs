@@ -68,7 +68,7 @@ proptest! {
                 PrioOp::Get | PrioOp::GetAndRequeue => {
                     model.sort_by_key(|(level, seq)| (std::cmp::Reverse(*level), *seq));
                     let want = if model.is_empty() { None } else { Some(model.remove(0)) };
-                    let got = q.get(true);
+                    let got = q.get(true).unwrap();
                     prop_assert_eq!(got.as_ref().map(|(e, _)| e.msg.body.clone()), want.map(|(_, s)| body(s)));
                     match (got, &op, want) {
                         (Some((e, _)), PrioOp::GetAndRequeue, Some(w)) => {
@@ -135,7 +135,7 @@ proptest! {
                             break Some(seq);
                         }
                     };
-                    let got = q.get(false).map(|(e, _)| e.msg.body.clone());
+                    let got = q.get(false).unwrap().map(|(e, _)| e.msg.body.clone());
                     prop_assert_eq!(got, want.map(body));
                 }
             }

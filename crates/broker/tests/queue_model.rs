@@ -99,7 +99,7 @@ proptest! {
                     next += 1;
                 }
                 Op::Get { ack } => {
-                    let got = q.get(ack);
+                    let got = q.get(ack).unwrap();
                     let want = ready.pop_front();
                     match (got, want) {
                         (None, None) => {}

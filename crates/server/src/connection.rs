@@ -23,6 +23,7 @@ use warren_codec::{encode, AMQPClass, AMQPValue, FieldTable, Frame, LongString, 
 use warren_store::{MessageLog, Ticket};
 
 use crate::channel::{Channel, Ctx};
+use crate::delivery::ChannelFaults;
 use crate::outbound::{self, Outbound};
 use crate::Shared;
 
@@ -38,6 +39,8 @@ enum State {
 }
 
 struct Connection {
+    /// Errors raised for this connection's channels by other tasks.
+    faults: Arc<ChannelFaults>,
     id: u64,
     shared: Arc<Shared>,
     out: Arc<Outbound>,
@@ -113,6 +116,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
         id,
         shared: shared.clone(),
         out: out.clone(),
+        faults: Arc::default(),
         heartbeat,
         state: State::AwaitStartOk,
         vhost: None,
@@ -245,6 +249,9 @@ impl Connection {
             let log = store.as_ref().map(|s| &s.log);
             // Registered before the check, so a sync announced in between is not missed.
             let synced = log.map(|l| l.synced_notified());
+            for (id, e) in self.faults.take() {
+                self.fail_channel(id, e, (0, 0));
+            }
             let mut congested = None;
             let (awaited, refused) = self.flush_confirms(log);
             for ch in self.channels.values_mut() {
@@ -310,7 +317,9 @@ impl Connection {
             };
             let info = self.info.clone();
             let out = self.out.clone();
+            let faults = self.faults.clone();
             tokio::select! {
+                _ = faults.raised() => {}
                 reason = info.close_requested(), if !matches!(self.state, State::Closing | State::Done) => {
                     tracing::info!(id = self.id, "closing connection on request: {reason}");
                     self.close_with(AmqpError::new(error::CONNECTION_FORCED, reason), (0, 0));
@@ -769,7 +778,7 @@ impl Connection {
             if let Some(user) = &self.user_state {
                 self.channel_slots.insert(id, user.admit_channel(&self.user)?);
             }
-            let ch = Channel::new(id, self.out.clone());
+            let ch = Channel::new(id, self.out.clone(), self.faults.clone());
             self.info.channel_views.lock().insert(id, ch.shared.clone());
             self.channels.insert(id, ch);
             GlobalStats::count(&self.shared.broker.stats.channels_opened);

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use tokio::sync::Notify;
 use warren_broker::connections::{ChannelInfo, ChannelView};
 use warren_broker::queue::{Source, Taken};
-use warren_broker::{DeliverySink, Entry, Queue};
+use warren_broker::{AmqpError, DeliverySink, Entry, Queue, Unreadable};
 use warren_codec::encode;
 
 use crate::outbound::{Outbound, HIGH_WATER};
@@ -58,9 +59,35 @@ pub struct PublishCounts {
     pub dropped: std::sync::atomic::AtomicU64,
 }
 
+/// Channel errors found outside the connection's task: a consumer's queue
+/// stopped at a message it cannot read back from the store. The connection
+/// closes those channels (one list per connection).
+#[derive(Default)]
+pub struct ChannelFaults {
+    raised: Mutex<Vec<(u16, AmqpError)>>,
+    notify: Notify,
+}
+
+impl ChannelFaults {
+    pub fn raise(&self, channel: u16, e: AmqpError) {
+        self.raised.lock().push((channel, e));
+        self.notify.notify_one();
+    }
+
+    pub fn take(&self) -> Vec<(u16, AmqpError)> {
+        std::mem::take(&mut *self.raised.lock())
+    }
+
+    /// Resolves once a fault is raised (at once if one is waiting).
+    pub async fn raised(&self) {
+        self.notify.notified().await
+    }
+}
+
 pub struct ChannelShared {
     pub id: u16,
     pub out: Arc<Outbound>,
+    pub faults: Arc<ChannelFaults>,
     pub state: Mutex<DeliveryState>,
     /// For management: set by the channel when they change.
     pub consumers: AtomicU32,
@@ -106,10 +133,11 @@ impl ChannelView for ChannelShared {
 }
 
 impl ChannelShared {
-    pub fn new(id: u16, out: Arc<Outbound>) -> Arc<ChannelShared> {
+    pub fn new(id: u16, out: Arc<Outbound>, faults: Arc<ChannelFaults>) -> Arc<ChannelShared> {
         Arc::new(ChannelShared {
             id,
             out,
+            faults,
             state: Mutex::new(DeliveryState {
                 next_tag: 1,
                 ..Default::default()
@@ -207,7 +235,17 @@ impl DeliverySink for ConsumerSink {
                 self.channel.out.starve(queue);
                 break;
             }
-            let Some(entry) = source.next() else { break };
+            let Some(entry) = source.next() else {
+                if source.stuck() {
+                    // Never delivered as something else: the message stays
+                    // first in its queue and this channel is closed.
+                    st.closed = true;
+                    self.channel
+                        .faults
+                        .raise(self.channel.id, Unreadable::error(queue));
+                }
+                break;
+            };
             let tag = st.tag();
             redelivered += u64::from(entry.redelivered);
             let m = &entry.msg;

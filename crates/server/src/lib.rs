@@ -92,9 +92,15 @@ impl Server {
 
 /// Binds the listener and starts accepting connections.
 pub async fn start(config: Config) -> std::io::Result<Server> {
+    start_on(config, Arc::new(warren_store::FileDisk)).await
+}
+
+/// [`start`], with the message log writing through `disk` (fault-injection
+/// tests use [`warren_store::FailingDisk`]).
+pub async fn start_on(config: Config, disk: Arc<dyn warren_store::Disk>) -> std::io::Result<Server> {
     let dir = config.data_dir.clone();
     let (segment_size, window) = (config.segment_size, config.queue_window);
-    let broker = tokio::task::spawn_blocking(move || Broker::open(&dir, segment_size, window))
+    let broker = tokio::task::spawn_blocking(move || Broker::open_on(disk, &dir, segment_size, window))
         .await
         .map_err(std::io::Error::other)?
         .map_err(|e| {

@@ -15,4 +15,6 @@ pub mod record;
 
 pub use definitions::Definitions;
 pub use error::StoreError;
-pub use log::{Damage, Disk, FaultHook, FileDisk, MessageLog, Recovered, RecoveredMessage, Ticket};
+pub use log::{
+    Damage, Disk, DiskOp, FailingDisk, FaultHook, FileDisk, MessageLog, Recovered, RecoveredMessage, Ticket,
+};

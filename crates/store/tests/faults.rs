@@ -5,90 +5,13 @@
 //! once the disk works again everything is written and comes back after a
 //! reopen, in order.
 
-use std::fs::File;
-use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use warren_store::record::{MessageParts, Record};
-use warren_store::{Disk, FileDisk, MessageLog};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Op {
-    Allocate,
-    Write,
-    Sync,
-}
-
-/// A disk whose `op` fails with `errno` while armed. A failing sync also
-/// does what Linux may do after a failed writeback: the pages written since
-/// the last good sync are gone (here: zeroed in the file).
-struct Faulty {
-    real: FileDisk,
-    op: Op,
-    errno: i32,
-    armed: AtomicBool,
-    since_sync: Mutex<Vec<(File, u64, usize)>>,
-}
-
-impl Faulty {
-    fn new(op: Op, errno: i32) -> Arc<Faulty> {
-        Arc::new(Faulty {
-            real: FileDisk,
-            op,
-            errno,
-            armed: AtomicBool::new(false),
-            since_sync: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn fails(&self, op: Op) -> io::Result<()> {
-        if self.op == op && self.armed.load(Ordering::SeqCst) {
-            return Err(io::Error::from_raw_os_error(self.errno));
-        }
-        Ok(())
-    }
-}
-
-impl Disk for Faulty {
-    fn open(&self, path: &Path) -> io::Result<File> {
-        self.real.open(path)
-    }
-
-    fn allocate(&self, file: &File, size: u64) -> io::Result<()> {
-        self.fails(Op::Allocate)?;
-        self.real.allocate(file, size)
-    }
-
-    fn write_at(&self, file: &File, data: &[u8], offset: u64) -> io::Result<()> {
-        self.fails(Op::Write)?;
-        self.real.write_at(file, data, offset)?;
-        self.since_sync
-            .lock()
-            .push((file.try_clone()?, offset, data.len()));
-        Ok(())
-    }
-
-    fn sync(&self, file: &File) -> io::Result<()> {
-        if let Err(e) = self.fails(Op::Sync) {
-            for (f, offset, len) in self.since_sync.lock().drain(..) {
-                f.write_all_at(&vec![0; len], offset)?;
-            }
-            return Err(e);
-        }
-        self.real.sync(file)?;
-        self.since_sync.lock().clear();
-        Ok(())
-    }
-
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.real.sync_dir(dir)
-    }
-}
+use warren_store::{DiskOp as Op, FailingDisk, MessageLog};
 
 const ENOSPC: i32 = 28;
 const EIO: i32 = 5;
@@ -135,7 +58,7 @@ fn recovered(dir: &Path) -> Vec<Vec<u8>> {
 /// Ten messages synced, then five while `op` fails with `errno`.
 async fn fault_round(op: Op, errno: i32) {
     let dir = tempfile::tempdir().unwrap();
-    let disk = Faulty::new(op, errno);
+    let disk = Arc::new(FailingDisk::default());
     // 4 KiB segments hold five 700-byte messages: the faulty five need new
     // segments, so `fallocate` is on their path too.
     let (log, _) = MessageLog::open_on(disk.clone(), dir.path(), 4096, &|_| true).unwrap();
@@ -148,7 +71,7 @@ async fn fault_round(op: Op, errno: i32) {
     }
     log.wait_synced(last).await;
     let good = log.synced();
-    disk.armed.store(true, Ordering::SeqCst);
+    disk.fail(op, errno);
     let mut ids = Vec::new();
     for i in 10..15 {
         let (id, t) = log.append_message(&parts(&body(i)));
@@ -169,7 +92,7 @@ async fn fault_round(op: Op, errno: i32) {
             other => panic!("{op:?}: {other:?}"),
         }
     }
-    disk.armed.store(false, Ordering::SeqCst);
+    disk.heal();
     log.wait_synced(last).await;
     assert!(!log.faulted());
     assert_eq!(*alarms.lock(), vec![true, false], "{op:?}: and its end");
@@ -193,7 +116,7 @@ async fn a_failing_write_confirms_nothing_and_loses_nothing() {
     fault_round(Op::Write, EIO).await;
 }
 
-/// The faulty sync zeroes what it failed to write, as a kernel dropping the
+/// The failing sync zeroes what it failed to write, as a kernel dropping the
 /// pages would: the five come back only because they are written again.
 #[tokio::test]
 async fn a_failing_fdatasync_confirms_nothing_and_loses_nothing() {
@@ -204,14 +127,14 @@ async fn a_failing_fdatasync_confirms_nothing_and_loses_nothing() {
 #[tokio::test]
 async fn closing_on_a_failing_disk_does_not_hang_and_keeps_what_was_synced() {
     let dir = tempfile::tempdir().unwrap();
-    let disk = Faulty::new(Op::Write, EIO);
+    let disk = Arc::new(FailingDisk::default());
     let (log, _) = MessageLog::open_on(disk.clone(), dir.path(), 4096, &|_| true).unwrap();
     let mut last = 0;
     for i in 0..3 {
         last = log.append_message(&parts(&body(i))).1;
     }
     log.wait_synced(last).await;
-    disk.armed.store(true, Ordering::SeqCst);
+    disk.fail(Op::Write, EIO);
     let t = log.append_message(&parts(&body(3))).1;
     log.request_sync(t);
     until("the fault", || log.faulted()).await;

@@ -35,6 +35,7 @@ mod removal;
 mod routing;
 mod rpc;
 mod shutdown;
+mod store_faults;
 mod topic_permissions;
 mod ttl;
 mod tx;

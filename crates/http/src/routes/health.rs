@@ -49,7 +49,7 @@ pub async fn aliveness(
     v.publish(&exchange, std::sync::Arc::new(msg), &mut Default::default());
     // Messages left by an earlier, interrupted test come first.
     let mut found = false;
-    while let Some((e, _)) = q.get(false) {
+    while let Ok(Some((e, _))) = q.get(false) {
         if e.msg.body == body {
             found = true;
             break;

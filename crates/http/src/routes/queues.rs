@@ -251,8 +251,14 @@ pub async fn get_messages(
     }
     let mut taken = Vec::new();
     let mut out = Vec::new();
+    // A message that cannot be read back stops the get; it stays queued.
+    let mut stuck = false;
     for _ in 0..body.count {
-        let Some((entry, remaining)) = q.get(true) else {
+        let Ok(got) = q.get(true) else {
+            stuck = true;
+            break;
+        };
+        let Some((entry, remaining)) = got else {
             break;
         };
         let m = &entry.msg;
@@ -290,5 +296,9 @@ pub async fn get_messages(
         (false, false) => q.discard(taken),
     }
     q.dispatch();
+    if stuck && out.is_empty() {
+        let e = warren_broker::Unreadable::error(&q);
+        return Err(ApiError::Status(500, "internal_error", e.detail().to_string()));
+    }
     Ok(Json(Value::Array(out)))
 }

@@ -55,7 +55,7 @@ impl Channel {
                 let name = self.queue_name(g.queue.as_str())?;
                 ctx.perms.check(Perm::Read, "queue", &name)?;
                 let q = ctx.vhost.find_queue(&name, ctx.conn_id)?;
-                self.basic_get(ctx, q, g.no_ack);
+                self.basic_get(ctx, q, g.no_ack)?;
                 Ok(None)
             }
             B::Recover(_) => {
@@ -148,15 +148,16 @@ impl Channel {
         Ok(None)
     }
 
-    fn basic_get(&mut self, ctx: &mut Ctx, q: Arc<Queue>, no_ack: bool) {
+    fn basic_get(&mut self, ctx: &mut Ctx, q: Arc<Queue>, no_ack: bool) -> Result<(), AmqpError> {
         let id = self.id();
         let frame_max = ctx.out.frame_max();
         // The queue's lock is taken before the channel's, as in dispatch.
-        let Some((entry, remaining)) = q.get(!no_ack) else {
+        let got = q.get(!no_ack).map_err(|_| warren_broker::Unreadable::error(&q))?;
+        let Some((entry, remaining)) = got else {
             self.shared.state.lock().get_empty += 1;
             let empty = AMQPClass::Basic(basic::AMQPMethod::GetEmpty(basic::GetEmpty {}));
             ctx.out.write(|b| encode::method(b, id, &empty));
-            return;
+            return Ok(());
         };
         let mut st = self.shared.state.lock();
         st.delivered += 1;
@@ -188,6 +189,7 @@ impl Channel {
                 consumer: None,
             });
         }
+        Ok(())
     }
 
     pub(super) fn settle(&mut self, tag: u64, multiple: bool, how: Settle) -> Result<(), AmqpError> {

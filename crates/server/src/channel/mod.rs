@@ -32,7 +32,7 @@ use warren_codec::protocol::{channel, confirm};
 use warren_codec::{encode, AMQPClass, Frame, Method, Properties, Publish};
 use warren_store::Ticket;
 
-use crate::delivery::{ChannelShared, ConsumerSink};
+use crate::delivery::{ChannelFaults, ChannelShared, ConsumerSink};
 use crate::outbound::Outbound;
 
 /// What the connection lends a channel while it handles a frame.
@@ -211,9 +211,9 @@ fn utf8(b: &[u8]) -> String {
 }
 
 impl Channel {
-    pub fn new(id: u16, out: Arc<Outbound>) -> Channel {
+    pub fn new(id: u16, out: Arc<Outbound>, faults: Arc<ChannelFaults>) -> Channel {
         Channel {
-            shared: ChannelShared::new(id, out),
+            shared: ChannelShared::new(id, out, faults),
             content: Content::Idle,
             consumers: HashMap::new(),
             prefetch: 0,

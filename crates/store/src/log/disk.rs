@@ -7,6 +7,8 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use parking_lot::Mutex;
+
 /// What the persister does to segment files.
 pub trait Disk: Send + Sync + 'static {
     /// Opens (creating if needed) a segment file for writing.
@@ -49,6 +51,80 @@ impl Disk for FileDisk {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+}
+
+/// An operation of [`Disk`] that [`FailingDisk`] can make fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskOp {
+    Allocate,
+    Write,
+    Sync,
+}
+
+/// For fault-injection tests: the real file system, except that one
+/// operation fails with an OS error while armed. A failing sync also does
+/// what Linux may do after a failed writeback: the pages written since the
+/// last good sync are gone (here: zeroed in the file), so only a store that
+/// writes them again keeps them.
+#[derive(Default)]
+pub struct FailingDisk {
+    failing: Mutex<Option<(DiskOp, i32)>>,
+    since_sync: Mutex<Vec<(File, u64, usize)>>,
+}
+
+impl FailingDisk {
+    /// From now on `op` fails with `errno` (`libc::ENOSPC`, `libc::EIO`).
+    pub fn fail(&self, op: DiskOp, errno: i32) {
+        *self.failing.lock() = Some((op, errno));
+    }
+
+    /// Everything works again.
+    pub fn heal(&self) {
+        *self.failing.lock() = None;
+    }
+
+    fn check(&self, op: DiskOp) -> io::Result<()> {
+        match *self.failing.lock() {
+            Some((failing, errno)) if failing == op => Err(io::Error::from_raw_os_error(errno)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Disk for FailingDisk {
+    fn open(&self, path: &Path) -> io::Result<File> {
+        FileDisk.open(path)
+    }
+
+    fn allocate(&self, file: &File, size: u64) -> io::Result<()> {
+        self.check(DiskOp::Allocate)?;
+        FileDisk.allocate(file, size)
+    }
+
+    fn write_at(&self, file: &File, data: &[u8], offset: u64) -> io::Result<()> {
+        self.check(DiskOp::Write)?;
+        FileDisk.write_at(file, data, offset)?;
+        self.since_sync
+            .lock()
+            .push((file.try_clone()?, offset, data.len()));
+        Ok(())
+    }
+
+    fn sync(&self, file: &File) -> io::Result<()> {
+        if let Err(e) = self.check(DiskOp::Sync) {
+            for (f, offset, len) in self.since_sync.lock().drain(..) {
+                f.write_all_at(&vec![0; len], offset)?;
+            }
+            return Err(e);
+        }
+        FileDisk.sync(file)?;
+        self.since_sync.lock().clear();
+        Ok(())
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        FileDisk.sync_dir(dir)
     }
 }
 

@@ -27,7 +27,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
-pub use disk::{Disk, FileDisk};
+pub use disk::{Disk, DiskOp, FailingDisk, FileDisk};
 pub use recovery::{Damage, Recovered, RecoveredMessage};
 
 use crate::error::StoreError;
