@@ -37,11 +37,17 @@ impl Clock {
 
     /// Wall-clock seconds since the epoch, shifted like `now_ms`.
     pub fn unix_secs(&self) -> u64 {
+        self.unix_ms() / 1000
+    }
+
+    /// Wall-clock milliseconds since the epoch, shifted like `now_ms`
+    /// (times that must survive a restart are stored in these).
+    pub fn unix_ms(&self) -> u64 {
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
-            .as_secs();
-        wall + self.offset_ms.load(Ordering::Relaxed) / 1000
+            .as_millis() as u64;
+        wall + self.offset_ms.load(Ordering::Relaxed)
     }
 
     /// Moves time forward (tests).

@@ -4,12 +4,14 @@
 //! of routing keys (direct), a plain list (fanout), a trie plus a result
 //! cache (topic) or compiled matchers (headers).
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use amq_protocol::types::FieldTable;
 use parking_lot::{Mutex, RwLock};
+use warren_store::Ticket;
 
+use crate::delayed::{DelayStore, DelayedSet, LogRef, Released};
 use crate::headers::HeadersMatcher;
 use crate::message::Message;
 use crate::queue::Queue;
@@ -68,34 +70,6 @@ impl Dest {
     }
 }
 
-/// A message held by a delayed-message exchange.
-pub struct Delayed {
-    pub due: u64,
-    seq: u64,
-    pub msg: Arc<Message>,
-}
-
-impl PartialEq for Delayed {
-    fn eq(&self, other: &Self) -> bool {
-        (self.due, self.seq) == (other.due, other.seq)
-    }
-}
-
-impl Eq for Delayed {}
-
-impl PartialOrd for Delayed {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Delayed {
-    /// Reversed, so the max-heap pops the earliest due time first.
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (other.due, other.seq).cmp(&(self.due, self.seq))
-    }
-}
-
 #[derive(Clone)]
 pub struct Binding {
     pub dest: Dest,
@@ -125,7 +99,7 @@ pub struct Exchange {
     pub kind: ExchangeKind,
     pub options: ExchangeOptions,
     /// `x-delayed-message`: messages waiting for their `x-delay`.
-    pub delayed: Option<Mutex<BinaryHeap<Delayed>>>,
+    pub delayed: Option<Mutex<DelayedSet>>,
     bindings: RwLock<Bindings>,
     /// Topic results by routing key; cleared whenever a binding changes.
     topic_cache: Mutex<TopicCache>,
@@ -201,11 +175,16 @@ impl Exchange {
     }
 
     /// An `x-delayed-message` exchange routing like `kind` once a message's
-    /// `x-delay` has passed.
-    pub fn new_delayed(name: &str, kind: ExchangeKind, options: ExchangeOptions) -> Arc<Exchange> {
+    /// `x-delay` has passed; `store` keeps its held messages on disk.
+    pub fn new_delayed(
+        name: &str,
+        kind: ExchangeKind,
+        options: ExchangeOptions,
+        store: Option<DelayStore>,
+    ) -> Arc<Exchange> {
         let mut x = Exchange::new(name, kind, options);
         if let Some(x) = Arc::get_mut(&mut x) {
-            x.delayed = Some(Mutex::new(BinaryHeap::new()));
+            x.delayed = Some(Mutex::new(DelayedSet::new(store)));
         }
         x
     }
@@ -219,27 +198,30 @@ impl Exchange {
         }
     }
 
-    /// Holds a message until clock time `due`.
-    pub fn delay(&self, msg: Arc<Message>, due: u64) {
-        if let Some(d) = &self.delayed {
-            // Equal due times keep publish order.
-            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let seq = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            d.lock().push(Delayed { due, seq, msg });
-        }
+    /// The id the message log knows a durable delayed exchange's held
+    /// messages by.
+    pub fn delayed_store_id(&self) -> Option<u32> {
+        self.delayed.as_ref()?.lock().store_id()
+    }
+
+    /// Holds a message until clock time `due` (`due_unix`: the same time
+    /// in Unix milliseconds). Returns the log ticket its confirm waits for,
+    /// if it was written durably.
+    pub fn delay(&self, msg: Arc<Message>, due: u64, due_unix: u64) -> Option<Ticket> {
+        self.delayed.as_ref()?.lock().hold(msg, due, due_unix)
     }
 
     /// Takes the delayed messages whose time has come, earliest first.
-    pub fn due(&self, now: u64) -> Vec<Arc<Message>> {
+    /// Settle each with [`Exchange::settle_delayed`] once it is routed.
+    pub fn due(&self, now: u64) -> Vec<Released> {
         let Some(d) = &self.delayed else { return Vec::new() };
-        let mut heap = d.lock();
-        let mut out = Vec::new();
-        while heap.peek().is_some_and(|x| x.due <= now) {
-            if let Some(x) = heap.pop() {
-                out.push(x.msg);
-            }
+        d.lock().due(now)
+    }
+
+    pub fn settle_delayed(&self, log: LogRef) {
+        if let Some(d) = &self.delayed {
+            d.lock().settle(log);
         }
-        out
     }
 
     /// Adds a binding; binding twice is a no-op. Returns an error text when

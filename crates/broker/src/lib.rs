@@ -15,6 +15,7 @@ pub mod args;
 pub mod clock;
 pub mod connections;
 pub mod dead_letter;
+pub mod delayed;
 pub mod error;
 pub mod exchange;
 pub mod headers;
@@ -213,8 +214,11 @@ impl Broker {
         // An unreadable queue definition stops the start: read as "no
         // queues", it would have had every message forgotten and its
         // segment deleted.
+        // The log's "queues": durable queues, and delayed exchanges' sets.
         let (store, recovered) = Persistence::open(disk, dir, segment_size, window, |defs| {
-            Ok(defs.queues()?.iter().map(|q| q.id).collect())
+            let queues = defs.queues()?.into_iter().map(|q| q.id);
+            let delayed = defs.exchanges()?.into_iter().filter_map(|x| x.delayed_id);
+            Ok(queues.chain(delayed).collect())
         })?;
         let broker = Broker {
             clock: Arc::new(Clock::default()),
@@ -263,19 +267,18 @@ impl Broker {
                 }
             }
         }
+        let mut delayed_by_id = HashMap::new();
         for x in store.defs.exchanges()? {
             let Some(v) = home("exchange", &x.vhost, &x.name) else {
                 store.defs.delete_exchange(&x.vhost, &x.name);
                 continue;
             };
-            let options = exchange::ExchangeOptions {
-                durable: true,
-                auto_delete: x.auto_delete,
-                internal: x.internal,
-                arguments: x.arguments.clone(),
-            };
-            v.declare_exchange(&x.name, &x.kind, false, options)
+            let restored = v
+                .restore_exchange(&x)
                 .map_err(|e| BrokerOpenError::Definition(format!("exchange '{}': {}", x.name, e.text)))?;
+            if let Some(id) = restored.delayed_store_id() {
+                delayed_by_id.insert(id, restored);
+            }
         }
         let mut by_id = HashMap::new();
         for q in store.defs.queues()? {
@@ -311,10 +314,20 @@ impl Broker {
             v.apply_policies();
         }
         let mut messages = 0usize;
+        let (now, unix) = (broker.clock.now_ms(), broker.clock.unix_ms());
         for (id, msgs) in recovered.queues {
             if let Some(q) = by_id.get(&id) {
                 messages += msgs.len();
                 q.restore(msgs);
+            } else if let Some(delayed) = delayed_by_id.get(&id).and_then(|x| x.delayed.as_ref()) {
+                // Due times were stored as Unix times: the wait left is
+                // counted from now (none if it passed while stopped).
+                messages += msgs.len();
+                let mut set = delayed.lock();
+                for m in &msgs {
+                    let left = m.due.unwrap_or(0).saturating_sub(unix);
+                    set.restore(m, now + left);
+                }
             }
         }
         if let Some((seg, offset)) = recovered.torn {

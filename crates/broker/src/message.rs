@@ -28,6 +28,17 @@ impl Message {
         self.body.len()
     }
 
+    /// What the message log keeps of it, for `queues`.
+    pub fn parts<'a>(&'a self, queues: &'a [u32]) -> warren_store::record::MessageParts<'a> {
+        warren_store::record::MessageParts {
+            queues,
+            exchange: &self.exchange,
+            routing_key: &self.routing_key,
+            properties: &self.properties,
+            body: &self.body,
+        }
+    }
+
     /// The `headers` table, decoded.
     pub fn headers(&self) -> Option<FieldTable> {
         let view = warren_codec::Properties::parse(&self.properties).ok()?;

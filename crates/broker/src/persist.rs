@@ -50,6 +50,7 @@ impl Persistence {
             auto_delete: x.options.auto_delete,
             internal: x.options.internal,
             arguments: x.options.arguments.clone(),
+            delayed_id: x.delayed_store_id(),
         }
     }
 

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use warren_store::record::{MessageParts, Record};
+use warren_store::record::Record;
 
 use crate::message::Message;
 use crate::persist::Persistence;
@@ -109,13 +109,7 @@ impl Ready {
         } else if e.spill != 0 {
             (e.spill, true)
         } else {
-            let id = pager.store.log.spill(&MessageParts {
-                queues: &[],
-                exchange: &m.exchange,
-                routing_key: &m.routing_key,
-                properties: &m.properties,
-                body: &m.body,
-            });
+            let id = pager.store.log.spill(&m.parts(&[]));
             (id, true)
         };
         Paged {

@@ -24,6 +24,10 @@ pub struct ExchangeDef {
     pub auto_delete: bool,
     pub internal: bool,
     pub arguments: FieldTable,
+    /// An `x-delayed-message` exchange: the id the message log knows its
+    /// held messages by (from the queue id counter, so never a queue's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delayed_id: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -539,6 +543,7 @@ mod tests {
                 auto_delete: false,
                 internal: false,
                 arguments: FieldTable::default(),
+                delayed_id: None,
             });
             d.delete_exchange("/", "x");
         }

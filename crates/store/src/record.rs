@@ -12,6 +12,10 @@
 //! * returned: `5, message id u64, queue id u32`: the message went back to
 //!   that queue unacknowledged (quorum queues count these in
 //!   `x-delivery-count` and against `x-delivery-limit`).
+//! * delayed: `6, due u64` (Unix milliseconds) and the message layout, its
+//!   one "queue" id being a delayed-message exchange's: a persistent
+//!   message waiting for its `x-delay`. An ack record for that id ends the
+//!   wait (the message was routed, or its exchange deleted).
 
 use bytes::{Buf, Bytes};
 
@@ -23,6 +27,7 @@ pub const KIND_DELIVERED: u8 = 3;
 /// recovery skips it.
 pub const KIND_SPILLED: u8 = 4;
 pub const KIND_RETURNED: u8 = 5;
+pub const KIND_DELAYED: u8 = 6;
 
 /// The parts of a message the log keeps.
 pub struct MessageParts<'a> {
@@ -51,9 +56,21 @@ impl MessageParts<'_> {
         self.encode_as(KIND_MESSAGE, out)
     }
 
+    /// Encodes a delayed message, due at `due` (Unix milliseconds); its
+    /// payload is 8 bytes longer than [`MessageParts::payload_len`].
+    pub fn encode_delayed(&self, due: u64, out: &mut Vec<u8>) {
+        out.push(KIND_DELAYED);
+        out.extend_from_slice(&due.to_be_bytes());
+        self.encode_layout(out);
+    }
+
     /// Encodes with another kind byte (`KIND_SPILLED`).
     pub fn encode_as(&self, kind: u8, out: &mut Vec<u8>) {
         out.push(kind);
+        self.encode_layout(out);
+    }
+
+    fn encode_layout(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&(self.queues.len() as u16).to_be_bytes());
         for q in self.queues {
             out.extend_from_slice(&q.to_be_bytes());
@@ -100,6 +117,8 @@ pub enum Record {
         body: Bytes,
         /// Written only to page it out of memory.
         spilled: bool,
+        /// A delayed message: when it is due (Unix milliseconds).
+        due: Option<u64>,
     },
     Ack {
         message: u64,
@@ -159,7 +178,13 @@ fn decode(mut p: Bytes) -> Option<Record> {
     }
     need(&p, 1)?;
     match p.get_u8() {
-        kind @ (KIND_MESSAGE | KIND_SPILLED) => {
+        kind @ (KIND_MESSAGE | KIND_SPILLED | KIND_DELAYED) => {
+            let due = if kind == KIND_DELAYED {
+                need(&p, 8)?;
+                Some(p.get_u64())
+            } else {
+                None
+            };
             need(&p, 2)?;
             let n = p.get_u16() as usize;
             need(&p, 4 * n)?;
@@ -187,6 +212,7 @@ fn decode(mut p: Bytes) -> Option<Record> {
                 properties,
                 body,
                 spilled: kind == KIND_SPILLED,
+                due,
             })
         }
         kind @ (KIND_ACK | KIND_DELIVERED | KIND_RETURNED) => {
@@ -251,6 +277,43 @@ mod tests {
         *flipped.last_mut().unwrap() ^= 1;
         assert_eq!(read(&Bytes::from(flipped)), Read::Torn);
         assert_eq!(read(&Bytes::from(vec![0u8; 32])), Read::End);
+    }
+
+    #[test]
+    fn delayed_messages_round_trip_with_their_due_time() {
+        let parts = MessageParts {
+            queues: &[4],
+            exchange: b"later",
+            routing_key: b"key",
+            properties: &[0x10, 0, 2],
+            body: b"hello",
+        };
+        let rec = framed(|o| parts.encode_delayed(1_800_000_000_123, o));
+        assert_eq!(rec.len(), HEADER + parts.payload_len() + 8);
+        let Read::Record(
+            Record::Message {
+                queues,
+                exchange,
+                body,
+                due,
+                spilled,
+                ..
+            },
+            _,
+        ) = read(&Bytes::from(rec))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (queues, &exchange[..], &body[..], due, spilled),
+            (
+                vec![4],
+                &b"later"[..],
+                &b"hello"[..],
+                Some(1_800_000_000_123),
+                false
+            )
+        );
     }
 
     #[test]

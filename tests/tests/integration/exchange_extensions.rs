@@ -183,3 +183,99 @@ async fn delayed_messages_are_routed_when_their_delay_passes() {
     }
     assert_eq!(order, ["now", "in-1s", "in-2s"]);
 }
+
+/// Declares a durable delayed exchange `later` (routing like direct) bound
+/// to the durable queue `delayed` with key `k`.
+async fn durable_delayed_topology(ch: &lapin::Channel) {
+    ch.exchange_declare(
+        "later".into(),
+        ExchangeKind::Custom("x-delayed-message".into()),
+        ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        args(&[("x-delayed-type", text("direct"))]),
+    )
+    .await
+    .unwrap();
+    ch.queue_declare(
+        "delayed".into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    ch.queue_bind(
+        "delayed".into(),
+        "later".into(),
+        "k".into(),
+        Default::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn persistent_delayed_messages_are_stored_before_their_confirm_and_delivered_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = |ms: i32, mode: u8| {
+        let mut h = FieldTable::default();
+        h.insert("x-delay".into(), AMQPValue::LongInt(ms));
+        BasicProperties::default()
+            .with_headers(h)
+            .with_delivery_mode(mode)
+    };
+    {
+        let s = start_in(dir.path()).await;
+        let conn = connect(&s).await;
+        let ch = conn.create_channel().await.unwrap();
+        durable_delayed_topology(&ch).await;
+        ch.confirm_select(Default::default()).await.unwrap();
+        for (body, ms, mode) in [
+            ("in-90s", 90_000, 2),
+            ("in-60s", 60_000, 2),
+            ("transient", 60_000, 1),
+        ] {
+            let confirm = ch
+                .basic_publish(
+                    "later".into(),
+                    "k".into(),
+                    Default::default(),
+                    body.as_bytes(),
+                    later(ms, mode),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            assert!(confirm.is_ack());
+        }
+        conn.close(200, "bye".into()).await.unwrap();
+        s.shutdown().await;
+    }
+    let s = start_in(dir.path()).await;
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    assert_eq!(count(&ch, "delayed").await, 0, "nothing is due yet");
+    advance(&s, &ch, Duration::from_secs(61)).await;
+    assert_eq!(count(&ch, "delayed").await, 1, "the 60 s one, at its time");
+    advance(&s, &ch, Duration::from_secs(30)).await;
+    let mut got = Vec::new();
+    while let Some(m) = get(&ch, "delayed").await {
+        got.push(String::from_utf8(m.delivery.data).unwrap());
+    }
+    // The transient one was not stored, as for a durable queue.
+    assert_eq!(got, ["in-60s", "in-90s"]);
+    conn.close(200, "bye".into()).await.unwrap();
+    s.shutdown().await;
+    // Released messages are not held again after the next restart.
+    let s = start_in(dir.path()).await;
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    advance(&s, &ch, Duration::from_secs(3600)).await;
+    assert_eq!(count(&ch, "delayed").await, 0);
+}

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use super::names::check_name_length;
 use super::VHost;
+use crate::delayed::DelayStore;
 use crate::error::AmqpError;
 use crate::exchange::{Dest, Exchange, ExchangeKind, ExchangeOptions};
 use crate::persist::Persistence;
+use warren_store::definitions::ExchangeDef;
 
 impl VHost {
     pub fn declare_exchange(
@@ -16,6 +18,29 @@ impl VHost {
         kind: &str,
         passive: bool,
         options: ExchangeOptions,
+    ) -> Result<Arc<Exchange>, AmqpError> {
+        self.declare_exchange_with(name, kind, passive, options, None)
+    }
+
+    /// Recreates a durable exchange at start, with the log id its delayed
+    /// messages were stored under.
+    pub fn restore_exchange(&self, def: &ExchangeDef) -> Result<Arc<Exchange>, AmqpError> {
+        let options = ExchangeOptions {
+            durable: true,
+            auto_delete: def.auto_delete,
+            internal: def.internal,
+            arguments: def.arguments.clone(),
+        };
+        self.declare_exchange_with(&def.name, &def.kind, false, options, def.delayed_id)
+    }
+
+    fn declare_exchange_with(
+        &self,
+        name: &str,
+        kind: &str,
+        passive: bool,
+        options: ExchangeOptions,
+        delayed_id: Option<u32>,
     ) -> Result<Arc<Exchange>, AmqpError> {
         check_name_length("exchange", name)?;
         self.check_live()?;
@@ -81,8 +106,14 @@ impl VHost {
                 "exchange name '{name}' contains reserved prefix 'amq.*'"
             )));
         }
+        let options_durable = options.durable;
         let x = if delayed {
-            Exchange::new_delayed(name, routing_kind, options)
+            Exchange::new_delayed(
+                name,
+                routing_kind,
+                options,
+                self.delay_store(delayed_id, options_durable)?,
+            )
         } else {
             Exchange::new(name, routing_kind, options)
         };
@@ -94,6 +125,28 @@ impl VHost {
                 .put_exchange(&Persistence::exchange_def(&self.name, &x));
         }
         Ok(x)
+    }
+
+    /// Where a delayed exchange keeps its held messages: a durable one
+    /// under a log id of its own (`restored`, or a new one), a transient
+    /// one only for spilling.
+    fn delay_store(&self, restored: Option<u32>, durable: bool) -> Result<Option<DelayStore>, AmqpError> {
+        let Some(store) = &self.store else { return Ok(None) };
+        let id = match (restored, durable) {
+            (Some(id), _) => Some(id),
+            (None, true) => Some(store.defs.next_queue_id().map_err(|e| {
+                tracing::error!("cannot give a delayed exchange a log id: {e}");
+                AmqpError::new(
+                    crate::error::INTERNAL_ERROR,
+                    "cannot store the exchange's delayed messages",
+                )
+            })?),
+            (None, false) => None,
+        };
+        Ok(Some(DelayStore {
+            store: store.clone(),
+            id,
+        }))
     }
 
     pub fn delete_exchange(&self, name: &str, if_unused: bool) -> Result<(), AmqpError> {
@@ -128,6 +181,10 @@ impl VHost {
 
     pub(super) fn remove_exchange(&self, x: &Arc<Exchange>) {
         self.exchanges.write().remove(&*x.name);
+        if let Some(d) = &x.delayed {
+            // Its held messages go with it, and their records with them.
+            d.lock().discard();
+        }
         let me = Dest::Exchange(x.clone());
         for other in self.exchanges() {
             for b in other.unbind_all(&me) {

@@ -225,8 +225,11 @@ impl VHost {
         let now = self.clock.now_ms();
         let mut scratch = RouteScratch::default();
         for x in self.exchanges() {
-            for msg in x.due(now) {
-                self.publish_undelayed(&x, msg, &mut scratch);
+            for released in x.due(now) {
+                self.publish_undelayed(&x, released.msg, &mut scratch);
+                // After the routing appended the message for its queues:
+                // a crash in between delivers it twice, never not at all.
+                x.settle_delayed(released.log);
             }
         }
     }

@@ -10,7 +10,6 @@ use super::{VHost, REPLY_TO};
 use crate::exchange::{Dest, Exchange};
 use crate::message::Message;
 use crate::queue::{Enqueued, Queue};
-use warren_store::record::MessageParts;
 use warren_store::Ticket;
 
 /// Buffers reused across publishes so routing allocates nothing.
@@ -117,9 +116,12 @@ impl VHost {
                 .and_then(crate::args::int)
                 .unwrap_or(0);
             if delay > 0 {
-                exchange.delay(msg, self.clock.now_ms().saturating_add(delay as u64));
+                let delay = delay as u64;
+                let (now, unix) = (self.clock.now_ms(), self.clock.unix_ms());
+                let ticket = exchange.delay(msg, now.saturating_add(delay), unix.saturating_add(delay));
                 return Routed {
                     queues: 1,
+                    ticket,
                     ..Routed::default()
                 };
             }
@@ -166,13 +168,7 @@ impl VHost {
         if let (Some(store), true) = (&self.store, msg.persistent) {
             let durable: Vec<u32> = queues.iter().filter_map(|q| q.store_id()).collect();
             if !durable.is_empty() {
-                let (id, ticket) = store.log.append_message(&MessageParts {
-                    queues: &durable,
-                    exchange: &msg.exchange,
-                    routing_key: &msg.routing_key,
-                    properties: &msg.properties,
-                    body: &msg.body,
-                });
+                let (id, ticket) = store.log.append_message(&msg.parts(&durable));
                 Arc::make_mut(&mut msg).store_id = id;
                 routed.ticket = Some(ticket);
             }

@@ -266,9 +266,28 @@ impl MessageLog {
     /// Appends a message for the durable queues `parts.queues`; returns its
     /// id and the ticket that says when it is on disk.
     pub fn append_message(&self, parts: &MessageParts) -> (u64, Ticket) {
-        let (id, ticket) = self.append(parts.payload_len(), true, |out| parts.encode(out));
+        self.append_held(parts, parts.payload_len(), |out| parts.encode(out))
+    }
+
+    /// Appends a record that `parts.queues` each hold until acked.
+    fn append_held(
+        &self,
+        parts: &MessageParts,
+        len: usize,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> (u64, Ticket) {
+        let (id, ticket) = self.append(len, true, write);
         *self.shared.refs.lock().entry(segment_of(id)).or_insert(0) += parts.queues.len() as u64;
         (id, ticket)
+    }
+
+    /// Appends a persistent message held by the delayed-message exchange
+    /// the log knows as `parts.queues[0]`, due at `due` (Unix
+    /// milliseconds). [`MessageLog::ack`] with that id ends its wait.
+    pub fn append_delayed(&self, parts: &MessageParts, due: u64) -> (u64, Ticket) {
+        self.append_held(parts, parts.payload_len() + 8, |out| {
+            parts.encode_delayed(due, out)
+        })
     }
 
     /// Records that `message` left `queue` (acked, dropped, dead-lettered).

@@ -30,6 +30,8 @@ pub struct RecoveredMessage {
     pub expiration_ms: Option<u64>,
     /// Body bytes (for `x-max-length-bytes`).
     pub size: u32,
+    /// Held by a delayed-message exchange until this time (Unix ms).
+    pub due: Option<u64>,
 }
 
 /// Every queue's messages, in log order.
@@ -121,6 +123,7 @@ pub(super) fn recover(
                             queues: qs,
                             properties,
                             body,
+                            due,
                             ..
                         } => {
                             let view = warren_codec::Properties::parse(&properties).unwrap_or_default();
@@ -137,6 +140,7 @@ pub(super) fn recover(
                                         priority: view.priority.unwrap_or(0),
                                         expiration_ms,
                                         size: body.len() as u32,
+                                        due,
                                     },
                                 );
                             }
