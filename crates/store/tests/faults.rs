@@ -141,3 +141,31 @@ async fn closing_on_a_failing_disk_does_not_hang_and_keeps_what_was_synced() {
     drop(log);
     assert_eq!(recovered(dir.path()), (0..3).map(body).collect::<Vec<_>>());
 }
+
+/// Creating a segment syncs the directory at once; removing one does it at
+/// the next round no confirm waits for.
+#[tokio::test]
+async fn the_directory_is_synced_after_segments_are_created_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FailingDisk::default());
+    let (log, _) = MessageLog::open_on(disk.clone(), dir.path(), 4096, &|_| true).unwrap();
+    let mut ids = Vec::new();
+    let mut last = 0;
+    for i in 0..12 {
+        let (id, t) = log.append_message(&parts(&body(i)));
+        ids.push(id);
+        last = t;
+    }
+    log.wait_synced(last).await;
+    let segments = log.segment_count() as u32;
+    assert!(segments >= 3);
+    assert_eq!(disk.dir_syncs(), segments, "one per segment created");
+    let before = disk.dir_syncs();
+    for id in &ids[..6] {
+        log.ack(*id, 1);
+    }
+    until("the removals and their directory sync", || {
+        log.segment_count() < segments as usize && disk.dir_syncs() > before
+    })
+    .await;
+}

