@@ -195,10 +195,6 @@ impl Persister {
                 if !self.dirty.contains(&c.segment) {
                     self.dirty.push(c.segment);
                 }
-                if c.durable {
-                    self.unsynced_bytes += c.data.len();
-                    self.shared.unsynced.lock().push(c.clone());
-                }
             }
             let end = (u64::from(c.segment) << 32) | u64::from(c.offset + c.data.len() as u32);
             // Published before the chunk leaves the line (see MessageLog::read).
@@ -208,12 +204,32 @@ impl Persister {
             self.shared
                 .pending
                 .fetch_sub(c.data.len() as u64, Ordering::Relaxed);
+            if c.durable && c.segment > self.removed_up_to {
+                self.keep_until_synced(c);
+            }
             wrote = true;
         }
         if wrote {
             self.shared.written_notify.notify_waiters();
         }
         all
+    }
+
+    /// Keeps a written chunk until its sync succeeds. Rounds far outnumber
+    /// syncs (a round per wake-up, often a few acks), and each chunk starts
+    /// with room for 64 KiB: a chunk that continues the last kept one is
+    /// copied onto its end, so what is kept costs about what it holds.
+    fn keep_until_synced(&mut self, c: Arc<Chunk>) {
+        self.unsynced_bytes += c.data.len();
+        let mut kept = self.shared.unsynced.lock();
+        if let Some(last) = kept.last_mut().and_then(Arc::get_mut) {
+            if last.segment == c.segment && last.offset + last.data.len() as u32 == c.offset {
+                last.data.extend_from_slice(&c.data);
+                last.last = c.last;
+                return;
+            }
+        }
+        kept.push(c);
     }
 
     fn write(&mut self, c: &Chunk) -> std::io::Result<()> {
