@@ -36,6 +36,9 @@ const UNSYNCED_LIMIT: usize = 8 << 20;
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Removals are made durable at most this often (see `Persister::remove`).
+const DIR_SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
 pub(super) struct Persister {
     shared: Arc<Shared>,
     files: HashMap<u32, File>,
@@ -57,6 +60,7 @@ pub(super) struct Persister {
     quiet_faults: u32,
     /// Segments were removed and the directory not synced since.
     removals_unsynced: bool,
+    last_dir_sync: Instant,
 }
 
 /// What one round has to do, taken from the appender.
@@ -82,6 +86,7 @@ impl Persister {
             backoff: FIRST_BACKOFF,
             quiet_faults: 0,
             removals_unsynced: false,
+            last_dir_sync: Instant::now(),
         }
     }
 
@@ -96,8 +101,9 @@ impl Persister {
                 work.sync_wanted > synced || work.stop || faulted || self.unsynced_bytes > UNSYNCED_LIMIT;
             if all_written && sync_due {
                 self.sync(work.ticket);
-            } else if self.removals_unsynced {
+            } else if self.removals_unsynced && self.last_dir_sync.elapsed() >= DIR_SYNC_INTERVAL {
                 // A quiet round: nobody waits for this fsync.
+                self.last_dir_sync = Instant::now();
                 match self.shared.disk.sync_dir(&self.shared.dir) {
                     Ok(()) => self.removals_unsynced = false,
                     Err(e) => tracing::warn!("cannot sync the message directory after removals: {e}"),
@@ -139,6 +145,15 @@ impl Persister {
             if !a.chunks.is_empty() || sync_due || !a.doomed.is_empty() {
                 break;
             }
+            if self.removals_unsynced {
+                // Idle with removals to make durable: a round when due.
+                let at = self.last_dir_sync + DIR_SYNC_INTERVAL;
+                if Instant::now() >= at {
+                    break;
+                }
+                shared.wake.wait_until(&mut a, at);
+                continue;
+            }
             shared.wake.wait(&mut a);
         }
         // Moved under the appender's lock, so that a reader looking for
@@ -155,8 +170,11 @@ impl Persister {
     /// Deletes segments that hold no live message. The directory fsync
     /// that makes a removal durable is not on a confirm's path (measured:
     /// confirm throughput -7% with one per removal round): it comes with
-    /// the next segment's creation or at the next round no confirm waits
-    /// for, whichever is first. Until then a crash may bring a removed
+    /// the next segment's creation or at a round no confirm waits for, at
+    /// most once per [`DIR_SYNC_INTERVAL`] (on ext4 each one is a journal
+    /// commit, which first writes out the dirty spill data that deleting
+    /// its segment would otherwise have spared the disk: measured -8% on
+    /// the backlog drain with one per removal). Until then a crash may bring a removed
     /// segment back, which is harmless: it holds only acknowledged
     /// messages, whose ack records are in it or in later segments, so it
     /// recovers nothing and is removed again.
