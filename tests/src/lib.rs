@@ -113,6 +113,16 @@ pub async fn declare(ch: &Channel, name: &str) -> lapin::Result<lapin::Queue> {
         .await
 }
 
+/// Declares a durable queue.
+pub async fn declare_durable(ch: &Channel, name: &str) -> lapin::Result<lapin::Queue> {
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.queue_declare(name.into(), durable, FieldTable::default())
+        .await
+}
+
 /// Publishes `body` through `exchange` with `routing_key`.
 pub async fn publish(ch: &Channel, exchange: &str, routing_key: &str, body: &[u8]) {
     ch.basic_publish(

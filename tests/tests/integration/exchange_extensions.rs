@@ -156,15 +156,7 @@ async fn delayed_messages_are_routed_when_their_delay_passes() {
     .await
     .unwrap();
     declare(&ch, "delayed").await.unwrap();
-    ch.queue_bind(
-        "delayed".into(),
-        "later".into(),
-        "k".into(),
-        Default::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    bind(&ch, "delayed", "later", "k").await.unwrap();
     let delay = |ms: i32| {
         let mut h = FieldTable::default();
         h.insert("x-delay".into(), AMQPValue::LongInt(ms));
@@ -198,25 +190,8 @@ async fn durable_delayed_topology(ch: &lapin::Channel) {
     )
     .await
     .unwrap();
-    ch.queue_declare(
-        "delayed".into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        },
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-    ch.queue_bind(
-        "delayed".into(),
-        "later".into(),
-        "k".into(),
-        Default::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
+    declare_durable(ch, "delayed").await.unwrap();
+    bind(ch, "delayed", "later", "k").await.unwrap();
 }
 
 #[tokio::test]

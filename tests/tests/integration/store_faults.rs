@@ -32,16 +32,6 @@ fn persistent() -> BasicProperties {
     BasicProperties::default().with_delivery_mode(2)
 }
 
-async fn declare_durable(ch: &lapin::Channel, name: &str) {
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    ch.queue_declare(name.into(), durable, FieldTable::default())
-        .await
-        .unwrap();
-}
-
 async fn publish_confirmed(ch: &lapin::Channel, queue: &str, body: &[u8]) -> lapin::Confirmation {
     let confirm = ch
         .basic_publish("".into(), queue.into(), Default::default(), body, persistent())
@@ -66,7 +56,7 @@ async fn what_the_disk_cannot_take_is_nacked_and_publishers_wait_until_it_can() 
     let (s, disk, _dir) = start_failing(8192).await;
     let conn = connect(&s).await;
     let ch = conn.create_channel().await.unwrap();
-    declare_durable(&ch, "q").await;
+    declare_durable(&ch, "q").await.unwrap();
     ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
     assert!(publish_confirmed(&ch, "q", b"before").await.is_ack());
 
@@ -94,7 +84,7 @@ async fn a_transaction_the_disk_cannot_sync_closes_its_channel_with_541() {
     let (s, disk, _dir) = start_failing(8192).await;
     let conn = connect(&s).await;
     let ch = conn.create_channel().await.unwrap();
-    declare_durable(&ch, "q").await;
+    declare_durable(&ch, "q").await.unwrap();
     ch.tx_select().await.unwrap();
     disk.fail(DiskOp::Sync, EIO);
     ch.basic_publish("".into(), "q".into(), Default::default(), b"m", persistent())
@@ -139,7 +129,7 @@ async fn a_message_that_cannot_be_read_back_closes_the_taking_channel_and_stays_
     let (s, _disk, dir) = start_failing(4).await;
     let conn = connect(&s).await;
     let ch = conn.create_channel().await.unwrap();
-    declare_durable(&ch, "q").await;
+    declare_durable(&ch, "q").await.unwrap();
     ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
     for i in 0..10 {
         let body = format!("message number {i:02}");

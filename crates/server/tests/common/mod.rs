@@ -55,9 +55,8 @@ impl Broker {
         Broker { child, port, log }
     }
 
-    pub fn kill(mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        // Drop does it: SIGKILL, and the exit is waited for.
     }
 
     pub fn log_text(&self) -> String {
@@ -71,5 +70,13 @@ impl Broker {
         Connection::connect(&url, ConnectionProperties::default())
             .await
             .expect("connect")
+    }
+}
+
+impl Drop for Broker {
+    /// Also when a test fails: no broker outlives it.
+    fn drop(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
     }
 }
