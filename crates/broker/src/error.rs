@@ -73,6 +73,16 @@ impl AmqpError {
         Self::new(NOT_FOUND, format_args!("no {kind} '{name}' in vhost '{vhost}'"))
     }
 
+    /// A durable object whose definition could not be stored: it would not
+    /// exist after a restart, so its declare fails instead.
+    pub fn unstored(kind: &str, name: &str, vhost: &str, e: &dyn std::fmt::Display) -> Self {
+        tracing::error!("cannot store {kind} '{name}' in vhost '{vhost}': {e}");
+        Self::new(
+            INTERNAL_ERROR,
+            format_args!("cannot store {kind} '{name}' in vhost '{vhost}'"),
+        )
+    }
+
     pub fn precondition(detail: impl std::fmt::Display) -> Self {
         Self::new(PRECONDITION_FAILED, detail)
     }

@@ -224,15 +224,16 @@ impl Exchange {
         }
     }
 
-    /// Adds a binding; binding twice is a no-op. Returns an error text when
-    /// the arguments are invalid for this exchange type.
-    pub fn bind(&self, dest: Dest, routing_key: &str, arguments: FieldTable) -> Result<(), String> {
+    /// Adds a binding; binding twice is a no-op. Returns whether it is new,
+    /// or an error text when the arguments are invalid for this exchange
+    /// type.
+    pub fn bind(&self, dest: Dest, routing_key: &str, arguments: FieldTable) -> Result<bool, String> {
         let mut b = self.bindings.write();
         if b.list
             .iter()
             .any(|x| x.dest.same(&dest) && x.routing_key == routing_key && x.arguments == arguments)
         {
-            return Ok(());
+            return Ok(false);
         }
         match self.kind {
             ExchangeKind::Direct => b
@@ -253,7 +254,7 @@ impl Exchange {
             arguments,
         });
         self.topic_cache.lock().clear();
-        Ok(())
+        Ok(true)
     }
 
     /// Whether exactly this binding exists.

@@ -133,6 +133,27 @@ fn a_queue_id_that_cannot_be_drawn_fails_the_declare_and_is_never_reused() {
         v.queue("second").is_none(),
         "no queue that would vanish at a restart"
     );
+    // Nor a durable delayed exchange (its held messages need a log id).
+    let mut arguments = amq_protocol::types::FieldTable::default();
+    arguments.insert(
+        "x-delayed-type".into(),
+        amq_protocol::types::AMQPValue::LongString("direct".into()),
+    );
+    let options = warren_broker::exchange::ExchangeOptions {
+        durable: true,
+        auto_delete: false,
+        internal: false,
+        arguments,
+    };
+    let err = v
+        .declare_exchange("later", "x-delayed-message", false, options)
+        .err()
+        .expect("refused");
+    assert_eq!(
+        err.text,
+        "INTERNAL_ERROR - cannot store exchange 'later' in vhost '/'"
+    );
+    assert!(v.exchange("later").is_none());
     // A transient queue needs no id and is still declared.
     v.declare_queue("transient", false, QueueOptions::default(), 0)
         .unwrap();

@@ -417,8 +417,10 @@ impl Definitions {
         self.write(&self.meta, b"seeded".to_vec(), Some(vec![1]));
     }
 
-    pub fn put_exchange(&self, x: &ExchangeDef) {
-        self.write(&self.exchanges, key(&[&x.vhost, &x.name]), Some(json(x)));
+    /// Stores a durable exchange's definition; the declare fails if it
+    /// cannot be.
+    pub fn put_exchange(&self, x: &ExchangeDef) -> Result<(), StoreError> {
+        self.try_write(&self.exchanges, key(&[&x.vhost, &x.name]), Some(json(x)))
     }
 
     pub fn delete_exchange(&self, vhost: &str, name: &str) {
@@ -487,8 +489,9 @@ impl Definitions {
         ])
     }
 
-    pub fn put_binding(&self, b: &BindingDef) {
-        self.write(&self.bindings, Self::binding_key(b), Some(json(b)));
+    /// Stores a durable binding; the bind fails if it cannot be.
+    pub fn put_binding(&self, b: &BindingDef) -> Result<(), StoreError> {
+        self.try_write(&self.bindings, Self::binding_key(b), Some(json(b)))
     }
 
     pub fn delete_binding(&self, b: &BindingDef) {
@@ -544,7 +547,8 @@ mod tests {
                 internal: false,
                 arguments: FieldTable::default(),
                 delayed_id: None,
-            });
+            })
+            .unwrap();
             d.delete_exchange("/", "x");
         }
         {

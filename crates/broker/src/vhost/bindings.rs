@@ -48,9 +48,17 @@ impl VHost {
             routing_key: routing_key.to_string(),
             arguments,
         };
-        x.bind(b.dest.clone(), routing_key, b.arguments.clone())
+        let new = x
+            .bind(b.dest.clone(), routing_key, b.arguments.clone())
             .map_err(AmqpError::precondition)?;
-        self.remember_binding(x, &b);
+        if !new {
+            return Ok(());
+        }
+        if let Err(e) = self.remember_binding(x, &b) {
+            // Not stored, so not made: it would be gone after a restart.
+            x.unbind(&b.dest, routing_key, &b.arguments);
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -144,12 +152,17 @@ impl VHost {
             .collect()
     }
 
-    fn remember_binding(&self, source: &Exchange, b: &Binding) {
+    fn remember_binding(&self, source: &Exchange, b: &Binding) -> Result<(), AmqpError> {
         if let Some(store) = &self.store {
             if let Some(def) = Persistence::binding_def(&self.name, source, b) {
-                store.defs.put_binding(&def);
+                let what = format!("{} -> {}", source.name, b.dest.name());
+                store
+                    .defs
+                    .put_binding(&def)
+                    .map_err(|e| AmqpError::unstored("binding", &what, &self.name, &e))?;
             }
         }
+        Ok(())
     }
 
     pub(super) fn forget_binding(&self, source: &Exchange, b: &Binding) {

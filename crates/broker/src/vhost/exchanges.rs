@@ -112,35 +112,40 @@ impl VHost {
                 name,
                 routing_kind,
                 options,
-                self.delay_store(delayed_id, options_durable)?,
+                self.delay_store(name, delayed_id, options_durable)?,
             )
         } else {
             Exchange::new(name, routing_kind, options)
         };
-        self.apply_policy_to_exchange(&x);
-        map.insert(name.to_string(), x.clone());
         if let (Some(store), true) = (&self.store, x.options.durable) {
             store
                 .defs
-                .put_exchange(&Persistence::exchange_def(&self.name, &x));
+                .put_exchange(&Persistence::exchange_def(&self.name, &x))
+                .map_err(|e| AmqpError::unstored("exchange", name, &self.name, &e))?;
         }
+        self.apply_policy_to_exchange(&x);
+        map.insert(name.to_string(), x.clone());
         Ok(x)
     }
 
     /// Where a delayed exchange keeps its held messages: a durable one
     /// under a log id of its own (`restored`, or a new one), a transient
     /// one only for spilling.
-    fn delay_store(&self, restored: Option<u32>, durable: bool) -> Result<Option<DelayStore>, AmqpError> {
+    fn delay_store(
+        &self,
+        name: &str,
+        restored: Option<u32>,
+        durable: bool,
+    ) -> Result<Option<DelayStore>, AmqpError> {
         let Some(store) = &self.store else { return Ok(None) };
         let id = match (restored, durable) {
             (Some(id), _) => Some(id),
-            (None, true) => Some(store.defs.next_queue_id().map_err(|e| {
-                tracing::error!("cannot give a delayed exchange a log id: {e}");
-                AmqpError::new(
-                    crate::error::INTERNAL_ERROR,
-                    "cannot store the exchange's delayed messages",
-                )
-            })?),
+            (None, true) => Some(
+                store
+                    .defs
+                    .next_queue_id()
+                    .map_err(|e| AmqpError::unstored("exchange", name, &self.name, &e))?,
+            ),
             (None, false) => None,
         };
         Ok(Some(DelayStore {

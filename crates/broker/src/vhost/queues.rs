@@ -126,13 +126,7 @@ impl VHost {
         self.limits.check_new_queue(&self.name, &name, map.len())?;
         // A durable queue whose definition cannot be stored would not exist
         // after a restart: the declare fails instead (541).
-        let unstored = |e: warren_store::StoreError| {
-            tracing::error!("cannot store queue '{name}' in vhost '{}': {e}", self.name);
-            AmqpError::new(
-                crate::error::INTERNAL_ERROR,
-                format_args!("cannot store queue '{name}' in vhost '{}'", self.name),
-            )
-        };
+        let unstored = |e: warren_store::StoreError| AmqpError::unstored("queue", &name, &self.name, &e);
         let store_id = match &self.store {
             Some(store) if options.durable && options.exclusive_owner.is_none() => {
                 Some(store.defs.next_queue_id().map_err(unstored)?)
