@@ -240,8 +240,36 @@ def unbind_what_is_not_there():
     conn.close()
 
 
+def consumer_timeout():
+    """A delivery held past the queue's 1 s x-consumer-timeout closes the
+    channel with RabbitMQ's 406, in real time, and the message goes back."""
+    conn = connect()
+    ch = conn.channel()
+    q = name("timeout")
+    ch.queue_declare(q, arguments={"x-consumer-timeout": 1000})
+    ch.basic_publish("", q, b"held")
+    got = []
+    ch.basic_consume(q, lambda c, m, p, body: got.append(body))
+    # The sweeper looks twice a second: closed within a few seconds (a
+    # guard stops waiting after 10 s).
+    conn.call_later(10, ch.stop_consuming)
+    try:
+        ch.start_consuming()
+        raise AssertionError(f"channel still open after holding {got} for 10 s")
+    except pika.exceptions.ChannelClosedByBroker as e:
+        assert e.reply_code == 406, e
+        assert "delivery acknowledgement on channel 1 timed out. Timeout value used: 1000 ms" in e.reply_text, e
+    assert got == [b"held"], got
+    ch = conn.channel()
+    method, _, body = ch.basic_get(q, auto_ack=True)
+    assert body == b"held" and method.redelivered, (method, body)
+    ch.queue_delete(q)
+    conn.close()
+
+
 for case in [publish_consume_ack, confirms, topic_routing, basic_get, nack_requeue, transactions, channel_error,
-             ttl_and_dead_letters, priorities, max_length_reject_publish, unbind_what_is_not_there]:
+             ttl_and_dead_letters, priorities, max_length_reject_publish, unbind_what_is_not_there,
+             consumer_timeout]:
     check(case.__name__, case)
 
 if failures:

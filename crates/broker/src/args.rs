@@ -60,6 +60,9 @@ pub struct QueueArgs {
     pub single_active_consumer: bool,
     pub queue_type: QueueType,
     pub delivery_limit: Option<u64>,
+    /// `x-consumer-timeout` (or the policy's `consumer-timeout`), in ms: a
+    /// delivery unacknowledged for longer closes its channel.
+    pub consumer_timeout: Option<u64>,
 }
 
 /// The AMQP type name RabbitMQ reports for a value.
@@ -226,6 +229,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("x-queue-type", queue_type),
     ("x-delivery-limit", non_neg),
     ("x-quorum-initial-group-size", positive),
+    ("x-consumer-timeout", non_neg),
 ];
 
 /// The arguments that must match when a queue is declared again.
@@ -331,6 +335,7 @@ impl QueueArgs {
             } else {
                 None
             },
+            consumer_timeout: num("x-consumer-timeout"),
         })
     }
 }

@@ -55,6 +55,9 @@ pub struct ChannelInfo {
 /// A live channel, read by management.
 pub trait ChannelView: Send + Sync {
     fn info(&self) -> ChannelInfo;
+    /// Closes the channel if its oldest unacknowledged delivery is past its
+    /// consumer timeout at clock time `now` (checked by a sweeper).
+    fn check_consumer_timeout(&self, _now: u64) {}
 }
 
 /// What management shows of a connection.

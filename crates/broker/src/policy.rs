@@ -127,6 +127,7 @@ fn check_setting(key: &str, v: &Value) -> Result<(), String> {
         "dead-letter-exchange" => (v.is_string(), "a valid dead letter exchange name"),
         "dead-letter-routing-key" => (v.is_string(), "a valid dead letter routing key"),
         "alternate-exchange" => (v.is_string(), "a valid alternate exchange name"),
+        "consumer-timeout" => (non_negative(v), "a valid consumer timeout"),
         _ => return Ok(()),
     };
     if ok {
@@ -340,6 +341,9 @@ fn with_policy_settings(out: &mut QueueArgs, own: &QueueArgs, p: &Policy) {
     }
     if own.dead_letter_exchange.is_none() {
         out.dead_letter_exchange = p.text("dead-letter-exchange");
+    }
+    if own.consumer_timeout.is_none() {
+        out.consumer_timeout = p.int("consumer-timeout");
     }
     if own.dead_letter_routing_key.is_none() {
         out.dead_letter_routing_key = p.text("dead-letter-routing-key");

@@ -85,6 +85,11 @@ pub struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// The clock time of this dispatch.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
     /// The next live message, or `None` when none is ready. The first
     /// delivery of a stored message is recorded, so that after a crash it
     /// comes back marked redelivered.
@@ -853,6 +858,11 @@ impl Queue {
     }
 
     /// The arguments in force (declared ones combined with the policy).
+    /// The queue's own consumer timeout (argument or policy), in ms.
+    pub fn consumer_timeout(&self) -> Option<u64> {
+        self.limits.read().consumer_timeout
+    }
+
     pub fn limits(&self) -> parking_lot::RwLockReadGuard<'_, QueueArgs> {
         self.limits.read()
     }

@@ -59,6 +59,12 @@ pub struct Cli {
     /// and properties, acknowledgements) before `tx.commit`; default 256 MiB.
     #[arg(long, env = "WARREN_MAX_TRANSACTION_SIZE")]
     pub max_transaction_size: Option<u64>,
+    /// Milliseconds a delivery may stay unacknowledged before its channel
+    /// is closed (406) and its messages requeued; default 30 minutes, as
+    /// RabbitMQ's `consumer_timeout`; 0 turns it off. Queues may set their
+    /// own with `x-consumer-timeout` or a `consumer-timeout` policy.
+    #[arg(long, env = "WARREN_CONSUMER_TIMEOUT")]
+    pub consumer_timeout: Option<u64>,
     /// Most simultaneous client connections.
     #[arg(long, env = "WARREN_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -101,6 +107,7 @@ pub struct FileConfig {
     pub channel_max: Option<u16>,
     pub max_message_size: Option<u64>,
     pub max_transaction_size: Option<u64>,
+    pub consumer_timeout: Option<u64>,
     pub handshake_timeout: Option<u64>,
     pub max_connections: Option<usize>,
     pub segment_size: Option<u32>,
@@ -141,6 +148,9 @@ pub struct Config {
     /// Bytes a channel's open transaction may hold; past it the channel is
     /// closed (406) and the transaction discarded.
     pub max_transaction_size: u64,
+    /// Milliseconds a delivery may stay unacknowledged (0: no limit), for
+    /// queues that set none of their own.
+    pub consumer_timeout: u64,
     /// From accept to `connection.open-ok`; a client still handshaking
     /// after it is disconnected and its connection slot freed.
     pub handshake_timeout: std::time::Duration,
@@ -176,6 +186,7 @@ impl Default for Config {
             channel_max: 2047,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_transaction_size: DEFAULT_MAX_TRANSACTION_SIZE,
+            consumer_timeout: 30 * 60 * 1000,
             panic_on_declare: None,
             handshake_timeout: std::time::Duration::from_secs(10),
             max_connections: 65536,
@@ -255,6 +266,10 @@ impl Config {
                 .max_transaction_size
                 .or(file.max_transaction_size)
                 .unwrap_or(d.max_transaction_size),
+            consumer_timeout: cli
+                .consumer_timeout
+                .or(file.consumer_timeout)
+                .unwrap_or(d.consumer_timeout),
             handshake_timeout: cli
                 .handshake_timeout
                 .or(file.handshake_timeout)

@@ -24,6 +24,25 @@ pub struct Unacked {
     /// The unacked counter of the consumer whose credit it holds; `None`
     /// for `basic.get`.
     pub consumer: Option<Arc<AtomicU32>>,
+    /// The consumer timeout that applies (ms; 0: none) and the clock time
+    /// it runs out.
+    pub timeout: u64,
+    pub deadline: u64,
+}
+
+/// The consumer timeout (ms, 0: none) for deliveries from `queue`: its own
+/// (argument or policy), else the broker's.
+pub fn consumer_timeout(queue: &Queue, global: u64) -> u64 {
+    queue.consumer_timeout().unwrap_or(global)
+}
+
+/// When a delivery made at `now` under `timeout` times out.
+pub fn deadline(now: u64, timeout: u64) -> u64 {
+    if timeout == 0 {
+        u64::MAX
+    } else {
+        now.saturating_add(timeout)
+    }
 }
 
 #[derive(Default)]
@@ -38,6 +57,8 @@ pub struct DeliveryState {
     /// `channel.flow active=false` pauses deliveries.
     pub paused: bool,
     pub closed: bool,
+    /// A delivery timed out: the channel is being closed.
+    pub timed_out: bool,
     /// Messages delivered or got, and acknowledged, on this channel.
     pub delivered: u64,
     pub acked: u64,
@@ -99,6 +120,26 @@ pub struct ChannelShared {
 }
 
 impl ChannelView for ChannelShared {
+    fn check_consumer_timeout(&self, now: u64) {
+        let mut st = self.state.lock();
+        let Some(oldest) = st.unacked.front() else { return };
+        // Only the oldest delivery is looked at, as RabbitMQ does.
+        if st.closed || st.timed_out || oldest.deadline > now {
+            return;
+        }
+        let timeout = oldest.timeout;
+        st.timed_out = true;
+        drop(st);
+        self.faults.raise(
+            self.id,
+            AmqpError::precondition(format_args!(
+                "delivery acknowledgement on channel {} timed out. Timeout value used: {timeout} ms. \
+                 This timeout value can be configured, see consumers doc guide to learn more",
+                self.id
+            )),
+        );
+    }
+
     fn info(&self) -> ChannelInfo {
         let st = self.state.lock();
         let mode = self.mode.load(Ordering::Relaxed);
@@ -206,6 +247,8 @@ pub struct ConsumerSink {
     pub prefetch: u32,
     pub unacked: Arc<AtomicU32>,
     pub cancelled: AtomicBool,
+    /// The broker's consumer timeout (ms, 0: none).
+    pub timeout: u64,
 }
 
 impl DeliverySink for ConsumerSink {
@@ -228,6 +271,13 @@ impl DeliverySink for ConsumerSink {
             return Taken::default();
         }
         let frame_max = self.channel.out.frame_max();
+        // One clock reading and one look at the queue's settings per batch.
+        let timeout = if self.no_ack {
+            0
+        } else {
+            consumer_timeout(queue, self.timeout)
+        };
+        let deadline = deadline(source.now(), timeout);
         let mut out = self.channel.out.lock();
         let (mut count, mut redelivered) = (0, 0);
         while count < credit {
@@ -265,6 +315,8 @@ impl DeliverySink for ConsumerSink {
                     queue: queue.clone(),
                     entry,
                     consumer: Some(self.unacked.clone()),
+                    timeout,
+                    deadline,
                 });
             }
             count += 1;

@@ -211,13 +211,29 @@ pub async fn start_on(config: Config, disk: Arc<dyn warren_store::Disk>) -> std:
 /// `x-expires`, delayed messages. One pass over the queues, no timer per message.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// Consumer timeouts are checked every this many sweeps (twice a second):
+/// a look at the oldest unacknowledged delivery of each channel, nothing
+/// on the delivery or ack path but a deadline stored per delivery.
+const CONSUMER_TIMEOUT_SWEEPS: u32 = 10;
+
 async fn sweeper(broker: Arc<Broker>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sweeps = 0u32;
     loop {
         tokio::select! {
             _ = tick.tick() => broker.sweep(),
             _ = shutdown.cancelled() => return,
+        }
+        sweeps += 1;
+        if sweeps % CONSUMER_TIMEOUT_SWEEPS == 0 {
+            let now = broker.clock.now_ms();
+            for c in broker.connections.list() {
+                let views: Vec<_> = c.channel_views.lock().values().cloned().collect();
+                for v in views {
+                    v.check_consumer_timeout(now);
+                }
+            }
         }
     }
 }

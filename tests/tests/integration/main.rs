@@ -8,6 +8,7 @@ mod backlog;
 mod basic_get;
 mod confirms;
 mod consumer_extensions;
+mod consumer_timeout;
 mod dead_letter;
 mod definitions;
 mod durability;

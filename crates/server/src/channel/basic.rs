@@ -127,6 +127,7 @@ impl Channel {
             prefetch: self.prefetch,
             unacked: Arc::new(AtomicU32::new(0)),
             cancelled: AtomicBool::new(false),
+            timeout: ctx.config.consumer_timeout,
         });
         self.consumers.insert(tag.clone(), (q.clone(), sink.clone()));
         self.consumers_changed();
@@ -182,11 +183,15 @@ impl Channel {
             encode::content(b, id, &m.properties, &m.body, frame_max);
         });
         if !no_ack {
+            let timeout = crate::delivery::consumer_timeout(&q, ctx.config.consumer_timeout);
+            let deadline = crate::delivery::deadline(ctx.vhost.clock.now_ms(), timeout);
             st.unacked.push_back(Unacked {
                 tag,
                 queue: q,
                 entry,
                 consumer: None,
+                timeout,
+                deadline,
             });
         }
         Ok(())
