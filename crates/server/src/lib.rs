@@ -226,7 +226,7 @@ async fn sweeper(broker: Arc<Broker>, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
         }
         sweeps += 1;
-        if sweeps % CONSUMER_TIMEOUT_SWEEPS == 0 {
+        if sweeps.is_multiple_of(CONSUMER_TIMEOUT_SWEEPS) {
             let now = broker.clock.now_ms();
             for c in broker.connections.list() {
                 let views: Vec<_> = c.channel_views.lock().values().cloned().collect();
