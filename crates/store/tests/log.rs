@@ -216,3 +216,15 @@ async fn a_damaged_length_loses_the_rest_of_its_segment_only() {
         .join(format!("{first:010}.seg"))
         .exists());
 }
+
+#[tokio::test]
+async fn reading_an_id_past_the_end_answers_none_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = MessageLog::open(dir.path(), 1 << 20, &|_| true).unwrap();
+    let (id, t) = log.append_message(&parts(&[1], b"only"));
+    log.wait_synced(t).await;
+    assert!(log.read(id).is_some());
+    // Beyond everything appended: no record, and no waiting for one.
+    assert_eq!(log.read(id + (1 << 20)), None);
+    assert_eq!(log.read(((id >> 32) + 5) << 32), None);
+}

@@ -338,7 +338,8 @@ impl MessageLog {
     /// fails its CRC.
     pub fn read(&self, id: u64) -> Option<Record> {
         loop {
-            if id < self.shared.written.load(Ordering::Acquire) {
+            let written = self.shared.written.load(Ordering::Acquire);
+            if id < written {
                 return self.read_file(id).or_else(|| {
                     // Lost from the file by a failed sync, not yet written again.
                     let kept = self.shared.unsynced.lock();
@@ -347,6 +348,11 @@ impl MessageLog {
             }
             if let Some(bytes) = self.unwritten(id) {
                 return decoded(&bytes);
+            }
+            // A chunk leaves the line only after `written` covers it: if
+            // `written` has not moved, no record starts at `id`.
+            if self.shared.written.load(Ordering::Acquire) == written {
+                return None;
             }
             // Written between the two looks: the file has it now.
         }
