@@ -16,11 +16,10 @@
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use warren_store::record::Record;
-use warren_store::{RecoveredMessage, Ticket};
+use warren_store::Ticket;
 
 use crate::message::Message;
-use crate::persist::{message_from_parts, Persistence};
+use crate::persist::Persistence;
 
 /// Where a held message's record is, if it has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,10 +136,10 @@ impl DelayedSet {
         self.heap.push(Held { due, seq, msg, log });
     }
 
-    /// Recovery: a durable delayed record, due at `due` on the broker's
-    /// clock. Its content stays in the log until then.
-    pub fn restore(&mut self, m: &RecoveredMessage, due: u64) {
-        self.push(due, None, LogRef::Stored(m.id));
+    /// Recovery: the durable delayed record `id`, due at `due` on the
+    /// broker's clock. Its content stays in the log until then.
+    pub fn restore(&mut self, id: u64, due: u64) {
+        self.push(due, None, LogRef::Stored(id));
     }
 
     /// Takes the messages whose time has come, earliest first. One whose
@@ -173,21 +172,7 @@ impl DelayedSet {
         let (LogRef::Stored(id) | LogRef::Spilled(id)) = log else {
             return None;
         };
-        match self.store.as_ref()?.store.log.read(id)? {
-            Record::Message {
-                exchange,
-                routing_key,
-                properties,
-                body,
-                ..
-            } => Some(Arc::new(message_from_parts(
-                exchange,
-                routing_key,
-                properties,
-                body,
-            ))),
-            _ => None,
-        }
+        self.store.as_ref()?.store.read_message(id).map(Arc::new)
     }
 
     /// A released message was routed: its record's wait is over.

@@ -326,7 +326,7 @@ impl Broker {
                 let mut set = delayed.lock();
                 for m in &msgs {
                     let left = m.due.unwrap_or(0).saturating_sub(unix);
-                    set.restore(m, now + left);
+                    set.restore(m.id, now + left);
                 }
             }
         }

@@ -41,6 +41,21 @@ impl Persistence {
         Ok((Arc::new(Persistence { defs, log, window }), recovered))
     }
 
+    /// Reads the message record `id` back from the log (a paged-out or
+    /// delayed message); `None` if it cannot be read or is not a message.
+    pub fn read_message(&self, id: u64) -> Option<Message> {
+        match self.log.read(id)? {
+            warren_store::record::Record::Message {
+                exchange,
+                routing_key,
+                properties,
+                body,
+                ..
+            } => Some(message_from_parts(exchange, routing_key, properties, body)),
+            _ => None,
+        }
+    }
+
     pub fn exchange_def(vhost: &str, x: &Exchange) -> ExchangeDef {
         ExchangeDef {
             vhost: vhost.to_string(),

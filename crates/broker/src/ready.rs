@@ -16,7 +16,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use warren_store::record::Record;
 
 use crate::message::Message;
 use crate::persist::Persistence;
@@ -125,17 +124,9 @@ impl Ready {
     /// Reads a paged-out message back; gives it back if its record cannot
     /// be read (an I/O error, a failed CRC).
     fn page_in(pager: &Pager, p: Paged) -> Result<Entry, Paged> {
-        let Some(Record::Message {
-            exchange,
-            routing_key,
-            properties,
-            body,
-            ..
-        }) = pager.store.log.read(p.id)
-        else {
+        let Some(mut m) = pager.store.read_message(p.id) else {
             return Err(p);
         };
-        let mut m = crate::persist::message_from_parts(exchange, routing_key, properties, body);
         m.store_id = if p.spilled { 0 } else { p.id };
         // The log keeps the message as published; a quorum queue's count
         // of returns goes back into its header.

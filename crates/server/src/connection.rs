@@ -213,14 +213,23 @@ fn close_method(e: &AmqpError, (class_id, method_id): (u16, u16)) -> AMQPClass {
     }))
 }
 
+/// Resolves at the next sync announcement (`synced`, registered before
+/// the confirms were flushed) if a log ticket is `awaited`; never if not.
+async fn sync_announced(awaited: Option<Ticket>, synced: Option<tokio::sync::futures::Notified<'_>>) {
+    match (awaited, synced) {
+        (Some(_), Some(n)) => n.await,
+        _ => std::future::pending().await,
+    }
+}
+
 /// `tx.commit`'s class and method ids.
 const TX_COMMIT: (u16, u16) = (90, 20);
 
 impl Connection {
-    /// Sends what every channel can now confirm or must refuse. Returns the
-    /// highest log ticket still awaited, and the channels whose commit the
-    /// store refused.
-    fn flush_confirms(&mut self, log: Option<&MessageLog>) -> (Option<Ticket>, Vec<(u16, AmqpError)>) {
+    /// Sends what every channel can now confirm or must refuse, and closes
+    /// the channels whose commit the store refused. Returns the highest log
+    /// ticket still awaited.
+    fn flush_confirms(&mut self, log: Option<&MessageLog>) -> Option<Ticket> {
         let mut awaited = None;
         let mut refused = Vec::new();
         for (id, ch) in self.channels.iter_mut() {
@@ -229,7 +238,10 @@ impl Connection {
                 Err(e) => refused.push((*id, e)),
             }
         }
-        (awaited, refused)
+        for (id, e) in refused {
+            self.fail_channel(id, e, TX_COMMIT);
+        }
+        awaited
     }
 
     fn send(&self, channel: u16, m: AMQPClass) {
@@ -253,13 +265,10 @@ impl Connection {
                 self.fail_channel(id, e, (0, 0));
             }
             let mut congested = None;
-            let (awaited, refused) = self.flush_confirms(log);
+            let awaited = self.flush_confirms(log);
             for ch in self.channels.values_mut() {
                 congested = congested.or(ch.congested.take());
                 ch.flush_counts(&self.shared.broker.stats);
-            }
-            for (id, e) in refused {
-                self.fail_channel(id, e, TX_COMMIT);
             }
             if let (Some(t), Some(l)) = (awaited, log) {
                 l.request_sync(t);
@@ -309,12 +318,7 @@ impl Connection {
             {
                 deadline = deadline.min(d);
             }
-            let sync_wait = async {
-                match (awaited, synced) {
-                    (Some(_), Some(n)) => n.await,
-                    _ => std::future::pending().await,
-                }
-            };
+            let sync_wait = sync_announced(awaited, synced);
             let info = self.info.clone();
             let out = self.out.clone();
             let faults = self.faults.clone();
@@ -380,16 +384,8 @@ impl Connection {
             // Confirms keep flowing while blocked: a failing disk is one
             // cause of the alarm, and its publishers wait for their nacks.
             let synced = log.map(|l| l.synced_notified());
-            let (awaited, refused) = self.flush_confirms(log);
-            for (id, e) in refused {
-                self.fail_channel(id, e, TX_COMMIT);
-            }
-            let sync_wait = async {
-                match (awaited, synced) {
-                    (Some(_), Some(n)) => n.await,
-                    _ => std::future::pending().await,
-                }
-            };
+            let awaited = self.flush_confirms(log);
+            let sync_wait = sync_announced(awaited, synced);
             tokio::select! {
                 _ = alarms.wait_clear() => break,
                 _ = sync_wait => {}

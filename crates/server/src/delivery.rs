@@ -81,8 +81,9 @@ pub struct PublishCounts {
 }
 
 /// Channel errors found outside the connection's task: a consumer's queue
-/// stopped at a message it cannot read back from the store. The connection
-/// closes those channels (one list per connection).
+/// stopped at a message it cannot read back from the store, or a delivery
+/// timed out (the sweeper). The connection closes those channels (one list
+/// per connection).
 #[derive(Default)]
 pub struct ChannelFaults {
     raised: Mutex<Vec<(u16, AmqpError)>>,

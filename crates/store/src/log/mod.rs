@@ -277,8 +277,13 @@ impl MessageLog {
         write: impl FnOnce(&mut Vec<u8>),
     ) -> (u64, Ticket) {
         let (id, ticket) = self.append(len, true, write);
-        *self.shared.refs.lock().entry(segment_of(id)).or_insert(0) += parts.queues.len() as u64;
+        self.hold(id, parts.queues.len() as u64);
         (id, ticket)
+    }
+
+    /// Counts `n` live references to the record `id`'s segment.
+    fn hold(&self, id: u64, n: u64) {
+        *self.shared.refs.lock().entry(segment_of(id)).or_insert(0) += n;
     }
 
     /// Appends a persistent message held by the delayed-message exchange
@@ -304,7 +309,7 @@ impl MessageLog {
         let (id, _) = self.append(parts.payload_len(), false, |out| {
             parts.encode_as(record::KIND_SPILLED, out)
         });
-        *self.shared.refs.lock().entry(segment_of(id)).or_insert(0) += 1;
+        self.hold(id, 1);
         id
     }
 

@@ -101,7 +101,7 @@ impl Persister {
                 work.sync_wanted > synced || work.stop || faulted || self.unsynced_bytes > UNSYNCED_LIMIT;
             if all_written && sync_due {
                 self.sync(work.ticket);
-            } else if self.removals_unsynced && self.last_dir_sync.elapsed() >= DIR_SYNC_INTERVAL {
+            } else if self.dir_sync_at().is_some_and(|at| Instant::now() >= at) {
                 // A quiet round: nobody waits for this fsync.
                 self.last_dir_sync = Instant::now();
                 match self.shared.disk.sync_dir(&self.shared.dir) {
@@ -145,9 +145,8 @@ impl Persister {
             if !a.chunks.is_empty() || sync_due || !a.doomed.is_empty() {
                 break;
             }
-            if self.removals_unsynced {
+            if let Some(at) = self.dir_sync_at() {
                 // Idle with removals to make durable: a round when due.
-                let at = self.last_dir_sync + DIR_SYNC_INTERVAL;
                 if Instant::now() >= at {
                     break;
                 }
@@ -167,6 +166,12 @@ impl Persister {
         }
     }
 
+    /// When removals are next to be made durable, if any wait.
+    fn dir_sync_at(&self) -> Option<Instant> {
+        self.removals_unsynced
+            .then(|| self.last_dir_sync + DIR_SYNC_INTERVAL)
+    }
+
     /// Deletes segments that hold no live message. The directory fsync
     /// that makes a removal durable is not on a confirm's path (measured:
     /// confirm throughput -7% with one per removal round): it comes with
@@ -174,10 +179,10 @@ impl Persister {
     /// most once per [`DIR_SYNC_INTERVAL`] (on ext4 each one is a journal
     /// commit, which first writes out the dirty spill data that deleting
     /// its segment would otherwise have spared the disk: measured -8% on
-    /// the backlog drain with one per removal). Until then a crash may bring a removed
-    /// segment back, which is harmless: it holds only acknowledged
-    /// messages, whose ack records are in it or in later segments, so it
-    /// recovers nothing and is removed again.
+    /// the backlog drain with one per removal). Until then a crash may
+    /// bring a removed segment back, which is harmless: it holds only
+    /// acknowledged messages, whose ack records are in it or in later
+    /// segments, so it recovers nothing and is removed again.
     fn remove(&mut self, doomed: &[u32]) {
         for &seg in doomed {
             self.shared.readers.lock().remove(&seg);
