@@ -83,7 +83,32 @@ pub async fn http_as(
     content_type: &str,
     body: Option<&str>,
 ) -> (u16, Value, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    exchange(s, method, path, auth, content_type, body).await
+}
+
+/// [`http`] over TLS with `connector` (see [`crate::tls::Pki::connector`]).
+pub async fn https(
+    connector: &tokio_rustls::TlsConnector,
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+) -> (u16, Value, String) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    exchange(tls, method, path, auth, "application/json", None).await
+}
+
+async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut s: S,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    content_type: &str,
+    body: Option<&str>,
+) -> (u16, Value, String) {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
     if let Some(a) = auth {
         req.push_str(&format!("Authorization: Basic {a}\r\n"));
@@ -94,8 +119,12 @@ pub async fn http_as(
         body.len()
     ));
     s.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).await.unwrap();
+    let mut raw = Vec::new();
+    // A TLS peer may hang up without close_notify once it has answered.
+    if let Err(e) = s.read_to_end(&mut raw).await {
+        assert!(!raw.is_empty(), "no answer: {e}");
+    }
+    let resp = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
     let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     (

@@ -12,6 +12,7 @@ pub use warren_server::{Config, Server};
 
 pub mod http;
 pub mod raw;
+pub mod tls;
 
 /// How long a test waits for something that must happen before it calls the
 /// wait a hang. Never a speed bound: CI machines are busy and builds are

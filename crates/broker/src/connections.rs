@@ -82,6 +82,23 @@ pub struct ConnectionInfo {
     close_notify: Notify,
     /// Bytes and socket reads and writes, for management.
     pub io: Arc<IoCounters>,
+    /// What was negotiated, for a connection over TLS.
+    pub tls: Option<TlsInfo>,
+}
+
+/// A TLS session as management shows it, in RabbitMQ's (Erlang ssl's)
+/// names: `tlsv1.3`, `aes_256_gcm`, `ecdhe_rsa`, `aead`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    pub protocol: String,
+    pub cipher: String,
+    pub key_exchange: String,
+    pub hash: String,
+    /// The client's certificate, when it presented one: subject and issuer
+    /// as RFC 4514 distinguished names, validity as `from - until`.
+    pub peer_cert_subject: Option<String>,
+    pub peer_cert_issuer: Option<String>,
+    pub peer_cert_validity: Option<String>,
 }
 
 /// A connection's socket traffic: added once per read or write (each
@@ -139,6 +156,7 @@ impl ConnectionInfo {
         peer: std::net::SocketAddr,
         local: std::net::SocketAddr,
         connected_at: u64,
+        tls: Option<TlsInfo>,
     ) -> Arc<ConnectionInfo> {
         Arc::new(ConnectionInfo {
             id,
@@ -155,6 +173,7 @@ impl ConnectionInfo {
             close: Mutex::new(None),
             io: Default::default(),
             close_notify: Notify::new(),
+            tls,
         })
     }
 

@@ -19,6 +19,9 @@ pub struct GlobalStats {
     /// Object churn (rabbitmq_*_opened_total, ..._created_total, ...).
     pub connections_opened: AtomicU64,
     pub connections_closed: AtomicU64,
+    /// TLS handshakes that failed (a refused certificate, a wrong
+    /// protocol) or timed out, on every TLS listener.
+    pub tls_handshake_failures: AtomicU64,
     pub channels_opened: AtomicU64,
     pub channels_closed: AtomicU64,
     pub queues_declared: AtomicU64,

@@ -45,6 +45,14 @@ pub struct Connection {
     /// Port of the management API.
     #[arg(long, global = true, env = "WARRENCTL_PORT", default_value_t = 15672)]
     pub port: u16,
+    /// Speak HTTPS to the management API (its TLS port, 15671 by default
+    /// on Warren and RabbitMQ; rabbitmqadmin's `--ssl`).
+    #[arg(long, global = true, env = "WARRENCTL_TLS")]
+    pub tls: bool,
+    /// CA certificates (PEM) the server's certificate is checked against,
+    /// instead of Mozilla's roots; implies --tls.
+    #[arg(long, global = true, env = "WARRENCTL_CA_CERT")]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// User of the management API.
     #[arg(long, global = true, env = "WARRENCTL_USERNAME", default_value = "guest")]
     pub username: String,

@@ -62,8 +62,34 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(conn: &Connection) -> Client {
+    pub fn new(conn: &Connection) -> Result<Client, CliError> {
+        let roots = match &conn.ca_cert {
+            None => ureq::tls::RootCerts::WebPki,
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|cause| CliError::NoInput {
+                    path: path.display().to_string(),
+                    cause,
+                })?;
+                let certs = ureq::tls::parse_pem(&pem)
+                    .filter_map(|item| match item {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                        Ok(_) => None,
+                        Err(e) => Some(Err(e)),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| CliError::Data(format!("bad PEM in --ca-cert {}: {e}", path.display())))?;
+                if certs.is_empty() {
+                    return Err(CliError::Data(format!(
+                        "no certificate in --ca-cert {}",
+                        path.display()
+                    )));
+                }
+                ureq::tls::RootCerts::new_with_certs(&certs)
+            }
+        };
+        let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
         let config = ureq::Agent::config_builder()
+            .tls_config(tls)
             // Error statuses come back as responses: their bodies carry RabbitMQ's reason.
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
@@ -80,14 +106,19 @@ impl Client {
             conn.host.clone()
         };
         let credentials = format!("{}:{}", conn.username, conn.password);
-        Client {
+        let scheme = if conn.tls || conn.ca_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        Ok(Client {
             agent: config.into(),
-            base: format!("http://{host}:{}", conn.port),
+            base: format!("{scheme}://{host}:{}", conn.port),
             authorization: format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(credentials)
             ),
-        }
+        })
     }
 
     pub fn get(&self, path: &str) -> Result<Value, CliError> {

@@ -16,7 +16,7 @@ use crate::output::{self, col, json_col, Column};
 type Result<T> = std::result::Result<T, CliError>;
 
 pub fn run(cli: &Cli) -> Result<String> {
-    let client = Client::new(&cli.conn);
+    let client = Client::new(&cli.conn)?;
     let ctx = Ctx {
         client: &client,
         vhost: &cli.conn.vhost,

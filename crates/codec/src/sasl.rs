@@ -7,6 +7,10 @@ use amq_protocol::types::AMQPValue;
 /// The mechanisms offered in `connection.start`.
 pub const MECHANISMS: &str = "PLAIN AMQPLAIN";
 
+/// Offered besides, on TLS listeners that verify client certificates: the
+/// certificate names the user, and no password is sent.
+pub const EXTERNAL: &str = "EXTERNAL";
+
 /// Reads `user` and `password` from a SASL response; `None` for another
 /// mechanism or a malformed (or too deeply nested) response.
 pub fn credentials(mechanism: &str, response: &[u8]) -> Option<(String, String)> {

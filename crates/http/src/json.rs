@@ -356,6 +356,7 @@ pub fn connection(c: &warren_broker::connections::ConnectionInfo) -> Value {
         .unwrap_or(Value::Null);
     let io = c.io.snapshot();
     let user = c.user.lock().clone();
+    let tls = c.tls.as_ref();
     json!({
         "node": crate::routes::overview::NODE,
         "recv_oct": io.recv_oct,
@@ -364,15 +365,20 @@ pub fn connection(c: &warren_broker::connections::ConnectionInfo) -> Value {
         "send_oct": io.send_oct,
         "send_oct_details": {"rate": io.send_rate},
         "send_cnt": io.send_cnt,
-        // No TLS listener: RabbitMQ shows these as null on plain sockets.
-        "ssl_protocol": null, "ssl_key_exchange": null, "ssl_cipher": null, "ssl_hash": null,
-        "peer_cert_subject": null, "peer_cert_issuer": null, "peer_cert_validity": null,
+        // RabbitMQ shows these as null on plain sockets.
+        "ssl_protocol": tls.map(|t| &t.protocol),
+        "ssl_key_exchange": tls.map(|t| &t.key_exchange),
+        "ssl_cipher": tls.map(|t| &t.cipher),
+        "ssl_hash": tls.map(|t| &t.hash),
+        "peer_cert_subject": tls.and_then(|t| t.peer_cert_subject.as_ref()),
+        "peer_cert_issuer": tls.and_then(|t| t.peer_cert_issuer.as_ref()),
+        "peer_cert_validity": tls.and_then(|t| t.peer_cert_validity.as_ref()),
         "user_who_performed_action": &user,
         "auth_mechanism": tuning.auth_mechanism,
         "channel_max": tuning.channel_max,
         "frame_max": tuning.frame_max,
         "timeout": tuning.heartbeat,
-        "ssl": false,
+        "ssl": tls.is_some(),
         "user_provided_name": provided_name,
         "name": &c.name,
         "vhost": &*c.vhost.lock(),

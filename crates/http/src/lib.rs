@@ -19,7 +19,6 @@ pub mod routes;
 
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use warren_broker::Broker;
 
@@ -41,10 +40,20 @@ pub struct ApiState {
     pub disk_free_limit: u64,
     /// The node's permanent identity (for rabbitmq_identity_info).
     pub cluster_id: Arc<str>,
+    /// Re-reads the TLS certificates (`POST /api/tls/reload`); the error
+    /// says which file is wrong.
+    pub reload_tls: Arc<dyn Fn() -> Result<(), String> + Send + Sync>,
 }
 
-/// Serves the management API on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, state: ApiState, shutdown: CancellationToken) {
+/// Serves the management API on `listener` until `shutdown`, on a plain TCP listener or an HTTPS one (any axum listener with
+/// socket addresses).
+pub async fn serve<L>(listener: L, state: ApiState, shutdown: CancellationToken)
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    // tap_io: axum gives ConnectInfo<SocketAddr> for a tapped listener of
+    // any kind, and the loopback rule needs the peer's address.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |_| ());
     let app = routes::router(state);
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app)

@@ -14,7 +14,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use warren_broker::stats::{GlobalStats, Protocol};
 use warren_broker::system::{free_disk, max_open_files, open_files, resident_bytes};
@@ -157,6 +156,12 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
     );
     gauge(
         &mut reg,
+        "warren_tls_connections",
+        "Connections currently open over TLS (AMQPS)",
+        connections.iter().filter(|c| c.tls.is_some()).count() as i64,
+    );
+    gauge(
+        &mut reg,
         "rabbitmq_channels",
         "Channels currently open",
         connections.iter().map(|c| i64::from(c.channel_count())).sum(),
@@ -221,6 +226,7 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         ("rabbitmq_global_messages_redelivered", "Total number of messages redelivered to consumers", redeliver),
         ("rabbitmq_connections_opened", "Total number of connections opened", load(&g.connections_opened)),
         ("rabbitmq_connections_closed", "Total number of connections closed or terminated", load(&g.connections_closed)),
+        ("warren_tls_handshake_failures", "TLS handshakes that failed or timed out", load(&g.tls_handshake_failures)),
         ("rabbitmq_channels_opened", "Total number of channels opened", load(&g.channels_opened)),
         ("rabbitmq_channels_closed", "Total number of channels closed", load(&g.channels_closed)),
         ("rabbitmq_queues_declared", "Total number of queues declared", load(&g.queues_declared)),
@@ -438,7 +444,15 @@ fn auth_metrics(reg: &mut Registry, g: &GlobalStats) {
 
 /// Serves `/metrics` and `/metrics/per-object` (no authentication, as
 /// rabbitmq_prometheus) until `shutdown`.
-pub async fn serve(listener: TcpListener, state: ApiState, shutdown: CancellationToken) {
+/// Serves on a plain TCP listener or an HTTPS one (any axum listener with
+/// socket addresses).
+pub async fn serve<L>(listener: L, state: ApiState, shutdown: CancellationToken)
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    // tap_io: axum gives ConnectInfo<SocketAddr> for a tapped listener of
+    // any kind, and the loopback rule needs the peer's address.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |_| ());
     let text =
         |body: String| ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response();
     let s1 = state.clone();

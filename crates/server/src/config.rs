@@ -16,6 +16,35 @@ pub struct Cli {
     /// AMQP port (0 picks a free one).
     #[arg(long, env = "WARREN_PORT")]
     pub port: Option<u16>,
+    /// `false` turns the plain AMQP listener off, leaving AMQPS only
+    /// (rabbitmq.conf's `listeners.tcp = none`).
+    #[arg(long, env = "WARREN_TCP_LISTENER")]
+    pub tcp_listener: Option<bool>,
+    /// AMQPS port: 5671 once a certificate is configured; 0 turns it off.
+    #[arg(long, env = "WARREN_AMQPS_PORT")]
+    pub amqps_port: Option<u16>,
+    /// The server's certificate chain, PEM, leaf first (`ssl_options.certfile`).
+    #[arg(long, env = "WARREN_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key, PEM (`ssl_options.keyfile`).
+    #[arg(long, env = "WARREN_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates client certificates are checked against, PEM
+    /// (`ssl_options.cacertfile`).
+    #[arg(long, env = "WARREN_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// Ask AMQPS clients for a certificate and verify it
+    /// (`ssl_options.verify = verify_peer`); enables SASL EXTERNAL.
+    #[arg(long, env = "WARREN_TLS_VERIFY_PEER", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify_peer: Option<bool>,
+    /// With verification on, refuse clients without a certificate
+    /// (`ssl_options.fail_if_no_peer_cert = true`).
+    #[arg(long, env = "WARREN_TLS_FAIL_IF_NO_PEER_CERT", num_args = 0..=1, default_missing_value = "true")]
+    pub tls_fail_if_no_peer_cert: Option<bool>,
+    /// What SASL EXTERNAL takes as the user name: `distinguished_name`
+    /// (default) or `common_name` (`ssl_cert_login_from`).
+    #[arg(long, env = "WARREN_TLS_CERT_LOGIN_FROM")]
+    pub tls_cert_login_from: Option<String>,
     /// Where durable data lives.
     #[arg(long, env = "WARREN_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -88,6 +117,20 @@ pub struct Cli {
     /// Port of the Prometheus metrics endpoint (0 turns it off).
     #[arg(long, env = "WARREN_PROMETHEUS_PORT")]
     pub prometheus_port: Option<u16>,
+    /// HTTPS port of the management API: 15671 once a certificate is
+    /// configured; 0 turns it off (`management.ssl.port`).
+    #[arg(long, env = "WARREN_MANAGEMENT_TLS_PORT")]
+    pub management_tls_port: Option<u16>,
+    /// A certificate chain for the management API alone (default: --tls-cert).
+    #[arg(long, env = "WARREN_MANAGEMENT_TLS_CERT")]
+    pub management_tls_cert: Option<PathBuf>,
+    /// Its key (default: --tls-key).
+    #[arg(long, env = "WARREN_MANAGEMENT_TLS_KEY")]
+    pub management_tls_key: Option<PathBuf>,
+    /// HTTPS port of the Prometheus endpoint, off unless set
+    /// (`prometheus.ssl.port`); it uses the management certificate.
+    #[arg(long, env = "WARREN_PROMETHEUS_TLS_PORT")]
+    pub prometheus_tls_port: Option<u16>,
 }
 
 /// The same settings as read from the TOML file.
@@ -96,6 +139,18 @@ pub struct Cli {
 pub struct FileConfig {
     pub bind: Option<String>,
     pub port: Option<u16>,
+    pub tcp_listener: Option<bool>,
+    pub amqps_port: Option<u16>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_ca: Option<PathBuf>,
+    pub tls_verify_peer: Option<bool>,
+    pub tls_fail_if_no_peer_cert: Option<bool>,
+    pub tls_cert_login_from: Option<String>,
+    pub management_tls_port: Option<u16>,
+    pub management_tls_cert: Option<PathBuf>,
+    pub management_tls_key: Option<PathBuf>,
+    pub prometheus_tls_port: Option<u16>,
     pub data_dir: Option<PathBuf>,
     pub log_level: Option<String>,
     pub default_user: Option<String>,
@@ -132,7 +187,19 @@ pub const DEFAULT_MAX_TRANSACTION_SIZE: u64 = 256 << 20;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: String,
-    pub port: u16,
+    /// The plain AMQP port; `None` turns the listener off.
+    pub port: Option<u16>,
+    /// The AMQPS port; set only with [`Config::tls`].
+    pub amqps_port: Option<u16>,
+    /// The AMQPS listener's certificate and client checks.
+    pub tls: Option<crate::tls::TlsSettings>,
+    /// Whose name SASL EXTERNAL logs in as.
+    pub cert_login_from: crate::tls::CertLoginFrom,
+    /// The HTTPS listeners' certificate (no client certificates: HTTP
+    /// logins are basic auth), and their ports.
+    pub management_tls: Option<crate::tls::TlsSettings>,
+    pub management_tls_port: Option<u16>,
+    pub prometheus_tls_port: Option<u16>,
     pub data_dir: PathBuf,
     pub log_level: String,
     pub default_user: String,
@@ -174,7 +241,13 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: "0.0.0.0".into(),
-            port: 5672,
+            port: Some(5672),
+            amqps_port: None,
+            tls: None,
+            cert_login_from: crate::tls::CertLoginFrom::DistinguishedName,
+            management_tls: None,
+            management_tls_port: None,
+            prometheus_tls_port: None,
             data_dir: PathBuf::from("data"),
             log_level: "info".into(),
             default_user: "guest".into(),
@@ -212,7 +285,7 @@ impl Config {
             .unwrap_or(0);
         Config {
             bind: "127.0.0.1".into(),
-            port: 0,
+            port: Some(0),
             data_dir: std::env::temp_dir().join(format!("warren-test-{}-{n}-{nanos}", std::process::id())),
             segment_size: 1 << 20,
             management_port: None,
@@ -237,9 +310,70 @@ impl Config {
             None => FileConfig::default(),
         };
         let d = Config::default();
+        let tls = tls_settings(&cli, &file)?;
+        let management_tls = match (
+            cli.management_tls_cert
+                .clone()
+                .or(file.management_tls_cert.clone()),
+            cli.management_tls_key.clone().or(file.management_tls_key.clone()),
+        ) {
+            (Some(cert), Some(key)) => Some(crate::tls::TlsSettings {
+                cert,
+                key,
+                ca: None,
+                verify_peer: false,
+                fail_if_no_peer_cert: false,
+            }),
+            (None, None) => tls.as_ref().map(|t| crate::tls::TlsSettings {
+                ca: None,
+                verify_peer: false,
+                fail_if_no_peer_cert: false,
+                ..t.clone()
+            }),
+            _ => anyhow::bail!("management_tls_cert and management_tls_key go together"),
+        };
+        let with_cert = |given: Option<u16>, default: u16, has_cert: bool| -> anyhow::Result<Option<u16>> {
+            match (port_setting(given, Some(default)), has_cert) {
+                (Some(p), true) => Ok(Some(p)),
+                (None, _) => Ok(None),
+                (Some(_), false) if given.is_some() => {
+                    anyhow::bail!("a TLS port needs tls_cert and tls_key (or management_tls_cert and management_tls_key)")
+                }
+                (Some(_), false) => Ok(None),
+            }
+        };
+        let amqps_port = with_cert(cli.amqps_port.or(file.amqps_port), 5671, tls.is_some())?;
+        let management_tls_port = with_cert(
+            cli.management_tls_port.or(file.management_tls_port),
+            15671,
+            management_tls.is_some(),
+        )?;
+        // Off unless asked for, as RabbitMQ's prometheus.ssl.port.
+        let prometheus_tls_port = match cli.prometheus_tls_port.or(file.prometheus_tls_port) {
+            None | Some(0) => None,
+            Some(p) if management_tls.is_some() => Some(p),
+            Some(_) => anyhow::bail!("prometheus_tls_port needs tls_cert and tls_key"),
+        };
+        let cert_login_from = match cli
+            .tls_cert_login_from
+            .clone()
+            .or(file.tls_cert_login_from.clone())
+        {
+            None => d.cert_login_from,
+            Some(s) => crate::tls::CertLoginFrom::parse(&s).ok_or_else(|| {
+                anyhow::anyhow!("invalid tls_cert_login_from '{s}': use distinguished_name or common_name")
+            })?,
+        };
+        let plain = cli.tcp_listener.or(file.tcp_listener).unwrap_or(true);
         let c = Config {
             bind: cli.bind.or(file.bind).unwrap_or(d.bind),
-            port: cli.port.or(file.port).unwrap_or(d.port),
+            port: plain.then(|| cli.port.or(file.port).unwrap_or(5672)),
+            amqps_port,
+            tls,
+            cert_login_from,
+            management_tls,
+            management_tls_port,
+            prometheus_tls_port,
             data_dir: cli.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
             log_level: cli.log_level.or(file.log_level).unwrap_or(d.log_level),
             default_user: cli.default_user.or(file.default_user).unwrap_or(d.default_user),
@@ -312,6 +446,35 @@ impl Config {
     }
 }
 
+/// The AMQPS listener's settings: none without a certificate; a key
+/// without a certificate (or the other way round) is an error.
+fn tls_settings(cli: &Cli, file: &FileConfig) -> anyhow::Result<Option<crate::tls::TlsSettings>> {
+    let cert = cli.tls_cert.clone().or(file.tls_cert.clone());
+    let key = cli.tls_key.clone().or(file.tls_key.clone());
+    let ca = cli.tls_ca.clone().or(file.tls_ca.clone());
+    let verify_peer = cli.tls_verify_peer.or(file.tls_verify_peer).unwrap_or(false);
+    let fail_if_no_peer_cert = cli
+        .tls_fail_if_no_peer_cert
+        .or(file.tls_fail_if_no_peer_cert)
+        .unwrap_or(false);
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            if verify_peer && ca.is_none() {
+                anyhow::bail!("tls_verify_peer needs tls_ca: the CA certificates client certificates are checked against");
+            }
+            Ok(Some(crate::tls::TlsSettings {
+                cert,
+                key,
+                ca,
+                verify_peer,
+                fail_if_no_peer_cert,
+            }))
+        }
+        (None, None) => Ok(None),
+        _ => anyhow::bail!("tls_cert and tls_key go together"),
+    }
+}
+
 /// A listener port setting: unset keeps the default, 0 turns it off.
 fn port_setting(given: Option<u16>, default: Option<u16>) -> Option<u16> {
     match given {
@@ -337,7 +500,7 @@ mod tests {
             ..Cli::default()
         };
         let c = Config::resolve(cli).unwrap();
-        assert_eq!(c.port, 5999);
+        assert_eq!(c.port, Some(5999));
         assert_eq!(c.heartbeat, 20);
         assert_eq!(c.channel_max, 2047);
         assert_eq!(c.loopback_users, vec!["guest".to_string()]);

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use warren_broker::access::{Permissions, LOGIN_REFUSAL_DELAY};
-use warren_broker::connections::ConnectionInfo;
+use warren_broker::connections::{ConnectionInfo, TlsInfo};
 use warren_broker::error::{self, AmqpError};
 use warren_broker::limits::{ConnectionSlot, Slot, UserState};
 use warren_broker::stats::{GlobalStats, Protocol};
@@ -22,9 +24,11 @@ use warren_codec::shortstr::truncated;
 use warren_codec::{encode, AMQPClass, AMQPValue, FieldTable, Frame, LongString, Method, PROTOCOL_HEADER};
 use warren_store::{MessageLog, Ticket};
 
+use crate::auth::Proof;
 use crate::channel::{Channel, Ctx};
 use crate::delivery::ChannelFaults;
 use crate::outbound::{self, Outbound};
+use crate::tls::{self, Tls};
 use crate::Shared;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,16 +78,93 @@ struct Connection {
     perms_generation: u64,
     /// Until `connection.open-ok`: when the handshake must be done by.
     handshake_deadline: Option<Instant>,
+    /// The client's certificate, verified by a TLS listener that asks for
+    /// one: what SASL EXTERNAL logs in with.
+    client_cert: Option<tls::Certificate>,
 }
 
-/// Serves one accepted socket until it closes.
-pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: CancellationToken) {
+/// Serves one accepted socket until it closes; over TLS when `tls` is set
+/// (the handshake counts against `handshake_timeout`).
+pub async fn serve(
+    stream: TcpStream,
+    tls: Option<Arc<Tls>>,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().ok();
     let local = stream.local_addr().ok();
-    let (mut rd, mut wr) = stream.into_split();
-    // The handshake, protocol header included, has `handshake_timeout`.
     let handshake_deadline = Instant::now() + shared.config.handshake_timeout;
+    let Some(tls) = tls else {
+        let (rd, wr) = stream.into_split();
+        return serve_stream(rd, wr, None, (peer, local), handshake_deadline, shared, shutdown).await;
+    };
+    let stream = match tokio::time::timeout_at(handshake_deadline, tls.acceptor().accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            // A refused or expired certificate ends here: rustls has sent
+            // the alert, and no AMQP connection is made.
+            tracing::info!(?peer, "TLS handshake failed: {e}");
+            GlobalStats::count(&shared.broker.stats.tls_handshake_failures);
+            return;
+        }
+        Err(_) => {
+            tracing::info!(?peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let session = tls::session_info(stream.get_ref().1);
+    let peer_cert = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(tls::Certificate::parse);
+    let session = Session {
+        info: session,
+        external: tls.verifies_peers(),
+        client_cert: tls.verifies_peers().then_some(peer_cert).flatten(),
+    };
+    let (rd, wr) = tokio::io::split(stream);
+    serve_stream(
+        rd,
+        wr,
+        Some(session),
+        (peer, local),
+        handshake_deadline,
+        shared,
+        shutdown,
+    )
+    .await
+}
+
+/// A TLS session as the connection sees it.
+struct Session {
+    /// What management shows.
+    info: TlsInfo,
+    /// The listener verifies client certificates: SASL EXTERNAL is offered.
+    external: bool,
+    /// The client's certificate, when the listener verified it.
+    client_cert: Option<tls::Certificate>,
+}
+
+async fn serve_stream<R, W>(
+    mut rd: R,
+    mut wr: W,
+    session: Option<Session>,
+    (peer, local): (Option<SocketAddr>, Option<SocketAddr>),
+    handshake_deadline: Instant,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (tls_info, external, client_cert) = match session {
+        Some(s) => (Some(s.info), s.external, s.client_cert),
+        None => (None, false, None),
+    };
+    // The handshake, protocol header included, has `handshake_timeout`.
     let mut header = [0u8; 8];
     match tokio::time::timeout_at(handshake_deadline, rd.read_exact(&mut header)).await {
         Ok(Ok(_)) if &header == PROTOCOL_HEADER => {}
@@ -101,7 +182,13 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let unknown = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
-    let info = ConnectionInfo::new(id, peer.unwrap_or(unknown), local.unwrap_or(unknown), now);
+    let info = ConnectionInfo::new(
+        id,
+        peer.unwrap_or(unknown),
+        local.unwrap_or(unknown),
+        now,
+        tls_info,
+    );
     shared.broker.connections.add(info.clone());
     GlobalStats::count(&shared.broker.stats.connections_opened);
     let out = Outbound::new(shared.config.frame_max);
@@ -136,8 +223,13 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
         perms: Arc::new(Permissions::none("", "")),
         perms_generation: u64::MAX,
         handshake_deadline: Some(handshake_deadline),
+        client_cert: None,
     };
-    conn.send(0, start_method(&shared.broker.parameters.cluster_name()));
+    conn.client_cert = client_cert;
+    conn.send(
+        0,
+        start_method(&shared.broker.parameters.cluster_name(), external),
+    );
     conn.run(&mut rd, shutdown).await;
     conn.cleanup();
     shared.broker.connections.remove(id);
@@ -167,7 +259,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellatio
 
 /// `connection.start`, with RabbitMQ's server properties; `cluster_name` is
 /// the one `/api/cluster-name` sets.
-fn start_method(cluster_name: &str) -> AMQPClass {
+fn start_method(cluster_name: &str, external: bool) -> AMQPClass {
     let mut caps = FieldTable::default();
     for cap in [
         "publisher_confirms",
@@ -198,7 +290,15 @@ fn start_method(cluster_name: &str) -> AMQPClass {
         version_major: 0,
         version_minor: 9,
         server_properties: props,
-        mechanisms: LongString::from(warren_codec::sasl::MECHANISMS.to_string()),
+        mechanisms: LongString::from(if external {
+            format!(
+                "{} {}",
+                warren_codec::sasl::MECHANISMS,
+                warren_codec::sasl::EXTERNAL
+            )
+        } else {
+            warren_codec::sasl::MECHANISMS.to_string()
+        }),
         locales: LongString::from("en_US".to_string()),
     }))
 }
@@ -248,7 +348,7 @@ impl Connection {
         self.out.write(|b| encode::method(b, channel, &m));
     }
 
-    async fn run(&mut self, rd: &mut tokio::net::tcp::OwnedReadHalf, shutdown: CancellationToken) {
+    async fn run<R: AsyncRead + Unpin>(&mut self, rd: &mut R, shutdown: CancellationToken) {
         let mut buf = BytesMut::with_capacity(128 * 1024);
         let mut last_read = Instant::now();
         let mut shutting_down = false;
@@ -590,14 +690,25 @@ impl Connection {
                 let failure_close = capable("authentication_failure_close");
                 let mech = s.mechanism.as_str();
                 *self.info.client_properties.lock() = s.client_properties.clone();
-                let creds = warren_codec::sasl::credentials(mech, s.response.as_bytes());
-                if let Some((u, _)) = &creds {
-                    *self.info.user.lock() = u.clone();
-                }
                 let peer = self.info.peer.ip();
-                let user = creds
-                    .filter(|(u, p)| self.shared.authenticate(u, p, peer))
-                    .map(|(u, _)| u);
+                let login_from = self.shared.config.cert_login_from;
+                let user = if mech == warren_codec::sasl::EXTERNAL {
+                    // Only a listener that verified the certificate offers
+                    // EXTERNAL; elsewhere there is no certificate to name anyone.
+                    let name = self.client_cert.as_ref().and_then(|c| c.login(login_from));
+                    if let Some(u) = &name {
+                        *self.info.user.lock() = u.clone();
+                    }
+                    name.filter(|u| self.shared.authenticate(u, Proof::Certificate, peer))
+                } else {
+                    let creds = warren_codec::sasl::credentials(mech, s.response.as_bytes());
+                    if let Some((u, _)) = &creds {
+                        *self.info.user.lock() = u.clone();
+                    }
+                    creds
+                        .filter(|(u, p)| self.shared.authenticate(u, Proof::Password(p), peer))
+                        .map(|(u, _)| u)
+                };
                 self.shared.broker.stats.login(Protocol::Amqp, user.is_some());
                 let Some(user) = user else {
                     tracing::info!(mechanism = mech, user = %self.info.user.lock(), peer = %peer, "login refused");
@@ -698,7 +809,22 @@ impl Connection {
                 self.state = State::Done;
                 Ok(())
             }
-            (State::Open, C::UpdateSecret(_)) => {
+            (State::Open, C::UpdateSecret(u)) => {
+                // A certificate login has no secret to replace.
+                if self.info.tuning.lock().auth_mechanism != warren_codec::sasl::EXTERNAL {
+                    if let Err(why) = self
+                        .shared
+                        .auth
+                        .update_secret(&self.user, u.new_secret.as_bytes())
+                    {
+                        tracing::info!(id = self.id, user = %self.user, "secret update refused: {why}");
+                        return Err(AmqpError::new(
+                            error::NOT_ALLOWED,
+                            format_args!("Secret update was refused for user '{}': {why}", self.user),
+                        ));
+                    }
+                }
+                tracing::debug!(id = self.id, reason = %u.reason, "secret updated");
                 self.send(
                     0,
                     AMQPClass::Connection(C::UpdateSecretOk(connection::UpdateSecretOk {})),

@@ -4,11 +4,14 @@
 //! logging and signal handling.
 
 pub mod alarms;
+pub mod auth;
 pub mod channel;
 pub mod config;
 pub mod connection;
 pub mod delivery;
+pub mod https;
 pub mod outbound;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -29,21 +32,27 @@ pub struct Shared {
     pub config: Config,
     pub next_connection_id: AtomicU64,
     pub alarms: Arc<alarms::Alarms>,
+    pub auth: Arc<dyn auth::AuthBackend>,
 }
 
 impl Shared {
-    /// Checks a login: the password, and RabbitMQ's loopback_users rule.
-    pub fn authenticate(&self, user: &str, pass: &str, peer: std::net::IpAddr) -> bool {
+    /// Checks a login: the backend's answer, and RabbitMQ's loopback_users rule.
+    pub fn authenticate(&self, user: &str, proof: auth::Proof<'_>, peer: std::net::IpAddr) -> bool {
         warren_http::auth::login_allowed(&self.config.loopback_users, user, peer)
-            && self.broker.access.authenticate(user, pass).is_some()
+            && self.auth.login(user, proof)
     }
 }
 
 /// A running broker.
 pub struct Server {
-    addr: SocketAddr,
+    addr: Option<SocketAddr>,
+    amqps: Option<SocketAddr>,
     management: Option<SocketAddr>,
+    management_tls: Option<SocketAddr>,
     prometheus: Option<SocketAddr>,
+    prometheus_tls: Option<SocketAddr>,
+    /// The AMQPS and HTTPS certificates, re-read by [`Server::reload_tls`].
+    tls: TlsSet,
     shutdown: CancellationToken,
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
@@ -55,8 +64,32 @@ pub struct Server {
 }
 
 impl Server {
+    /// The plain AMQP listener's address (the AMQPS one's when plain AMQP
+    /// is off).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.addr.or(self.amqps).expect("an AMQP listener")
+    }
+
+    /// Where AMQPS listens, if it is on.
+    pub fn amqps_addr(&self) -> Option<SocketAddr> {
+        self.amqps
+    }
+
+    /// Where the management API listens over HTTPS, if it does.
+    pub fn management_tls_addr(&self) -> Option<SocketAddr> {
+        self.management_tls
+    }
+
+    /// Where Prometheus metrics are served over HTTPS, if they are.
+    pub fn prometheus_tls_addr(&self) -> Option<SocketAddr> {
+        self.prometheus_tls
+    }
+
+    /// Re-reads every certificate and key (SIGHUP does this). New sessions
+    /// use them; open ones keep what they negotiated. On an error nothing
+    /// changes.
+    pub fn reload_tls(&self) -> Result<(), String> {
+        self.tls.reload()
     }
 
     /// Where the Prometheus endpoint listens, if it is on.
@@ -71,7 +104,7 @@ impl Server {
 
     /// `amqp://guest:guest@127.0.0.1:PORT/%2f` for the default user.
     pub fn url(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.addr.port())
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.addr().port())
     }
 
     /// Closes every connection with 320 CONNECTION_FORCED, waits for them,
@@ -110,8 +143,7 @@ pub async fn start_on(config: Config, disk: Arc<dyn warren_store::Disk>) -> std:
             ))
         })?;
     let broker = Arc::new(broker);
-    let listener = TcpListener::bind((config.bind.as_str(), config.port)).await?;
-    let addr = listener.local_addr()?;
+    let tls = TlsSet::load(&config)?;
     let alarms = Arc::new(alarms::Alarms::default());
     if let Some(store) = &broker.store {
         // A store that cannot write or sync raises the disk alarm at once:
@@ -150,13 +182,36 @@ pub async fn start_on(config: Config, disk: Arc<dyn warren_store::Disk>) -> std:
             }
         }
     };
+    let address = |l: &Option<TcpListener>| l.as_ref().map(|l| l.local_addr()).transpose();
+    let plain_listener = bind_optional(config.port).await?;
+    let amqps_listener = bind_optional(config.amqps_port).await?;
     let management_listener = bind_optional(config.management_port).await?;
+    let management_tls_listener = bind_optional(config.management_tls_port).await?;
     let prometheus_listener = bind_optional(config.prometheus_port).await?;
-    let management = management_listener.as_ref().map(|l| l.local_addr()).transpose()?;
-    let prometheus = prometheus_listener.as_ref().map(|l| l.local_addr()).transpose()?;
-    let mut listeners = vec![("amqp", addr.port())];
-    listeners.extend(management.map(|a| ("http", a.port())));
-    listeners.extend(prometheus.map(|a| ("http/prometheus", a.port())));
+    let prometheus_tls_listener = bind_optional(config.prometheus_tls_port).await?;
+    let addr = address(&plain_listener)?;
+    let amqps = address(&amqps_listener)?;
+    let management = address(&management_listener)?;
+    let management_tls = address(&management_tls_listener)?;
+    let prometheus = address(&prometheus_listener)?;
+    let prometheus_tls = address(&prometheus_tls_listener)?;
+    if addr.is_none() && amqps.is_none() {
+        return Err(std::io::Error::other(
+            "no AMQP listener: plain AMQP is off and no TLS certificate is configured",
+        ));
+    }
+    // RabbitMQ's protocol names, as /api/overview lists them.
+    let listeners: Vec<(&'static str, u16)> = [
+        ("amqp", addr),
+        ("amqp/ssl", amqps),
+        ("http", management),
+        ("https", management_tls),
+        ("http/prometheus", prometheus),
+        ("https/prometheus", prometheus_tls),
+    ]
+    .into_iter()
+    .filter_map(|(name, a)| Some((name, a?.port())))
+    .collect();
     let api = warren_http::ApiState {
         broker: broker.clone(),
         loopback_users: Arc::new(config.loopback_users.clone()),
@@ -168,36 +223,99 @@ pub async fn start_on(config: Config, disk: Arc<dyn warren_store::Disk>) -> std:
         mem_limit: config.memory_high_watermark.bytes(alarms::total_memory()),
         disk_free_limit: config.disk_free_limit,
         cluster_id: broker.cluster_id().into(),
+        reload_tls: {
+            let tls = tls.clone();
+            Arc::new(move || tls.reload())
+        },
     };
     let mut http = Vec::new();
     if let Some(l) = management_listener {
         http.push(tokio::spawn(warren_http::serve(l, api.clone(), shutdown.clone())));
-        tracing::info!("management API on http://{}", management.unwrap_or(addr));
     }
     if let Some(l) = prometheus_listener {
         http.push(tokio::spawn(warren_http::metrics::serve(
             l,
+            api.clone(),
+            shutdown.clone(),
+        )));
+    }
+    let https = |l: TcpListener| {
+        let tls = tls.http.clone().expect("an HTTPS port comes with a certificate");
+        https::TlsListener::new(l, tls, broker.clone(), shutdown.clone())
+    };
+    if let Some(l) = management_tls_listener {
+        http.push(tokio::spawn(warren_http::serve(
+            https(l)?,
+            api.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(l) = prometheus_tls_listener {
+        http.push(tokio::spawn(warren_http::metrics::serve(
+            https(l)?,
             api,
             shutdown.clone(),
         )));
-        tracing::info!(
-            "Prometheus metrics on http://{}/metrics",
-            prometheus.unwrap_or(addr)
-        );
+    }
+    for (what, a) in [
+        ("management API on http", management),
+        ("management API on https", management_tls),
+        ("Prometheus metrics on http", prometheus),
+        ("Prometheus metrics on https", prometheus_tls),
+    ] {
+        if let Some(a) = a {
+            tracing::info!("{what}://{a}");
+        }
     }
     let shared = Arc::new(Shared {
         broker: broker.clone(),
         config,
         next_connection_id: AtomicU64::new(1),
         alarms: alarms.clone(),
+        auth: Arc::new(auth::Internal(broker.clone())),
     });
     let sweeper = tokio::spawn(sweeper(broker.clone(), shutdown.clone()));
-    let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
-    tracing::info!("listening for AMQP on {addr}");
+    // One limit over both listeners: max_connections counts every client.
+    let limit = Arc::new(Semaphore::new(shared.config.max_connections));
+    let tracker = TaskTracker::new();
+    let mut loops = Vec::new();
+    if let Some(l) = plain_listener {
+        tracing::info!("listening for AMQP on {}", addr.unwrap_or(l.local_addr()?));
+        loops.push(tokio::spawn(accept_loop(
+            l,
+            None,
+            shared.clone(),
+            limit.clone(),
+            tracker.clone(),
+            shutdown.clone(),
+        )));
+    }
+    if let Some(l) = amqps_listener {
+        tracing::info!("listening for AMQPS on {}", l.local_addr()?);
+        loops.push(tokio::spawn(accept_loop(
+            l,
+            tls.amqp.clone(),
+            shared.clone(),
+            limit.clone(),
+            tracker.clone(),
+            shutdown.clone(),
+        )));
+    }
+    let task = tokio::spawn(async move {
+        for l in loops {
+            let _ = l.await;
+        }
+        tracker.close();
+        tracker.wait().await;
+    });
     Ok(Server {
         addr,
+        amqps,
         management,
+        management_tls,
         prometheus,
+        prometheus_tls,
+        tls,
         shutdown,
         task,
         sweeper,
@@ -238,9 +356,16 @@ async fn sweeper(broker: Arc<Broker>, shutdown: CancellationToken) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let limit = Arc::new(Semaphore::new(shared.config.max_connections));
-    let tracker = TaskTracker::new();
+/// Accepts AMQP clients (over TLS with `tls`) until shutdown; their
+/// tasks join `tracker`, which the server waits on.
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<Arc<tls::Tls>>,
+    shared: Arc<Shared>,
+    limit: Arc<Semaphore>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+) {
     loop {
         let permit = tokio::select! {
             p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -257,13 +382,44 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
             },
             _ = shutdown.cancelled() => break,
         };
-        let shared = shared.clone();
-        let shutdown = shutdown.clone();
+        let (shared, shutdown, tls) = (shared.clone(), shutdown.clone(), tls.clone());
         tracker.spawn(async move {
-            connection::serve(stream, shared, shutdown).await;
+            connection::serve(stream, tls, shared, shutdown).await;
             drop(permit);
         });
     }
-    tracker.close();
-    tracker.wait().await;
+}
+
+/// The certificates in use: the AMQPS listener's and the HTTPS listeners'.
+#[derive(Clone, Default)]
+struct TlsSet {
+    amqp: Option<Arc<tls::Tls>>,
+    http: Option<Arc<tls::Tls>>,
+}
+
+impl TlsSet {
+    fn load(config: &Config) -> std::io::Result<TlsSet> {
+        let load = |s: &Option<tls::TlsSettings>| {
+            s.clone()
+                .map(tls::Tls::load)
+                .transpose()
+                .map_err(|e| std::io::Error::other(format!("TLS: {e:#}")))
+        };
+        Ok(TlsSet {
+            amqp: load(&config.tls)?,
+            http: load(&config.management_tls)?,
+        })
+    }
+
+    /// Both re-read, or neither changed.
+    fn reload(&self) -> Result<(), String> {
+        for t in self.amqp.iter().chain(self.http.iter()) {
+            tls::Tls::check(t.settings()).map_err(|e| format!("{e:#}"))?;
+        }
+        for t in self.amqp.iter().chain(self.http.iter()) {
+            t.reload().map_err(|e| format!("{e:#}"))?;
+        }
+        tracing::info!("TLS certificates re-read");
+        Ok(())
+    }
 }

@@ -13,18 +13,27 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let server = warren_server::start(config).await?;
-        wait_for_signal().await;
+        wait_for_signal(&server).await;
         tracing::info!("shutting down: closing connections");
         server.shutdown().await;
         Ok(())
     })
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGINT or SIGTERM; SIGHUP re-reads the TLS certificates.
+async fn wait_for_signal(server: &warren_server::Server) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => {
+                if let Err(e) = server.reload_tls() {
+                    tracing::error!("SIGHUP: TLS certificates not re-read, the old ones stay: {e}");
+                }
+            }
+        }
     }
 }

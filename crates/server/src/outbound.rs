@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use parking_lot::Mutex;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use warren_broker::Queue;
@@ -125,9 +124,11 @@ impl Outbound {
 
 /// Writes whatever is pending, and a heartbeat when nothing else went out
 /// for half the negotiated interval. Ends on `close()` or a write error.
-pub async fn writer(
+/// Generic over the socket so that plain TCP and TLS each get their own
+/// monomorphised copy.
+pub async fn writer<W: AsyncWrite + Unpin>(
     out: Arc<Outbound>,
-    mut sock: OwnedWriteHalf,
+    mut sock: W,
     heartbeat: Arc<AtomicU32>,
     io: Arc<warren_broker::connections::IoCounters>,
 ) {
@@ -151,7 +152,12 @@ pub async fn writer(
             out.in_flight.store(spare.len(), Ordering::Release);
         }
         if !spare.is_empty() {
-            let written = sock.write_all(&spare).await;
+            // The flush pushes out what TLS holds back as records; on TCP it
+            // does nothing.
+            let written = match sock.write_all(&spare).await {
+                Ok(()) => sock.flush().await,
+                Err(e) => Err(e),
+            };
             out.in_flight.store(0, Ordering::Release);
             out.drained.notify_one();
             if written.is_err() {

@@ -37,6 +37,7 @@ mod routing;
 mod rpc;
 mod shutdown;
 mod store_faults;
+mod tls;
 mod topic_permissions;
 mod ttl;
 mod tx;

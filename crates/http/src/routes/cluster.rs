@@ -36,6 +36,19 @@ pub async fn start_vhost(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /api/tls/reload` (a Warren extension; SIGHUP does the same):
+/// re-reads every TLS certificate and key. New sessions use them, open
+/// ones keep theirs. 204, or 400 naming the file that could not be used
+/// (the certificates in use stay).
+pub async fn reload_tls(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<StatusCode> {
+    caller.require_admin()?;
+    (s.reload_tls)().map_err(ApiError::BadRequest)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `DELETE /api/reset[/{node}]` empties RabbitMQ's statistics database.
 /// Warren has none: every answer is computed from the live objects, and
 /// its counters are the Prometheus counters, which never go back. So

@@ -220,6 +220,7 @@ fn api(state: ApiState) -> Router {
         .route("/api/deprecated-features", get(features::deprecated))
         .route("/api/deprecated-features/used", get(features::deprecated_used))
         .route("/api/rebalance/queues", post(cluster::rebalance))
+        .route("/api/tls/reload", post(cluster::reload_tls))
         .route("/api/vhosts/{vhost}/start/{node}", post(cluster::start_vhost))
         .route("/api/reset", delete(cluster::reset_stats))
         .route("/api/reset/{node}", delete(cluster::reset_node_stats))
