@@ -163,11 +163,71 @@ async function maxLengthRejectPublish() {
   await conn.close();
 }
 
+// AMQPS, with the test PKI run.sh made (target/debug/test-pki).
+const fs = require('fs');
+const path = require('path');
+const pki = process.env.WARREN_PKI_UNDER_TEST;
+const amqpsPort = process.env.WARREN_AMQPS_PORT_UNDER_TEST;
+const tlsOptions = (client) => {
+  const o = { ca: [fs.readFileSync(path.join(pki, 'ca.pem'))], servername: 'localhost' };
+  if (client) {
+    o.cert = fs.readFileSync(path.join(pki, `${client}.pem`));
+    o.key = fs.readFileSync(path.join(pki, `${client}.key`));
+  }
+  return o;
+};
+
+async function tlsRoundTrip(conn) {
+  const ch = await conn.createChannel();
+  const q = unique('node.tls');
+  await ch.assertQueue(q, { autoDelete: true });
+  ch.sendToQueue(q, Buffer.from('over tls'));
+  for (let i = 0; i < 50; i++) {
+    const msg = await ch.get(q, { noAck: true });
+    if (msg) {
+      assert(msg.content.toString() === 'over tls', msg.content.toString());
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('message not delivered over TLS');
+}
+
+async function amqpsWithPassword() {
+  const conn = await amqp.connect(`amqps://guest:guest@127.0.0.1:${amqpsPort}/`, tlsOptions());
+  await tlsRoundTrip(conn);
+  await conn.close();
+}
+
+async function amqpsExternal() {
+  const conn = await amqp.connect(
+    `amqps://127.0.0.1:${amqpsPort}/`,
+    { ...tlsOptions('guest'), credentials: amqp.credentials.external() },
+  );
+  await tlsRoundTrip(conn);
+  await conn.close();
+}
+
+async function amqpsExpiredRefused() {
+  let conn;
+  try {
+    conn = await amqp.connect(
+      `amqps://127.0.0.1:${amqpsPort}/`,
+      { ...tlsOptions('expired'), credentials: amqp.credentials.external() },
+    );
+  } catch (e) {
+    return;
+  }
+  await conn.close();
+  throw new Error('an expired certificate was accepted');
+}
+
 (async () => {
   const cases = {
     publishConsumeAck, confirms, topicRouting, basicGetAndNack, transactions, channelError,
     ttlAndDeadLetters, priorities, maxLengthRejectPublish,
   };
+  if (pki && amqpsPort) Object.assign(cases, { amqpsWithPassword, amqpsExternal, amqpsExpiredRefused });
   for (const [name, fn] of Object.entries(cases)) {
     try {
       await fn();

@@ -28,14 +28,26 @@ if [ ! -d "$here/node_modules/amqplib" ]; then
   (cd "$here" && npm install --silent --no-audit --no-fund)
 fi
 
-cargo build --quiet -p warren-server --bin warren
+cargo build --quiet -p warren-server --bin warren -p warren-cli --bin warrenctl -p warren-tests --bin test-pki
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 api_port=$(free_port)
 metrics_port=$(free_port)
+amqps_port=$(free_port)
+https_port=$(free_port)
+prometheus_tls_port=$(free_port)
 data=$(mktemp -d)
 log="$data/warren.log"
-target/debug/warren --bind 127.0.0.1 --port "$port" --management-port "$api_port" --prometheus-port "$metrics_port" --data-dir "$data" --log-level warn >"$log" 2>&1 &
+# Certificates made now: a CA, the server's, and clients' (good, expired,
+# another CA's). AMQPS asks for client certificates (EXTERNAL as the CN)
+# without requiring them.
+pki="$data/pki"
+target/debug/test-pki "$pki"
+target/debug/warren --bind 127.0.0.1 --port "$port" --management-port "$api_port" --prometheus-port "$metrics_port" \
+  --amqps-port "$amqps_port" --management-tls-port "$https_port" --prometheus-tls-port "$prometheus_tls_port" \
+  --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" --tls-ca "$pki/ca.pem" --tls-verify-peer \
+  --tls-cert-login-from common_name \
+  --data-dir "$data" --log-level warn >"$log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
@@ -45,6 +57,7 @@ for _ in $(seq 1 100); do
 done
 
 export WARREN_PORT_UNDER_TEST=$port
+export WARREN_AMQPS_PORT_UNDER_TEST=$amqps_port WARREN_PKI_UNDER_TEST=$pki
 echo "== pika against warren on port $port"
 python3 "$here/pika_suite.py"
 echo "== aio-pika against warren on port $port"
@@ -54,6 +67,11 @@ node "$here/amqplib_suite.js"
 echo "== rabbitmqadmin and prometheus_client against warren's HTTP ports $api_port, $metrics_port"
 WARREN_MANAGEMENT_PORT_UNDER_TEST=$api_port WARREN_PROMETHEUS_PORT_UNDER_TEST=$metrics_port \
   python3 "$here/management_suite.py"
+
+echo "== TLS: pika, warrenctl and prometheus_client against warren's TLS ports $amqps_port, $https_port, $prometheus_tls_port"
+WARREN_HTTPS_PORT_UNDER_TEST=$https_port WARREN_PROMETHEUS_TLS_PORT_UNDER_TEST=$prometheus_tls_port \
+  WARREN_PID_UNDER_TEST=$pid WARRENCTL_UNDER_TEST="$root/target/debug/warrenctl" TEST_PKI_UNDER_TEST="$root/target/debug/test-pki" \
+  python3 "$here/tls_suite.py"
 
 # SIGTERM stops the broker cleanly.
 kill -TERM "$pid"

@@ -98,8 +98,13 @@ pub struct Pki {
 
 impl Pki {
     pub fn write(dir: &Path) -> Pki {
+        Pki::write_with(dir, "Warren test CA")
+    }
+
+    /// [`Pki::write`] with a CA of another name.
+    pub fn write_with(dir: &Path, ca_name: &str) -> Pki {
         std::fs::create_dir_all(dir).unwrap();
-        let ca = Ca::new("Warren test CA");
+        let ca = Ca::new(ca_name);
         let other = Ca::new("Some other CA");
         let put = |name: &str, issued: &Issued| {
             std::fs::write(dir.join(format!("{name}.pem")), &issued.cert_pem).unwrap();
