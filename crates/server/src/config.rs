@@ -533,6 +533,66 @@ mod tests {
     }
 
     #[test]
+    fn tls_ports_open_once_a_certificate_is_configured() {
+        let plain = Config::resolve(Cli::default()).unwrap();
+        assert_eq!((plain.amqps_port, plain.management_tls_port), (None, None));
+        let cli = || Cli {
+            tls_cert: Some("server.pem".into()),
+            tls_key: Some("server.key".into()),
+            ..Cli::default()
+        };
+        let c = Config::resolve(cli()).unwrap();
+        assert_eq!(c.amqps_port, Some(5671));
+        assert_eq!(c.management_tls_port, Some(15671));
+        assert_eq!(c.prometheus_tls_port, None, "off unless asked for");
+        assert_eq!(c.port, Some(5672), "plain AMQP stays on");
+        assert_eq!(
+            c.management_tls.unwrap().cert,
+            std::path::PathBuf::from("server.pem")
+        );
+        let only_tls = Config::resolve(Cli {
+            tcp_listener: Some(false),
+            amqps_port: Some(0),
+            ..cli()
+        })
+        .unwrap();
+        assert_eq!((only_tls.port, only_tls.amqps_port), (None, None));
+        for (bad, why) in [
+            (
+                Cli {
+                    tls_key: None,
+                    ..cli()
+                },
+                "go together",
+            ),
+            (
+                Cli {
+                    tls_verify_peer: Some(true),
+                    ..cli()
+                },
+                "tls_ca",
+            ),
+            (
+                Cli {
+                    tls_cert_login_from: Some("email".into()),
+                    ..cli()
+                },
+                "common_name",
+            ),
+            (
+                Cli {
+                    amqps_port: Some(5671),
+                    ..Cli::default()
+                },
+                "needs tls_cert",
+            ),
+        ] {
+            let err = Config::resolve(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{err}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_in_the_file_are_refused() {
         let dir = std::env::temp_dir().join(format!("warren-config-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -37,22 +37,7 @@ impl TlsListener {
         let (tx, ready) = mpsc::channel(HANDSHAKES);
         tokio::spawn(async move {
             let limit = Arc::new(Semaphore::new(HANDSHAKES));
-            loop {
-                let permit = tokio::select! {
-                    p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                    _ = shutdown.cancelled() => return,
-                };
-                let (stream, peer) = tokio::select! {
-                    r = listener.accept() => match r {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::warn!("accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    },
-                    _ = shutdown.cancelled() => return,
-                };
+            while let Some((permit, stream, peer)) = crate::accept(&listener, &limit, &shutdown).await {
                 let (acceptor, tx, broker) = (tls.acceptor(), tx.clone(), broker.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {

@@ -366,27 +366,42 @@ async fn accept_loop(
     tracker: TaskTracker,
     shutdown: CancellationToken,
 ) {
-    loop {
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.cancelled() => break,
-        };
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.cancelled() => break,
-        };
+    while let Some((permit, stream, _)) = accept(&listener, &limit, &shutdown).await {
         let (shared, shutdown, tls) = (shared.clone(), shutdown.clone(), tls.clone());
         tracker.spawn(async move {
             connection::serve(stream, tls, shared, shutdown).await;
             drop(permit);
         });
+    }
+}
+
+/// The next client, once `limit` has room for it; `None` at shutdown. An
+/// accept error (out of file descriptors) is logged and retried after a
+/// pause instead of spinning.
+pub(crate) async fn accept(
+    listener: &TcpListener,
+    limit: &Arc<Semaphore>,
+    shutdown: &CancellationToken,
+) -> Option<(
+    tokio::sync::OwnedSemaphorePermit,
+    tokio::net::TcpStream,
+    SocketAddr,
+)> {
+    let permit = tokio::select! {
+        p = limit.clone().acquire_owned() => p.ok()?,
+        _ = shutdown.cancelled() => return None,
+    };
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => return Some((permit, stream, peer)),
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.cancelled() => return None,
+        }
     }
 }
 

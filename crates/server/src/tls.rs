@@ -136,6 +136,10 @@ fn server_config(s: &TlsSettings) -> anyhow::Result<Arc<ServerConfig>> {
     })?;
     // AMQP has no ALPN name; HTTP/1.1 for the HTTP listeners is implied.
     config.alpn_protocols.clear();
+    // No TLS 1.3 session tickets, as RabbitMQ (Erlang ssl's default): AMQP
+    // clients keep long connections and do not resume sessions, so tickets
+    // would be bytes on the wire and cache entries per connection for nothing.
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 

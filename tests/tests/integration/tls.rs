@@ -90,21 +90,6 @@ async fn round_trip(conn: &Connection, queue: &str) {
     ch.close(200, "done".into()).await.unwrap();
 }
 
-/// A user with a password nobody sends, and every permission in `/`.
-fn add_user_with_access(s: &Server, name: &str) {
-    add_user(s, name, "unused-password", &[]);
-    s.broker
-        .access
-        .put_permission(warren_store::definitions::PermissionDef {
-            user: name.into(),
-            vhost: "/".into(),
-            configure: ".*".into(),
-            write: ".*".into(),
-            read: ".*".into(),
-        })
-        .unwrap();
-}
-
 fn only_connection(s: &Server) -> std::sync::Arc<warren_broker::connections::ConnectionInfo> {
     let all = s.broker.connections.list();
     assert_eq!(all.len(), 1, "one connection");
@@ -192,7 +177,7 @@ async fn external_logs_in_as_the_certificate_common_name() {
     // CN=alice is refused until alice exists; no password is ever asked.
     let refused = b.connect_external("alice").await;
     assert!(refused.is_err(), "a certificate for a user that does not exist");
-    add_user_with_access(&b.server, "alice");
+    warren_tests::http::user_with(&b.server, "alice", &[]);
     let alice = b.connect_external("alice").await.expect("alice logs in");
     round_trip(&alice, "alice.q").await;
     alice.close(200, "bye".into()).await.unwrap();
@@ -203,7 +188,7 @@ async fn external_logs_in_as_the_distinguished_name_by_default() {
     let b = TlsBroker::start(|_, _| {}).await;
     // CN=guest's DN is not guest.
     assert!(b.connect_external("guest").await.is_err());
-    add_user_with_access(&b.server, "CN=alice,O=Warren tests");
+    warren_tests::http::user_with(&b.server, "CN=alice,O=Warren tests", &[]);
     let conn = b.connect_external("alice").await.expect("login as the DN");
     assert_eq!(*only_connection(&b.server).user.lock(), "CN=alice,O=Warren tests");
     conn.close(200, "bye".into()).await.unwrap();
@@ -302,6 +287,58 @@ async fn bad_expired_and_missing_certificates_are_refused() {
     )
     .await;
     assert!(untrusting.is_err());
+}
+
+#[tokio::test]
+async fn clients_that_stall_or_send_garbage_free_their_slots_and_others_keep_serving() {
+    let b = TlsBroker::start(|c, _| {
+        c.handshake_timeout = std::time::Duration::from_millis(500);
+        c.max_connections = 3;
+    })
+    .await;
+    let amqps = b.server.amqps_addr().unwrap();
+    // Three silent sockets (no ClientHello) hold every slot
+    // until the handshake timeout frees them.
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(amqps).await.unwrap());
+    }
+    // Plain AMQP on the TLS port and random bytes are refused at once.
+    let mut plain = tokio::net::TcpStream::connect(amqps).await.unwrap();
+    plain.write_all(warren_codec::PROTOCOL_HEADER).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, plain.read_to_end(&mut answer))
+        .await
+        .expect("hung up");
+    assert!(!contains(&answer, b"AMQP"), "no AMQP is spoken before TLS");
+    // Once the silent ones time out, a real client gets in.
+    let conn = b.connect_guest().await;
+    round_trip(&conn, "after.stalls").await;
+    for mut s in silent {
+        let mut rest = Vec::new();
+        let n = tokio::time::timeout(PATIENCE, s.read_to_end(&mut rest))
+            .await
+            .expect("closed");
+        assert!(
+            n.is_ok_and(|n| n == 0) || rest.is_empty(),
+            "a silent client is hung up on"
+        );
+    }
+    let failures = b
+        .server
+        .broker
+        .stats
+        .tls_handshake_failures
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(failures >= 1, "the plain AMQP header is a failed handshake");
+    // A stalled HTTPS client does not hold up the management API.
+    let https = b.server.management_tls_addr().unwrap();
+    let _stalled = tokio::net::TcpStream::connect(https).await.unwrap();
+    let auth = warren_tests::http::basic("guest", "guest");
+    let (status, _, _) =
+        warren_tests::http::https(&b.pki.connector(None), https, "GET", "/api/overview", Some(&auth)).await;
+    assert_eq!(status, 200);
+    conn.close(200, "bye".into()).await.unwrap();
 }
 
 #[tokio::test]

@@ -24,6 +24,22 @@ fn nothing_listening_is_unavailable() {
 }
 
 #[test]
+fn tls_to_a_plain_port_or_with_a_bad_ca_file_fails_clearly() {
+    let w = Warren::start();
+    // The management port speaks plain HTTP: a TLS client cannot handshake.
+    let stderr = w.fails(69, &["--tls", "list", "queues"]);
+    assert!(stderr.contains("https://"), "{stderr}");
+    let stderr = w.fails(66, &["--ca-cert", "/nonexistent/ca.pem", "list", "queues"]);
+    assert!(stderr.contains("/nonexistent/ca.pem"), "{stderr}");
+    let dir = std::env::temp_dir().join(format!("warrenctl-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.pem");
+    std::fs::write(&empty, "no certificate here").unwrap();
+    let stderr = w.fails(65, &["--ca-cert", empty.to_str().unwrap(), "list", "queues"]);
+    assert!(stderr.contains("no certificate"), "{stderr}");
+}
+
+#[test]
 fn bad_usage_is_a_usage_error() {
     // Usage errors are found before anything is sent: no broker needed.
     let ctl = || ctl_at(9);
