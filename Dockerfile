@@ -13,5 +13,8 @@ USER warren
 # Clients reach a container from outside loopback: let guest log in from
 # anywhere, as RabbitMQ's own image does (set a real user in production).
 ENV WARREN_LOOPBACK_USERS=none
-EXPOSE 5672 15672 15692
+# 5671 and 15671 serve AMQPS and HTTPS once certificates are mounted and named
+# (WARREN_TLS_CERT=/etc/warren/tls/server.pem WARREN_TLS_KEY=...; SIGHUP,
+# e.g. `docker kill -s HUP`, re-reads them).
+EXPOSE 5672 5671 15672 15671 15692
 ENTRYPOINT ["warren", "--config", "/etc/warren/warren.toml", "--data-dir", "/var/lib/warren"]
