@@ -10,6 +10,12 @@ cd "$root"
 python3 -c 'import pika' 2>/dev/null || python3 -m pip install --quiet 'pika==1.3.2'
 python3 -c 'import aio_pika' 2>/dev/null || python3 -m pip install --quiet 'aio-pika==10.2.1'
 python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install --quiet 'prometheus-client==0.21.1'
+# The web UI's browser tests: Playwright's Python package drives Debian's
+# Chromium (no browser download).
+python3 -c 'import playwright' 2>/dev/null || python3 -m pip install --quiet 'playwright==1.49.1'
+if ! command -v chromium >/dev/null; then
+  { apt-get install -y -qq chromium >/dev/null 2>&1; } || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+fi
 
 # RabbitMQ's rabbitmqadmin v1 (a Python script): the installed one, else
 # extracted from the Debian rabbitmq-server package without installing it.
@@ -68,6 +74,8 @@ echo "== rabbitmqadmin and prometheus_client against warren's HTTP ports $api_po
 WARREN_MANAGEMENT_PORT_UNDER_TEST=$api_port WARREN_PROMETHEUS_PORT_UNDER_TEST=$metrics_port \
   python3 "$here/management_suite.py"
 
+echo "== the web UI in Chromium against warren's HTTP port $api_port"
+WARREN_MANAGEMENT_PORT_UNDER_TEST=$api_port python3 "$here/ui_suite.py"
 echo "== TLS: pika, warrenctl and prometheus_client against warren's TLS ports $amqps_port, $https_port, $prometheus_tls_port"
 WARREN_HTTPS_PORT_UNDER_TEST=$https_port WARREN_PROMETHEUS_TLS_PORT_UNDER_TEST=$prometheus_tls_port \
   WARREN_PID_UNDER_TEST=$pid WARRENCTL_UNDER_TEST="$root/target/debug/warrenctl" TEST_PKI_UNDER_TEST="$root/target/debug/test-pki" \

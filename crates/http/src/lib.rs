@@ -16,6 +16,7 @@ pub mod listing;
 pub mod metrics;
 mod pick;
 pub mod routes;
+pub mod ui;
 
 use std::sync::Arc;
 

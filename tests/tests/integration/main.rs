@@ -41,4 +41,5 @@ mod tls;
 mod topic_permissions;
 mod ttl;
 mod tx;
+mod web_ui;
 mod work_queue;

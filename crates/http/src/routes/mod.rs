@@ -40,8 +40,29 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         // Asked by the login page before there are credentials.
         .route("/api/auth", get(login::settings))
+        .merge(crate::ui::routes())
         .fallback_service(api(state))
         .layer(middleware::map_request(without_trailing_slash))
+        .layer(middleware::from_fn(no_challenge_for_scripts))
+}
+
+/// A refused request from a script (the web UI marks its requests with
+/// `X-Requested-With: XMLHttpRequest`) gets its 401 without the
+/// `WWW-Authenticate` challenge: with one, browsers open their own password
+/// dialog over the page instead of letting the login form answer.
+async fn no_challenge_for_scripts(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let script = req
+        .headers()
+        .get("x-requested-with")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"XMLHttpRequest"));
+    let mut res = next.run(req).await;
+    if script {
+        res.headers_mut().remove(axum::http::header::WWW_AUTHENTICATE);
+    }
+    res
 }
 
 async fn without_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Request {
