@@ -87,6 +87,9 @@ def queue_with_ttl_publish_get_purge(page):
     login(page)
     page.click("nav >> text=Queues")
     page.fill("#queue-name", "ui.ttl")
+    # The known arguments are offered as links that fill in their key.
+    page.click("#add-queue >> text=x-message-ttl")
+    expect(page.locator("#queue-arguments")).to_have_value("x-message-ttl = ")
     page.fill("#queue-arguments", "x-message-ttl = 600000")
     page.get_by_role("button", name="Add queue").click()
     expect(page.locator("#list")).to_contain_text("ui.ttl")

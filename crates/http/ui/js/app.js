@@ -18,7 +18,7 @@ function h(tag, attrs, ...children) {
     else if (k === 'class') el.className = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -355,7 +355,7 @@ async function listPage(spec) {
       err.textContent = x.message;
       return;
     }
-    count.textContent = `${fmt.int(res.filtered_count)} of ${fmt.int(res.total_count)} shown as ${fmt.int(res.item_count)} per page`;
+    count.textContent = `${fmt.int(res.filtered_count)} of ${fmt.int(res.total_count)} match`;
     const head = h('tr', {}, spec.columns.map(([label, key, , cls]) => h('th', {
       class: [cls, key && key === state.sort ? 'sorted' : '', key === state.sort && state.reverse ? 'rev' : ''].filter(Boolean).join(' ') || undefined,
       scope: 'col',
