@@ -167,6 +167,44 @@ def a_user_with_fewer_rights(page):
 
 
 @case
+def exchanges_bindings_and_policies(page):
+    call("PUT", "/api/queues/%2F/ui.bound", {"durable": False})
+    login(page)
+    page.click("nav >> text=Exchanges")
+    page.fill("#exchange-name", "ui.x")
+    page.select_option("#exchange-type", "topic")
+    page.get_by_role("button", name="Add exchange").click()
+    page.click("#list >> text=ui.x")
+    expect(page.locator("main h1")).to_have_text("Exchange ui.x")
+    page.fill("#binding-destination", "ui.bound")
+    page.fill("#binding-routing-key", "orders.#")
+    page.get_by_role("button", name="Add binding from this exchange").click()
+    expect(page.locator("#bindings")).to_contain_text("orders.#")
+    status, bindings = call("GET", "/api/bindings/%2F/e/ui.x/q/ui.bound")
+    assert status == 200 and [b["routing_key"] for b in bindings] == ["orders.#"], bindings
+    # A binding to a queue that does not exist: the broker's reason, in the form.
+    page.fill("#binding-destination", "no.such.queue")
+    page.get_by_role("button", name="Add binding from this exchange").click()
+    expect(page.locator("#add-binding [role=alert]")).to_contain_text("no.such.queue")
+    page.get_by_role("button", name="Unbind").click()
+    expect(page.locator("#bindings")).to_contain_text("No bindings")
+    status, bindings = call("GET", "/api/bindings/%2F/e/ui.x/q/ui.bound")
+    assert bindings == [], bindings
+    page.click("nav >> text=Policies")
+    page.fill("#policy-name", "ui-ttl")
+    page.fill("#policy-pattern", "^ui\\.")
+    page.fill("#policy-definition", "message-ttl = 60000")
+    page.get_by_role("button", name="Add policy").click()
+    expect(page.locator("#list")).to_contain_text("ui-ttl")
+    status, policy = call("GET", "/api/policies/%2F/ui-ttl")
+    assert status == 200 and policy["definition"] == {"message-ttl": 60000}, policy
+    page.once("dialog", lambda d: d.accept())
+    page.locator("#list tr", has_text="ui-ttl").get_by_role("button", name="Delete").click()
+    expect(page.locator("#list")).not_to_contain_text("ui-ttl")
+    assert call("GET", "/api/policies/%2F/ui-ttl")[0] == 404
+
+
+@case
 def import_definitions(page):
     login(page)
     defs = {
@@ -191,7 +229,7 @@ os.makedirs(SHOTS, exist_ok=True)
 with sync_playwright() as p:
     browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
     for run in [login_and_overview, queue_with_ttl_publish_get_purge, close_a_pika_connection,
-                a_user_with_fewer_rights, import_definitions]:
+                a_user_with_fewer_rights, exchanges_bindings_and_policies, import_definitions]:
         run(browser)
     browser.close()
 

@@ -121,6 +121,7 @@ const routes = [
   [/^#\/queues$/, () => listPage(lists.queues)],
   [/^#\/connections$/, () => listPage(lists.connections)],
   [/^#\/channels$/, () => listPage(lists.channels)],
+  [/^#\/exchanges\/([^/]+)\/(.*)$/, (m) => exchangePage(decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^#\/exchanges$/, () => listPage(lists.exchanges)],
   [/^#\/users$/, () => listPage(lists.users)],
   [/^#\/vhosts$/, () => listPage(lists.vhosts)],
@@ -314,25 +315,70 @@ const lists = {
   },
   exchanges: {
     title: 'Exchanges', path: '/api/exchanges', sort: 'name',
-    columns: [['Virtual host', 'vhost'], ['Name', 'name', (x) => x.name || '(AMQP default)'], ['Type', 'type'],
+    columns: [['Virtual host', 'vhost'],
+      ['Name', 'name', (x) => h('a', { href: `#/exchanges/${enc(x.vhost)}/${enc(x.name || 'amq.default')}` }, x.name || '(AMQP default)')],
+      ['Type', 'type'],
       ['Durable', 'durable', (x) => (x.durable ? 'yes' : 'no')], ['Internal', 'internal', (x) => (x.internal ? 'yes' : 'no')]],
+    extra: addExchangeForm,
   },
   users: {
     title: 'Users', path: '/api/users', sort: 'name',
-    columns: [['Name', 'name'], ['Tags', 'tags', (u) => (Array.isArray(u.tags) ? u.tags.join(', ') : u.tags)]],
+    columns: [['Name', 'name'], ['Tags', 'tags', (u) => (Array.isArray(u.tags) ? u.tags.join(', ') : u.tags)],
+      ['', null, (u) => deleteButton(`/api/users/${enc(u.name)}`, `user ${u.name}`)]],
     extra: addUserForm,
   },
   vhosts: {
     title: 'Virtual hosts', path: '/api/vhosts', sort: 'name',
     columns: [['Name', 'name'], ['Ready', 'messages_ready', (v) => fmt.int(v.messages_ready), 'num'],
-      ['Unacked', 'messages_unacknowledged', (v) => fmt.int(v.messages_unacknowledged), 'num']],
+      ['Unacked', 'messages_unacknowledged', (v) => fmt.int(v.messages_unacknowledged), 'num'],
+      ['', null, (v) => deleteButton(`/api/vhosts/${enc(v.name)}`, `virtual host ${v.name} and everything in it`)]],
+    extra: (reload) => simpleForm('Add a virtual host', 'add-vhost', [['vhost-name', 'Name']], async (f) => {
+      await api('PUT', `/api/vhosts/${enc(f['vhost-name'])}`, {});
+    }, reload),
   },
   policies: {
     title: 'Policies', path: '/api/policies', sort: 'name',
     columns: [['Virtual host', 'vhost'], ['Name', 'name'], ['Pattern', 'pattern'], ['Apply to', 'apply-to'],
-      ['Definition', 'definition', (p) => JSON.stringify(p.definition)], ['Priority', 'priority', null, 'num']],
+      ['Definition', 'definition', (p) => JSON.stringify(p.definition)], ['Priority', 'priority', null, 'num'],
+      ['', null, (p) => deleteButton(`/api/policies/${enc(p.vhost)}/${enc(p.name)}`, `policy ${p.name}`)]],
+    extra: (reload) => simpleForm('Add or update a policy', 'add-policy', [
+      ['policy-vhost', 'Virtual host', '/'], ['policy-name', 'Name'], ['policy-pattern', 'Pattern', '^'],
+      ['policy-apply-to', 'Apply to', 'queues', ['queues', 'exchanges', 'all', 'classic_queues', 'quorum_queues']],
+      ['policy-priority', 'Priority', '0'], ['policy-definition', 'Definition', '', 'textarea'],
+    ], async (f) => {
+      await api('PUT', `/api/policies/${enc(f['policy-vhost'])}/${enc(f['policy-name'])}`, {
+        pattern: f['policy-pattern'], 'apply-to': f['policy-apply-to'], priority: Number(f['policy-priority'] || 0),
+        definition: parseArguments(f['policy-definition']),
+      });
+    }, reload),
   },
 };
+
+function deleteButton(path, what) {
+  return h('button', { type: 'button', class: 'danger', onclick: async (e) => {
+    if (!confirm(`Delete ${what}?`)) return;
+    try { await api('DELETE', path); route(); } catch (x) { e.target.replaceWith(h('span', { class: 'error', role: 'alert' }, x.message)); }
+  } }, 'Delete');
+}
+
+// A form of labelled fields: [id, label, default, options or 'textarea'].
+// `submit` gets the values by id; the broker's refusal shows in the form.
+function simpleForm(title, id, fields, submit, after) {
+  const err = h('div', { class: 'error', role: 'alert' });
+  const inputs = fields.map(([fid, , value, kind]) => (Array.isArray(kind)
+    ? h('select', { id: fid }, kind.map((o) => h('option', { value: o, selected: o === value }, o)))
+    : kind === 'textarea' ? h('textarea', { id: fid, placeholder: 'key = value' }) : h('input', { id: fid, value: value || '' })));
+  const form = h('form', { class: 'grid', id, onsubmit: async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    try {
+      await submit(Object.fromEntries(inputs.map((i) => [i.id, i.value])));
+      if (after) after();
+    } catch (x) { err.textContent = x.message; }
+  } }, fields.map(([fid, label], i) => [h('label', { for: fid }, label), inputs[i]]),
+  h('div', { class: 'actions' }, h('button', { type: 'submit' }, title.replace(/^Add( or update)? an? /, 'Add '))), err);
+  return h('div', {}, h('h2', {}, title), h('section', { class: 'card' }, form));
+}
 
 async function listPage(spec) {
   const state = { page: 1, size: 100, filter: '', sort: spec.sort, reverse: false };
@@ -451,6 +497,68 @@ function addUserForm(reload) {
   return h('div', {}, h('h2', {}, 'Add a user'), h('section', { class: 'card' }, form));
 }
 
+function addExchangeForm(reload) {
+  return simpleForm('Add an exchange', 'add-exchange', [
+    ['exchange-vhost', 'Virtual host', '/'], ['exchange-name', 'Name'],
+    ['exchange-type', 'Type', 'direct', ['direct', 'fanout', 'topic', 'headers', 'x-delayed-message', 'x-consistent-hash']],
+    ['exchange-durable', 'Durability', 'true', ['true', 'false']],
+    ['exchange-arguments', 'Arguments', '', 'textarea'],
+  ], async (f) => {
+    await api('PUT', `/api/exchanges/${enc(f['exchange-vhost'])}/${enc(f['exchange-name'])}`, {
+      type: f['exchange-type'], durable: f['exchange-durable'] === 'true', auto_delete: false, internal: false,
+      arguments: parseArguments(f['exchange-arguments']),
+    });
+  }, reload);
+}
+
+// The bindings from (`source`) or to (`destination`) an object, with unbind.
+function bindingsCard(vhost, listPath, after) {
+  const box = h('div', { id: 'bindings' });
+  const load = async () => {
+    const all = await api('GET', listPath);
+    box.replaceChildren(all.length ? h('div', { class: 'table-wrap' }, h('table', {},
+      h('thead', {}, h('tr', {}, ['From', 'To', 'Routing key', 'Arguments', ''].map((c) => h('th', {}, c)))),
+      h('tbody', {}, all.map((b) => h('tr', {},
+        h('td', {}, b.source || '(AMQP default)'), h('td', {}, `${b.destination_type} ${b.destination}`),
+        h('td', {}, b.routing_key), h('td', {}, JSON.stringify(b.arguments)),
+        h('td', {}, b.source ? h('button', { type: 'button', class: 'secondary', onclick: async () => {
+          await api('DELETE', `/api/bindings/${enc(vhost)}/e/${enc(b.source)}/${b.destination_type === 'queue' ? 'q' : 'e'}/${enc(b.destination)}/${enc(b.properties_key)}`);
+          load();
+          if (after) after();
+        } }, 'Unbind') : '')))))) : h('p', { class: 'muted' }, 'No bindings'));
+  };
+  return { box, load };
+}
+
+async function exchangePage(vhost, name) {
+  const real = name === 'amq.default' ? '' : name;
+  const path = `/api/exchanges/${enc(vhost)}/${enc(name)}`;
+  const x = await api('GET', path);
+  const bindings = bindingsCard(vhost, `${path}/bindings/source`);
+  const parts = [
+    h('h1', {}, `Exchange ${real || '(AMQP default)'}`),
+    h('section', { class: 'card' }, h('dl', { class: 'facts' },
+      h('dt', {}, 'Virtual host'), h('dd', {}, x.vhost), h('dt', {}, 'Type'), h('dd', {}, x.type),
+      h('dt', {}, 'Features'), h('dd', {}, [x.durable && 'durable', x.auto_delete && 'auto-delete', x.internal && 'internal'].filter(Boolean).join(', ') || 'transient'),
+      h('dt', {}, 'Arguments'), h('dd', {}, JSON.stringify(x.arguments || {})))),
+    h('h2', {}, 'Bindings'), h('section', { class: 'card' }, bindings.box),
+  ];
+  if (real && !real.startsWith('amq.')) {
+    parts.push(simpleForm('Add a binding from this exchange', 'add-binding', [
+      ['binding-destination-type', 'To', 'queue', ['queue', 'exchange']], ['binding-destination', 'Name'],
+      ['binding-routing-key', 'Routing key'], ['binding-arguments', 'Arguments', '', 'textarea'],
+    ], async (f) => {
+      const kind = f['binding-destination-type'] === 'queue' ? 'q' : 'e';
+      await api('POST', `/api/bindings/${enc(vhost)}/e/${enc(real)}/${kind}/${enc(f['binding-destination'])}`, {
+        routing_key: f['binding-routing-key'], arguments: parseArguments(f['binding-arguments']),
+      });
+    }, bindings.load));
+    parts.push(h('section', { class: 'card toolbar' }, deleteButton(path, `exchange ${real}`)));
+  }
+  show(...parts);
+  await bindings.load();
+}
+
 // --- One queue: details, publish, get, purge, delete.
 async function queuePage(vhost, name) {
   const path = `/api/queues/${enc(vhost)}/${enc(name)}`;
@@ -469,8 +577,18 @@ async function queuePage(vhost, name) {
       h('dt', {}, 'Memory'), h('dd', {}, fmt.bytes(q.memory)));
   };
   await draw();
+  const bindings = bindingsCard(vhost, `${path}/bindings`);
   show(h('h1', {}, `Queue ${name}`), h('section', { class: 'card' }, facts),
+    h('h2', {}, 'Bindings'), h('section', { class: 'card' }, bindings.box),
+    simpleForm('Add a binding to this queue', 'bind-queue', [
+      ['bind-exchange', 'From exchange'], ['bind-routing-key', 'Routing key'], ['bind-arguments', 'Arguments', '', 'textarea'],
+    ], async (f) => {
+      await api('POST', `/api/bindings/${enc(vhost)}/e/${enc(f['bind-exchange'])}/q/${enc(name)}`, {
+        routing_key: f['bind-routing-key'], arguments: parseArguments(f['bind-arguments']),
+      });
+    }, bindings.load),
     publishForm(vhost, name, draw), getForm(path, draw), dangerForm(path, vhost, draw));
+  await bindings.load();
   every(5000, draw);
 }
 
