@@ -193,9 +193,29 @@ fn all<T: for<'de> Deserialize<'de>>(tree: &sled::Tree) -> Result<Vec<T>, StoreE
         .collect()
 }
 
+/// Opens sled's database, waiting up to 2 s for its lock file: a database
+/// just closed in this process is unlocked only once sled's flusher thread
+/// has ended, so a quick close and reopen (a restart in tests, a vhost
+/// reset) could find it still held. Another process holding it is still an
+/// error, after the wait.
+fn open_locked(dir: &Path) -> Result<sled::Db, sled::Error> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match sled::open(dir) {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Definitions {
     pub fn open(dir: &Path) -> Result<Definitions, StoreError> {
-        let db = sled::open(dir)?;
+        let db = open_locked(dir)?;
         let meta = db.open_tree("meta")?;
         match meta.get(SCHEMA_KEY)? {
             Some(v) => {
