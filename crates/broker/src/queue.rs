@@ -757,6 +757,22 @@ impl Queue {
         Ok(Some((entry, left)))
     }
 
+    /// Up to `count` ready messages from position `offset`, left where they
+    /// are: not delivered, not marked redelivered, not counted as gets (a
+    /// Warren extension; RabbitMQ can only get and requeue). Also gives the
+    /// number of ready messages.
+    pub fn peek(&self, offset: usize, count: usize) -> (Vec<Entry>, usize) {
+        let st = self.inner.lock();
+        (st.ready.peek(offset, count), st.ready.len())
+    }
+
+    /// Puts messages taken with [`Queue::get`] back where they were, as if
+    /// they had never left: not marked redelivered and no delivery counted
+    /// against a delivery limit (a move that could not place them).
+    pub fn put_back(self: &Arc<Self>, entries: impl IntoIterator<Item = Entry>) {
+        self.unacked_back(entries, false);
+    }
+
     /// Acknowledged messages leave the queue for good.
     pub fn acked<'a>(&self, entries: impl IntoIterator<Item = &'a Entry>) {
         let (mut count, mut bytes) = (0, 0);
@@ -789,14 +805,21 @@ impl Queue {
     /// redelivered, and offers them to consumers again. With a delivery
     /// limit, a message returned more often than allowed is dead-lettered.
     pub fn requeue(self: &Arc<Self>, entries: impl IntoIterator<Item = Entry>) {
-        let delivery_limit = self.limits.read().delivery_limit;
+        self.unacked_back(entries, true);
+    }
+
+    /// Unacknowledged messages back to the ready ones at their positions;
+    /// `returned` counts it as a redelivery (`requeue`) rather than undoing
+    /// the take (`put_back`).
+    fn unacked_back(self: &Arc<Self>, entries: impl IntoIterator<Item = Entry>, returned: bool) {
+        let delivery_limit = self.limits.read().delivery_limit.filter(|_| returned);
         let now = self.env.clock.now_ms();
         let mut st = self.inner.lock();
         let (mut n, mut bytes) = (0, 0);
         for mut e in entries {
             n += 1;
             bytes += e.msg.size() as u64;
-            e.redelivered = true;
+            e.redelivered |= returned;
             if self.is_deleted() {
                 self.forget([&e]);
                 continue;

@@ -302,6 +302,41 @@ impl Ready {
         None
     }
 
+    /// Up to `count` ready messages from position `offset` in delivery
+    /// order, without taking them: paged-out ones are read from the log
+    /// and dropped again, so the in-memory window is unchanged. Stops at a
+    /// message that cannot be read back.
+    pub fn peek(&self, offset: usize, count: usize) -> Vec<Entry> {
+        let mut out = Vec::new();
+        let mut skip = offset;
+        for level in self.levels.iter().rev() {
+            let in_level = level.mem.len() + level.disk.len();
+            if skip >= in_level {
+                skip -= in_level;
+                continue;
+            }
+            for e in level.mem.iter().skip(skip).take(count - out.len()) {
+                out.push(e.clone());
+            }
+            let on_disk = skip.saturating_sub(level.mem.len());
+            skip = 0;
+            if out.len() == count {
+                return out;
+            }
+            let Some(pager) = &self.pager else { continue };
+            for p in level.disk.iter().skip(on_disk).take(count - out.len()) {
+                match Self::page_in(pager, p.clone()) {
+                    Ok(e) => out.push(e),
+                    Err(_) => return out,
+                }
+            }
+            if out.len() == count {
+                return out;
+            }
+        }
+        out
+    }
+
     /// Removes every message (paged-out ones are not read back).
     pub fn take_all(&mut self) -> Vec<Entry> {
         self.len = 0;

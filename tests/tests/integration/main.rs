@@ -30,6 +30,7 @@ mod priority;
 mod pubsub;
 mod qos;
 mod queue_args;
+mod queue_browse;
 mod quorum;
 mod raw_frames;
 mod removal;

@@ -21,6 +21,7 @@ async fn start_failing(window: usize) -> (Server, Arc<FailingDisk>, tempfile::Te
     let mut config = Config::ephemeral();
     config.data_dir = dir.path().to_path_buf();
     config.queue_window = window;
+    config.management_port = Some(0);
     let disk = Arc::new(FailingDisk::default());
     let server = warren_server::start_on(config, disk.clone())
         .await
@@ -179,4 +180,59 @@ async fn a_message_that_cannot_be_read_back_closes_the_taking_channel_and_stays_
     assert_eq!(reply_code(&err), Some(541), "{err}");
     assert!(reply_text(&err).contains("cannot be read back"), "{err}");
     still_serving(&s).await;
+}
+
+/// A move whose destination cannot be synced stops with the API's 500 and
+/// leaves the messages in the source (the batch in flight may also be in
+/// the destination: at least once, never lost); after the disk heals the
+/// same move completes.
+#[tokio::test]
+async fn a_move_the_disk_cannot_sync_leaves_the_messages_in_the_source() {
+    use serde_json::json;
+    use warren_tests::http::{call, GUEST};
+    let (s, disk, _dir) = start_failing(8192).await;
+    let conn = connect(&s).await;
+    let ch = conn.create_channel().await.unwrap();
+    declare_durable(&ch, "src").await.unwrap();
+    declare_durable(&ch, "dst").await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
+    for i in 0..10 {
+        assert!(publish_confirmed(&ch, "src", format!("m{i}").as_bytes())
+            .await
+            .is_ack());
+    }
+    disk.fail(DiskOp::Sync, EIO);
+    let (status, reply) = call(
+        &s,
+        "POST",
+        "/api/queues/%2F/src/move",
+        GUEST,
+        Some(json!({"destination": "dst"})),
+    )
+    .await;
+    assert_eq!(status, 500, "{reply}");
+    assert!(
+        reply["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not write the moved messages"),
+        "{reply}"
+    );
+    disk.heal();
+    // (The publishing connection is blocked while the disk alarm lasts.)
+    until("the alarm to clear", || !s.alarms.active()).await;
+    let other = conn.create_channel().await.unwrap();
+    assert_eq!(count(&other, "src").await, 10, "the source keeps every message");
+    let before = count(&other, "dst").await;
+    let (status, reply) = call(
+        &s,
+        "POST",
+        "/api/queues/%2F/src/move",
+        GUEST,
+        Some(json!({"destination": "dst"})),
+    )
+    .await;
+    assert_eq!((status, reply["moved"].clone()), (200, json!(10)), "{reply}");
+    assert_eq!(count(&other, "src").await, 0);
+    assert_eq!(count(&other, "dst").await, before + 10);
 }

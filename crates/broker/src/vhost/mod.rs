@@ -11,6 +11,8 @@
 //!   of exchanges.
 //! * `routing`: routing and publishing messages to queues.
 //! * `names`: generated names and the checks on names.
+//! * `transfer`: moving a queue's messages to another queue or back to
+//!   where dead letters came from.
 
 mod bindings;
 mod exchanges;
@@ -18,10 +20,12 @@ mod names;
 mod policies;
 mod queues;
 mod routing;
+mod transfer;
 
 pub use names::{check_client_queue_name, random_token, server_named};
 pub use queues::Declared;
 pub use routing::{sender_selected_keys, RouteScratch, Routed};
+pub use transfer::{MoveTo, Moved};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};

@@ -142,6 +142,8 @@ fn api(state: ApiState) -> Router {
         )
         .route("/api/queues/{vhost}/{name}/contents", delete(queues::purge))
         .route("/api/queues/{vhost}/{name}/get", post(queues::get_messages))
+        .route("/api/queues/{vhost}/{name}/messages", get(queues::peek))
+        .route("/api/queues/{vhost}/{name}/move", post(queues::move_messages))
         .route("/api/queues/{vhost}/{name}/actions", post(queues::action))
         .route("/api/queues/{vhost}/{name}/bindings", get(bindings::of_queue))
         .route("/api/exchanges", get(exchanges::all))

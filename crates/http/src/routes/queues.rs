@@ -243,12 +243,7 @@ pub async fn get_messages(
         "ack_requeue_false" | "reject_requeue_false" => false,
         other => return Err(ApiError::BadRequest(format!("Unknown ackmode: {other}"))),
     };
-    if !matches!(body.encoding.as_str(), "auto" | "base64") {
-        return Err(ApiError::BadRequest(format!(
-            "Unsupported encoding: {}",
-            body.encoding
-        )));
-    }
+    check_encoding(&body.encoding)?;
     let mut taken = Vec::new();
     let mut out = Vec::new();
     // A message that cannot be read back stops the get; it stays queued.
@@ -261,33 +256,9 @@ pub async fn get_messages(
         let Some((entry, remaining)) = got else {
             break;
         };
-        let m = &entry.msg;
-        let mut payload: &[u8] = &m.body;
-        if let Some(t) = body.truncate {
-            payload = &payload[..payload.len().min(t as usize)];
-        }
-        let (payload, encoding) = match std::str::from_utf8(payload) {
-            Ok(text) if body.encoding == "auto" => (text.to_string(), "string"),
-            _ => (
-                base64::engine::general_purpose::STANDARD.encode(payload),
-                "base64",
-            ),
-        };
-        let props = warren_codec::properties::decode(&m.properties)
-            .map(|p| json::properties(&p))
-            .filter(|p| p.as_object().is_some_and(|o| !o.is_empty()))
-            // RabbitMQ shows a message without properties as `[]`.
-            .unwrap_or_else(|| json!([]));
-        out.push(json!({
-            "payload_bytes": m.body.len(),
-            "redelivered": entry.redelivered,
-            "exchange": String::from_utf8_lossy(&m.exchange),
-            "routing_key": String::from_utf8_lossy(&m.routing_key),
-            "message_count": remaining,
-            "properties": props,
-            "payload": payload,
-            "payload_encoding": encoding,
-        }));
+        let mut item = message_json(&entry, body.encoding == "auto", body.truncate);
+        item["message_count"] = json!(remaining);
+        out.push(item);
         taken.push(entry);
     }
     match (requeue, body.ackmode.starts_with("ack")) {
@@ -301,4 +272,170 @@ pub async fn get_messages(
         return Err(ApiError::Status(500, "internal_error", e.detail().to_string()));
     }
     Ok(Json(Value::Array(out)))
+}
+
+fn check_encoding(encoding: &str) -> Result<()> {
+    if matches!(encoding, "auto" | "base64") {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!("Unsupported encoding: {encoding}")))
+    }
+}
+
+/// A message as RabbitMQ's get shows it: text when `auto` and the payload
+/// (cut to `truncate` bytes) is UTF-8, base64 otherwise.
+fn message_json(entry: &warren_broker::queue::Entry, auto: bool, truncate: Option<u64>) -> Value {
+    let m = &entry.msg;
+    let mut payload: &[u8] = &m.body;
+    if let Some(t) = truncate {
+        payload = &payload[..payload.len().min(t as usize)];
+    }
+    let (payload, encoding) = match std::str::from_utf8(payload) {
+        Ok(text) if auto => (text.to_string(), "string"),
+        _ => (
+            base64::engine::general_purpose::STANDARD.encode(payload),
+            "base64",
+        ),
+    };
+    let props = warren_codec::properties::decode(&m.properties)
+        .map(|p| json::properties(&p))
+        .filter(|p| p.as_object().is_some_and(|o| !o.is_empty()))
+        // RabbitMQ shows a message without properties as `[]`.
+        .unwrap_or_else(|| json!([]));
+    json!({
+        "payload_bytes": m.body.len(),
+        "redelivered": entry.redelivered,
+        "exchange": String::from_utf8_lossy(&m.exchange),
+        "routing_key": String::from_utf8_lossy(&m.routing_key),
+        "properties": props,
+        "payload": payload,
+        "payload_encoding": encoding,
+    })
+}
+
+/// At most this many messages per peek.
+const PEEK_MAX: usize = 1000;
+
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct PeekParams {
+    offset: usize,
+    count: usize,
+    encoding: String,
+    truncate: Option<u64>,
+}
+
+impl Default for PeekParams {
+    fn default() -> Self {
+        PeekParams {
+            offset: 0,
+            count: 10,
+            encoding: auto(),
+            truncate: None,
+        }
+    }
+}
+
+/// `GET /api/queues/{vhost}/{name}/messages?offset=&count=&encoding=&truncate=`
+/// (a Warren extension): up to `count` (at most 1,000) ready messages from
+/// position `offset` in delivery order, left in the queue untouched: not
+/// redelivered, not counted as gets, consumers unaffected. Unacknowledged
+/// messages are not shown (they are with their consumers).
+pub async fn peek(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    Query(p): Query<PeekParams>,
+) -> Result<Json<Value>> {
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    find_queue(&v, &name)?;
+    caller.check(&s.broker, &vhost, Perm::Read, "queue", &name)?;
+    let q = v.find_queue(&name, 0)?;
+    check_encoding(&p.encoding)?;
+    let (entries, ready) = q.peek(p.offset, p.count.min(PEEK_MAX));
+    let messages: Vec<Value> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut item = message_json(e, p.encoding == "auto", p.truncate);
+            item["position"] = json!(p.offset + i);
+            item
+        })
+        .collect();
+    Ok(Json(json!({
+        "offset": p.offset,
+        "message_count": ready,
+        "messages": messages,
+    })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MoveBody {
+    /// A queue of the same vhost.
+    destination: Option<String>,
+    /// Back to the exchange and routing key of each message's `x-death`.
+    #[serde(deserialize_with = "json::lenient::boolean")]
+    dead_letters: bool,
+    #[serde(deserialize_with = "json::lenient::opt_number")]
+    count: Option<u64>,
+}
+
+impl Required for MoveBody {}
+
+/// `POST /api/queues/{vhost}/{name}/move` (a Warren extension): moves the
+/// queue's messages to `destination` (through the default exchange), or
+/// with `"dead_letters": true` each back to the exchange and routing key
+/// of its latest `x-death` entry; `count` caps how many. Answers what
+/// moved and what stayed, and why. Needs read on the queue and write on
+/// each exchange published to.
+pub async fn move_messages(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((vhost, name)): Path<(String, String)>,
+    Body(body): Body<MoveBody>,
+) -> Result<Json<Value>> {
+    use warren_broker::vhost::MoveTo;
+    let v = visible_vhost(&s, &caller, &vhost)?;
+    find_queue(&v, &name)?;
+    caller.check(&s.broker, &vhost, Perm::Read, "queue", &name)?;
+    let from = v.find_queue(&name, 0)?;
+    let to = match (&body.destination, body.dead_letters) {
+        (Some(dest), false) => {
+            if *dest == name {
+                return Err(ApiError::BadRequest(
+                    "the destination is the queue the messages are in".into(),
+                ));
+            }
+            MoveTo::Queue(v.find_queue(dest, 0)?)
+        }
+        (None, true) => MoveTo::DeathOrigin,
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give either a destination queue or \"dead_letters\": true".into(),
+            ))
+        }
+    };
+    let perms = caller.permissions(&s.broker, &vhost)?;
+    let may_publish = |x: &warren_broker::exchange::Exchange, key: &str| {
+        let shown = if x.name.is_empty() {
+            "amq.default"
+        } else {
+            &*x.name
+        };
+        caller
+            .check(&s.broker, &vhost, Perm::Write, "exchange", shown)
+            .is_ok()
+            && perms.check_topic(Perm::Write, x, key).is_ok()
+    };
+    let moved = v
+        .move_messages(&from, &to, body.count.unwrap_or(u64::MAX), may_publish)
+        .await
+        .map_err(|e| ApiError::Status(500, "internal_error", e.detail().to_string()))?;
+    Ok(Json(json!({
+        "moved": moved.moved,
+        "skipped": moved.skipped,
+        "unroutable": moved.unroutable,
+        "refused": moved.refused,
+    })))
 }

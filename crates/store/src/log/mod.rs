@@ -486,6 +486,22 @@ impl MessageLog {
         }
     }
 
+    /// Waits until `ticket` is durable (`true`) or a write or sync failed
+    /// with it pending (`false`: it is not promised, as a nacked publish).
+    pub async fn settled(&self, ticket: Ticket) -> bool {
+        loop {
+            let notified = self.shared.synced_notify.notified();
+            if self.synced() >= ticket {
+                return true;
+            }
+            if self.failed() >= ticket {
+                return false;
+            }
+            self.request_sync(ticket);
+            notified.await;
+        }
+    }
+
     /// Resolves after the next sync announcement (for loops that wait on
     /// several tickets).
     pub fn synced_notified(&self) -> tokio::sync::futures::Notified<'_> {
