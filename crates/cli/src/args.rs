@@ -133,6 +133,16 @@ pub enum Verb {
         #[command(subcommand)]
         noun: GetNoun,
     },
+    /// Look at a queue's ready messages without taking them (a Warren extension).
+    Peek {
+        #[command(subcommand)]
+        noun: PeekNoun,
+    },
+    /// Move a queue's messages to another queue, or dead letters back where they came from (a Warren extension).
+    Move {
+        #[command(subcommand)]
+        noun: MoveNoun,
+    },
     /// Close a client connection.
     Close {
         #[command(subcommand)]
@@ -622,6 +632,51 @@ pub struct GetMessages {
     /// Bodies longer than this many bytes are cut.
     #[arg(long, default_value_t = 50_000)]
     pub truncate: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PeekNoun {
+    Messages(PeekMessages),
+}
+
+#[derive(Args, Debug)]
+pub struct PeekMessages {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub queue: String,
+    /// Position of the first message shown (0: the next to be delivered).
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+    /// At most 1,000.
+    #[arg(long, default_value_t = 10)]
+    pub count: u32,
+    /// auto: a UTF-8 body as a string, anything else base64.
+    #[arg(long, default_value = "auto", value_parser = PossibleValuesParser::new(["auto", "base64"]))]
+    pub encoding: String,
+    /// Bodies longer than this many bytes are cut.
+    #[arg(long, default_value_t = 50_000)]
+    pub truncate: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MoveNoun {
+    Messages(MoveMessages),
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("to").required(true).args(["destination", "dead_letters"])))]
+pub struct MoveMessages {
+    /// The queue the messages are in.
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub queue: String,
+    /// A queue of the same vhost to move them to.
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub destination: Option<String>,
+    /// Send each message back to the exchange and routing key of its latest x-death entry.
+    #[arg(long)]
+    pub dead_letters: bool,
+    /// Move at most this many.
+    #[arg(long)]
+    pub count: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -62,6 +62,12 @@ pub fn run(cli: &Cli) -> Result<String> {
         Verb::Get {
             noun: GetNoun::Messages(g),
         } => ctx.get_messages(g),
+        Verb::Peek {
+            noun: PeekNoun::Messages(p),
+        } => ctx.peek_messages(p),
+        Verb::Move {
+            noun: MoveNoun::Messages(m),
+        } => ctx.move_messages(m),
         Verb::Close {
             noun: CloseNoun::Connection { name, reason },
         } => {
@@ -126,6 +132,20 @@ const MESSAGES: &[Column] = &[
     col("payload"),
     col("properties"),
 ];
+
+/// A peek shows where each message is instead of what remains.
+const PEEKED: &[Column] = &[
+    col("position"),
+    col("routing_key"),
+    col("exchange"),
+    col("redelivered"),
+    col("payload_bytes"),
+    col("payload_encoding"),
+    col("payload"),
+    col("properties"),
+];
+
+const MOVED: &[Column] = &[col("moved"), col("skipped"), col("unroutable"), col("refused")];
 
 /// Columns per noun, after rabbitmqadmin's, plus what one needs next
 /// (`properties_key` to delete a binding, `name` to close a connection);
@@ -537,6 +557,34 @@ impl Ctx<'_> {
             .client
             .post(&format!("/api/queues/{}/{}/get", self.v(), enc(&g.queue)), &body)?;
         Ok(output::list(self.format, &messages, MESSAGES))
+    }
+
+    fn peek_messages(&self, p: &PeekMessages) -> Result<String> {
+        let path = format!(
+            "/api/queues/{}/{}/messages?offset={}&count={}&encoding={}&truncate={}",
+            self.v(),
+            enc(&p.queue),
+            p.offset,
+            p.count,
+            p.encoding,
+            p.truncate
+        );
+        let reply = self.client.get(&path)?;
+        Ok(output::list(self.format, &reply["messages"], PEEKED))
+    }
+
+    fn move_messages(&self, m: &MoveMessages) -> Result<String> {
+        let mut body = match &m.destination {
+            Some(queue) => json!({ "destination": queue }),
+            None => json!({ "dead_letters": true }),
+        };
+        if let Some(count) = m.count {
+            body["count"] = json!(count);
+        }
+        let moved = self
+            .client
+            .post(&format!("/api/queues/{}/{}/move", self.v(), enc(&m.queue)), &body)?;
+        Ok(output::object(self.format, &moved, MOVED))
     }
 
     /// Always JSON, whatever `--format`: definitions are for `import`.

@@ -362,6 +362,80 @@ fn get_messages_requeues_or_takes_them() {
 }
 
 #[test]
+fn peek_leaves_messages_and_move_moves_them() {
+    let w = Warren::start();
+    w.ok(&["declare", "queue", "--name", "cli-from"]);
+    w.ok(&["declare", "queue", "--name", "cli-to"]);
+    for payload in ["one", "two", "three"] {
+        w.ok(&[
+            "publish",
+            "message",
+            "--routing-key",
+            "cli-from",
+            "--payload",
+            payload,
+        ]);
+    }
+    let peeked = w.json(&[
+        "peek", "messages", "--queue", "cli-from", "--offset", "1", "--count", "5",
+    ]);
+    let shown: Vec<_> = peeked
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["position"].clone(),
+                m["payload"].clone(),
+                m["redelivered"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (1.into(), "two".into(), false.into()),
+            (2.into(), "three".into(), false.into())
+        ]
+    );
+    let count = |w: &Warren, q: &str| find(&w.json(&["list", "queues"]), q)["messages"].clone();
+    assert_eq!(count(&w, "cli-from"), 3, "a peek takes nothing");
+
+    let table = w.ok(&[
+        "move",
+        "messages",
+        "--queue",
+        "cli-from",
+        "--destination",
+        "cli-to",
+        "--count",
+        "2",
+    ]);
+    assert!(table.contains("| moved "), "{table}");
+    let moved = w.json(&[
+        "move",
+        "messages",
+        "--queue",
+        "cli-from",
+        "--destination",
+        "cli-to",
+    ]);
+    assert_eq!(moved["moved"], 1, "{moved}");
+    assert_eq!(count(&w, "cli-from"), 0);
+    assert_eq!(count(&w, "cli-to"), 3);
+    // Dead letters: these never died, so they stay.
+    let moved = w.json(&["move", "messages", "--queue", "cli-to", "--dead-letters"]);
+    assert_eq!(moved["skipped"], 3, "{moved}");
+    // One of --destination and --dead-letters is required.
+    let out = w
+        .ctl()
+        .args(["move", "messages", "--queue", "cli-to"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+}
+
+#[test]
 fn definitions_are_exported_and_imported() {
     let w = Warren::start();
     w.ok(&["declare", "queue", "--name", "cli-durable", "--durable", "true"]);
