@@ -1,7 +1,9 @@
 """The management web UI in a real browser: Debian's Chromium driven by
 Playwright against the real `warren` binary. Logs in, reads the overview,
-creates a queue with a TTL argument, publishes to it, gets the message,
-purges, closes a pika client's connection, adds a user and logs in as that
+creates a queue with a TTL argument, publishes to it, browses (peeks) and
+gets the message, purges, moves dead letters back, closes a pika client's
+connection from the list and from its page, sets permissions, topic
+permissions, limits and an operator policy, adds a user and logs in as that
 user with fewer rights, and imports a definitions file. Each case saves a
 screenshot under target/ui-screenshots/ (kept when it fails)."""
 import base64
@@ -106,9 +108,18 @@ def queue_with_ttl_publish_get_purge(page):
     page.get_by_role("button", name="Publish message").click()
     expect(page.locator("#publish")).to_contain_text("Message published.")
     expect(page.locator("#queue-ready")).to_have_text("1")
+    # Browse (Warren's peek) shows it and leaves it: not redelivered.
+    page.get_by_role("button", name="Browse messages").click()
+    expect(page.locator("#browse-messages")).to_contain_text("hello from the UI")
+    expect(page.locator("#browse-messages")).to_contain_text("not redelivered")
+    expect(page.locator("#browse-summary")).to_have_text("Messages 1 to 1 of 1 ready")
+    page.get_by_role("button", name="Browse messages").click()
+    status, q = call("GET", "/api/queues/%2F/ui.ttl")
+    assert q["messages_ready"] == 1 and q["messages_unacknowledged"] == 0, q
     page.select_option("#get-ackmode", "ack_requeue_false")
     page.get_by_role("button", name="Get messages").click()
     expect(page.locator("#messages")).to_contain_text("hello from the UI")
+    expect(page.locator("#messages")).to_contain_text("first delivery")
     expect(page.locator("#queue-ready")).to_have_text("0")
     page.fill("#publish-payload", "to be purged")
     page.get_by_role("button", name="Publish message").click()
@@ -205,6 +216,155 @@ def exchanges_bindings_and_policies(page):
 
 
 @case
+def move_dead_letters_back(page):
+    call("PUT", "/api/exchanges/%2F/ui.jobs", {"type": "direct"})
+    call("PUT", "/api/exchanges/%2F/ui.dlx", {"type": "fanout"})
+    call("PUT", "/api/queues/%2F/ui.dead", {"durable": True})
+    call("PUT", "/api/queues/%2F/ui.work", {"durable": True, "arguments": {"x-dead-letter-exchange": "ui.dlx"}})
+    call("PUT", "/api/queues/%2F/ui.parked", {"durable": True})
+    call("POST", "/api/bindings/%2F/e/ui.dlx/q/ui.dead", {"routing_key": ""})
+    call("POST", "/api/bindings/%2F/e/ui.jobs/q/ui.work", {"routing_key": "build"})
+    for i in range(3):
+        call("POST", "/api/exchanges/%2F/ui.jobs/publish",
+             {"routing_key": "build", "payload": f"job {i}", "payload_encoding": "string",
+              "properties": {"delivery_mode": 2}})
+    # The worker rejects them all: they are dead letters now.
+    status, got = call("POST", "/api/queues/%2F/ui.work/get",
+                       {"count": 3, "ackmode": "reject_requeue_false", "encoding": "auto"})
+    assert status == 200 and len(got) == 3, got
+    deadline = time.time() + 10
+    while call("GET", "/api/queues/%2F/ui.dead")[1]["messages"] != 3:
+        assert time.time() < deadline, "the dead letters did not arrive"
+        time.sleep(0.1)
+    login(page)
+    page.goto(f"{BASE}#/queues/%2F/ui.dead")
+    expect(page.locator("#queue-ready")).to_have_text("3")
+    # Their x-death shows in the browse view.
+    page.get_by_role("button", name="Browse messages").click()
+    expect(page.locator("#browse-messages")).to_contain_text("x-death")
+    page.select_option("#move-mode", "dead_letters")
+    page.get_by_role("button", name="Move messages").click()
+    expect(page.locator("#move-result")).to_have_text("Moved 3 messages.")
+    expect(page.locator("#queue-ready")).to_have_text("0")
+    status, work = call("GET", "/api/queues/%2F/ui.work")
+    assert work["messages_ready"] == 3, work
+    status, peeked = call("GET", "/api/queues/%2F/ui.work/messages?count=10")
+    assert [m["payload"] for m in peeked["messages"]] == ["job 0", "job 1", "job 2"], peeked
+    assert all(not m["redelivered"] for m in peeked["messages"]), peeked
+    # And all of them on to another queue, from that queue's page.
+    page.goto(f"{BASE}#/queues/%2F/ui.work")
+    page.fill("#move-destination", "ui.parked")
+    page.get_by_role("button", name="Move messages").click()
+    expect(page.locator("#move-result")).to_have_text("Moved 3 messages.")
+    assert call("GET", "/api/queues/%2F/ui.parked")[1]["messages_ready"] == 3
+    # A destination that does not exist: the broker's reason, in the form.
+    page.fill("#move-destination", "ui.nowhere")
+    page.get_by_role("button", name="Move messages").click()
+    expect(page.locator("#move [role=alert]")).to_contain_text("no queue 'ui.nowhere'")
+
+
+@case
+def a_connection_page_with_rates(page):
+    params = pika.ConnectionParameters(
+        "127.0.0.1", AMQP, client_properties={"connection_name": "ui-watched"}
+    )
+    conn = pika.BlockingConnection(params)
+    try:
+        ch = conn.channel()
+        ch.confirm_delivery()
+        ch.queue_declare("ui.rates")
+        login(page)
+        page.click("nav >> text=Connections")
+        page.locator("#list tr", has_text="pika").locator("a").click()
+        expect(page.locator("main h1")).to_contain_text("Connection")
+        expect(page.locator("#connection-facts")).to_contain_text("guest")
+        expect(page.locator("#connection-facts")).to_contain_text("AMQP 0-9-1")
+        expect(page.locator("#connection-channels")).to_contain_text("confirm")
+        expect(page.locator("main svg.chart polyline").first).to_be_attached()
+        page.once("dialog", lambda d: d.accept("closed from its page"))
+        page.click("#close-connection")
+        expect(page).to_have_url(f"{BASE}#/connections")
+        deadline = time.time() + 30
+        while True:
+            try:
+                conn.process_data_events(time_limit=0.2)
+            except pika.exceptions.ConnectionClosedByBroker as e:
+                assert e.reply_code == 320 and "closed from its page" in e.reply_text, e
+                break
+            assert time.time() < deadline, "pika was not told"
+    finally:
+        if conn.is_open:
+            try:
+                conn.close()
+            except pika.exceptions.AMQPError:
+                pass
+
+
+@case
+def permissions_limits_and_operator_policies(page):
+    call("PUT", "/api/users/ui-limited", {"password": "pw", "tags": "management"})
+    call("PUT", "/api/vhosts/ui-vhost", {})
+    login(page)
+    page.click("nav >> text=Users")
+    page.fill("#filter", "ui-limited")
+    page.click("#list >> text=ui-limited")
+    expect(page.locator("main h1")).to_have_text("User ui-limited")
+    expect(page.locator("#user-permissions")).to_contain_text("No permissions")
+    page.fill("#perm-vhost", "ui-vhost")
+    page.fill("#perm-write", "^ui\\.")
+    page.get_by_role("button", name="Set permission", exact=True).click()
+    expect(page.locator("#user-permissions")).to_contain_text("ui-vhost")
+    status, perm = call("GET", "/api/permissions/ui-vhost/ui-limited")
+    assert status == 200 and perm["write"] == "^ui\\." and perm["read"] == ".*", perm
+    page.fill("#topic-vhost", "ui-vhost")
+    page.fill("#topic-write", "^orders\\.")
+    page.get_by_role("button", name="Set topic permission", exact=True).click()
+    expect(page.locator("#user-topic-permissions")).to_contain_text("^orders\\.")
+    page.select_option("#user-limit-name", "max-connections")
+    page.fill("#user-limit-value", "5")
+    page.get_by_role("button", name="Set limit", exact=True).click()
+    expect(page.locator("#user-limit-list")).to_contain_text("max-connections")
+    status, limits = call("GET", "/api/user-limits/ui-limited")
+    assert limits == [{"user": "ui-limited", "value": {"max-connections": 5}}], limits
+    # A refused value: the broker's own text.
+    page.fill("#user-limit-value", "many")
+    page.get_by_role("button", name="Set limit", exact=True).click()
+    expect(page.locator("#user-limit [role=alert]")).to_contain_text("max-connections should be a number")
+    # Tags change and the password is kept.
+    page.fill("#update-tags", "management,policymaker")
+    page.get_by_role("button", name="Update this user").click()
+    expect(page.locator("#user-tags-now")).to_have_text("management, policymaker")
+    assert call("GET", "/api/whoami", user="ui-limited", password="pw")[0] == 200
+    page.click("nav >> text=Virtual hosts")
+    page.click("#list >> text=ui-vhost")
+    expect(page.locator("#vhost-permissions")).to_contain_text("ui-limited")
+    page.select_option("#vhost-limit-name", "max-queues")
+    page.fill("#vhost-limit-value", "100")
+    page.get_by_role("button", name="Set limit", exact=True).click()
+    expect(page.locator("#vhost-limit-list")).to_contain_text("max-queues")
+    status, limits = call("GET", "/api/vhost-limits/ui-vhost")
+    assert limits == [{"vhost": "ui-vhost", "value": {"max-queues": 100}}], limits
+    page.click("nav >> text=Policies")
+    page.fill("#opolicy-name", "ui-cap")
+    page.fill("#opolicy-definition", "max-length = 1000")
+    page.get_by_role("button", name="Add operator policy").click()
+    expect(page.locator("#operator-policies")).to_contain_text("ui-cap")
+    status, op = call("GET", "/api/operator-policies/%2F/ui-cap")
+    assert status == 200 and op["definition"] == {"max-length": 1000}, op
+
+
+@case
+def a_narrow_screen(page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page)
+    page.goto(f"{BASE}#/queues")
+    expect(page.locator("#list")).to_be_visible()
+    # Nothing wider than the screen but the table, which scrolls in its box.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width}px wide on a 390px screen"
+
+
+@case
 def import_definitions(page):
     login(page)
     defs = {
@@ -229,7 +389,9 @@ os.makedirs(SHOTS, exist_ok=True)
 with sync_playwright() as p:
     browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
     for run in [login_and_overview, queue_with_ttl_publish_get_purge, close_a_pika_connection,
-                a_user_with_fewer_rights, exchanges_bindings_and_policies, import_definitions]:
+                a_user_with_fewer_rights, exchanges_bindings_and_policies, move_dead_letters_back,
+                a_connection_page_with_rates, permissions_limits_and_operator_policies, a_narrow_screen,
+                import_definitions]:
         run(browser)
     browser.close()
 

@@ -12,7 +12,8 @@ async fn the_ui_is_served_beside_the_api() {
     for (path, kind, marker) in [
         ("/", "text/html", "js/app.js"),
         ("/index.html", "text/html", "css/app.css"),
-        ("/js/app.js", "text/javascript", "/api/whoami"),
+        ("/js/core.js", "text/javascript", "/api/whoami"),
+        ("/js/objects.js", "text/javascript", "/messages?offset="),
         ("/css/app.css", "text/css", "font"),
     ] {
         let (status, _, head) = http(addr, "GET", path, None, None).await;
@@ -24,6 +25,21 @@ async fn the_ui_is_served_beside_the_api() {
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
         let body = raw_get(tcp, path).await;
         assert!(body.contains(marker), "{path} lacks {marker}");
+    }
+    // Every script the page loads is there.
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let index = raw_get(tcp, "/").await;
+    let scripts: Vec<&str> = index
+        .split("<script src=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert!(scripts.len() >= 5, "{index}");
+    for script in scripts {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let body = raw_get(tcp, &format!("/{script}")).await;
+        assert!(body.starts_with("HTTP/1.1 200"), "{script}: {body}");
+        assert!(body.contains("'use strict';"), "{script}");
     }
     // The API still wants credentials.
     let (status, _, head) = http(addr, "GET", "/api/overview", None, None).await;
