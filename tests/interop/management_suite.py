@@ -11,20 +11,11 @@ import urllib.request
 import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
+from cases import check, finish
 
 API_PORT = int(os.environ["WARREN_MANAGEMENT_PORT_UNDER_TEST"])
 METRICS_PORT = int(os.environ["WARREN_PROMETHEUS_PORT_UNDER_TEST"])
 RABBITMQADMIN = os.environ["RABBITMQADMIN"]
-failures = []
-
-
-def check(name, fn):
-    try:
-        fn()
-        print(f"ok   {name}")
-    except Exception as e:  # report every case, then fail the run
-        failures.append(name)
-        print(f"FAIL {name}: {e!r}")
 
 
 def admin(*args):
@@ -124,7 +115,4 @@ for case in [rabbitmqadmin_round_trip, rabbitmqadmin_operator_policies_and_limit
              prometheus_parses_metrics]:
     check(case.__name__, case)
 
-if failures:
-    print(f"{len(failures)} management case(s) failed: {failures}")
-    sys.exit(1)
-print("management suite passed")
+finish("management")

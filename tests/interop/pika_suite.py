@@ -3,27 +3,17 @@ basic.get, nack with requeue, transactions, a channel error, and removals
 of what is not there (unbind, delete and cancel answer ok, as RabbitMQ
 answers them)."""
 import os
-import sys
 import time
 import uuid
 
 import pika
+from cases import check, finish
 
 PORT = int(os.environ["WARREN_PORT_UNDER_TEST"])
-failures = []
 
 
 def connect():
     return pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", PORT))
-
-
-def check(name, fn):
-    try:
-        fn()
-        print(f"ok   {name}")
-    except Exception as e:  # report every case, then fail the run
-        failures.append(name)
-        print(f"FAIL {name}: {e!r}")
 
 
 def name(prefix):
@@ -272,7 +262,4 @@ for case in [publish_consume_ack, confirms, topic_routing, basic_get, nack_reque
              consumer_timeout]:
     check(case.__name__, case)
 
-if failures:
-    print(f"{len(failures)} pika case(s) failed: {failures}")
-    sys.exit(1)
-print("pika suite passed")
+finish("pika")

@@ -10,13 +10,13 @@ import shutil
 import signal
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 import uuid
 
 import pika
+from cases import check, finish
 
 PORT = int(os.environ["WARREN_AMQPS_PORT_UNDER_TEST"])
 HTTPS = int(os.environ["WARREN_HTTPS_PORT_UNDER_TEST"])
@@ -25,7 +25,6 @@ PKI = os.environ["WARREN_PKI_UNDER_TEST"]
 PID = int(os.environ["WARREN_PID_UNDER_TEST"])
 WARRENCTL = os.environ["WARRENCTL_UNDER_TEST"]
 TEST_PKI = os.environ["TEST_PKI_UNDER_TEST"]
-failures = []
 
 
 def pem(name):
@@ -49,15 +48,6 @@ def connect(client=None, external=False, cafile=None):
         connection_attempts=1,
     )
     return pika.BlockingConnection(params)
-
-
-def check(name, fn):
-    try:
-        fn()
-        print(f"ok   {name}")
-    except Exception as e:  # report every case, then fail the run
-        failures.append(name)
-        print(f"FAIL {name}: {e!r}")
 
 
 def round_trip(conn):
@@ -197,7 +187,4 @@ for case in [
 ]:
     check(case.__name__, case)
 
-if failures:
-    print(f"{len(failures)} TLS case(s) failed: {failures}")
-    sys.exit(1)
-print("TLS suite passed")
+finish("TLS")

@@ -9,7 +9,6 @@ screenshot under target/ui-screenshots/ (kept when it fails)."""
 import base64
 import json
 import os
-import sys
 import tempfile
 import traceback
 import time
@@ -17,13 +16,13 @@ import urllib.request
 
 import pika
 from playwright.sync_api import expect, sync_playwright
+from cases import failures, finish
 
 AMQP = int(os.environ["WARREN_PORT_UNDER_TEST"])
 API = int(os.environ["WARREN_MANAGEMENT_PORT_UNDER_TEST"])
 BASE = f"http://127.0.0.1:{API}/"
 SHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "target", "ui-screenshots")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-failures = []
 
 
 def call(method, path, body=None, user="guest", password="guest"):
@@ -47,6 +46,31 @@ def login(page, user="guest", password="guest"):
     page.fill("#password", password)
     page.get_by_role("button", name="Login").click()
     expect(page.locator("#who-name")).to_contain_text(user)
+
+
+def pika_connection(name):
+    return pika.BlockingConnection(
+        pika.ConnectionParameters("127.0.0.1", AMQP, client_properties={"connection_name": name}))
+
+
+def closed_by_broker(conn, reason):
+    """Waits until pika hears `320 CONNECTION_FORCED` with `reason`."""
+    deadline = time.time() + 30
+    while True:
+        try:
+            conn.process_data_events(time_limit=0.2)
+        except pika.exceptions.ConnectionClosedByBroker as e:
+            assert e.reply_code == 320 and reason in e.reply_text, e
+            return
+        assert time.time() < deadline, "pika was not told"
+
+
+def close_quietly(conn):
+    if conn.is_open:
+        try:
+            conn.close()
+        except pika.exceptions.AMQPError:
+            pass
 
 
 def case(fn):
@@ -131,10 +155,7 @@ def queue_with_ttl_publish_get_purge(page):
 
 @case
 def close_a_pika_connection(page):
-    params = pika.ConnectionParameters(
-        "127.0.0.1", AMQP, client_properties={"connection_name": "ui-victim"}
-    )
-    conn = pika.BlockingConnection(params)
+    conn = pika_connection("ui-victim")
     try:
         login(page)
         page.click("nav >> text=Connections")
@@ -144,20 +165,9 @@ def close_a_pika_connection(page):
         row.locator("text=Close").click()
         # The list refreshes every 5 s; the closed connection leaves it.
         expect(page.locator("#list tr", has_text="pika")).to_have_count(0, timeout=20000)
-        deadline = time.time() + 30
-        while True:
-            try:
-                conn.process_data_events(time_limit=0.2)
-            except pika.exceptions.ConnectionClosedByBroker as e:
-                assert e.reply_code == 320 and "closed by the UI test" in e.reply_text, e
-                break
-            assert time.time() < deadline, "pika was not told"
+        closed_by_broker(conn, "closed by the UI test")
     finally:
-        if conn.is_open:
-            try:
-                conn.close()
-            except pika.exceptions.AMQPError:
-                pass
+        close_quietly(conn)
 
 
 @case
@@ -265,10 +275,7 @@ def move_dead_letters_back(page):
 
 @case
 def a_connection_page_with_rates(page):
-    params = pika.ConnectionParameters(
-        "127.0.0.1", AMQP, client_properties={"connection_name": "ui-watched"}
-    )
-    conn = pika.BlockingConnection(params)
+    conn = pika_connection("ui-watched")
     try:
         ch = conn.channel()
         ch.confirm_delivery()
@@ -284,20 +291,9 @@ def a_connection_page_with_rates(page):
         page.once("dialog", lambda d: d.accept("closed from its page"))
         page.click("#close-connection")
         expect(page).to_have_url(f"{BASE}#/connections")
-        deadline = time.time() + 30
-        while True:
-            try:
-                conn.process_data_events(time_limit=0.2)
-            except pika.exceptions.ConnectionClosedByBroker as e:
-                assert e.reply_code == 320 and "closed from its page" in e.reply_text, e
-                break
-            assert time.time() < deadline, "pika was not told"
+        closed_by_broker(conn, "closed from its page")
     finally:
-        if conn.is_open:
-            try:
-                conn.close()
-            except pika.exceptions.AMQPError:
-                pass
+        close_quietly(conn)
 
 
 @case
@@ -395,7 +391,4 @@ with sync_playwright() as p:
         run(browser)
     browser.close()
 
-if failures:
-    print(f"{len(failures)} UI case(s) failed: {failures}")
-    sys.exit(1)
-print("UI suite passed")
+finish("UI")

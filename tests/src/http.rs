@@ -33,15 +33,22 @@ pub async fn server_in(dir: &std::path::Path) -> Server {
 /// Adds a user with `tags` and every permission on `/`; its basic
 /// credentials.
 pub fn user_with(s: &Server, name: &str, tags: &[&str]) -> String {
+    user_permitted(s, name, tags, ".*", ".*")
+}
+
+/// Adds a user with `tags`, no configure permission and these `write` and
+/// `read` patterns on `/`; its basic credentials.
+pub fn user_permitted(s: &Server, name: &str, tags: &[&str], write: &str, read: &str) -> String {
     crate::add_user(s, name, "pw", tags);
+    let configure = if write == ".*" && read == ".*" { ".*" } else { "" };
     s.broker
         .access
         .put_permission(warren_store::definitions::PermissionDef {
             user: name.into(),
             vhost: "/".into(),
-            configure: ".*".into(),
-            write: ".*".into(),
-            read: ".*".into(),
+            configure: configure.into(),
+            write: write.into(),
+            read: read.into(),
         })
         .unwrap();
     basic(name, "pw")

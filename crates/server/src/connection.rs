@@ -113,15 +113,9 @@ pub async fn serve(
             return;
         }
     };
-    let session = tls::session_info(stream.get_ref().1);
-    let peer_cert = stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .and_then(tls::Certificate::parse);
+    let (info, peer_cert) = tls::session_info(stream.get_ref().1);
     let session = Session {
-        info: session,
+        info,
         external: tls.verifies_peers(),
         client_cert: tls.verifies_peers().then_some(peer_cert).flatten(),
     };

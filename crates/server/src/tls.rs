@@ -162,8 +162,9 @@ fn private_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
 }
 
 /// What management shows of a session, in Erlang ssl's names as RabbitMQ
-/// reports them.
-pub fn session_info(conn: &ServerConnection) -> TlsInfo {
+/// reports them, and the client's certificate (parsed once, for both the
+/// management fields and a certificate login).
+pub fn session_info(conn: &ServerConnection) -> (TlsInfo, Option<Certificate>) {
     use rustls::CipherSuite as S;
     let protocol = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "tlsv1.3",
@@ -198,7 +199,7 @@ pub fn session_info(conn: &ServerConnection) -> TlsInfo {
         .peer_certificates()
         .and_then(|c| c.first())
         .and_then(|c| Certificate::parse(c));
-    TlsInfo {
+    let info = TlsInfo {
         protocol: protocol.into(),
         cipher: cipher.into(),
         key_exchange: key_exchange.into(),
@@ -207,7 +208,8 @@ pub fn session_info(conn: &ServerConnection) -> TlsInfo {
         peer_cert_subject: peer.as_ref().map(|c| c.subject.clone()),
         peer_cert_issuer: peer.as_ref().map(|c| c.issuer.clone()),
         peer_cert_validity: peer.as_ref().map(|c| c.validity.clone()),
-    }
+    };
+    (info, peer)
 }
 
 /// The parts of a client certificate Warren reads.

@@ -35,6 +35,30 @@ fn payloads(reply: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `POST /api/queues/%2F/{queue}/move` as `auth`.
+async fn move_as(s: &Server, auth: &str, queue: &str, body: Value) -> (u16, Value) {
+    call(
+        s,
+        "POST",
+        &format!("/api/queues/%2F/{queue}/move"),
+        auth,
+        Some(body),
+    )
+    .await
+}
+
+/// `GET /api/queues/%2F/{queue}/messages{query}` as `auth`.
+async fn peek_as(s: &Server, auth: &str, queue: &str, query: &str) -> (u16, Value) {
+    call(
+        s,
+        "GET",
+        &format!("/api/queues/%2F/{queue}/messages{query}"),
+        auth,
+        None,
+    )
+    .await
+}
+
 /// `basic.get` in ack mode.
 async fn take(ch: &lapin::Channel, queue: &str) -> Option<lapin::message::BasicGetMessage> {
     ch.basic_get(queue.into(), BasicGetOptions { no_ack: false })
@@ -77,14 +101,7 @@ async fn a_peek_shows_messages_from_an_offset_and_leaves_them_untouched() {
     }
     ch.wait_for_confirms().await.unwrap();
 
-    let (status, reply) = call(
-        &s,
-        "GET",
-        "/api/queues/%2F/browse/messages?offset=5&count=12",
-        GUEST,
-        None,
-    )
-    .await;
+    let (status, reply) = peek_as(&s, GUEST, "browse", "?offset=5&count=12").await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(reply["message_count"], 30);
     assert_eq!(reply["offset"], 5);
@@ -97,23 +114,9 @@ async fn a_peek_shows_messages_from_an_offset_and_leaves_them_untouched() {
     assert_eq!(first["properties"]["content_type"], "text/plain");
     assert_eq!(reply["messages"][1]["properties"]["delivery_mode"], 2);
     // Past the end: what is there.
-    let (_, tail) = call(
-        &s,
-        "GET",
-        "/api/queues/%2F/browse/messages?offset=28&count=10",
-        GUEST,
-        None,
-    )
-    .await;
+    let (_, tail) = peek_as(&s, GUEST, "browse", "?offset=28&count=10").await;
     assert_eq!(payloads(&tail), ["m28", "m29"]);
-    let (_, base64) = call(
-        &s,
-        "GET",
-        "/api/queues/%2F/browse/messages?count=1&encoding=base64&truncate=1",
-        GUEST,
-        None,
-    )
-    .await;
+    let (_, base64) = peek_as(&s, GUEST, "browse", "?count=1&encoding=base64&truncate=1").await;
     assert_eq!(base64["messages"][0]["payload"], "bQ==");
     assert_eq!(base64["messages"][0]["payload_encoding"], "base64");
     assert_eq!(base64["messages"][0]["payload_bytes"], 2);
@@ -128,32 +131,15 @@ async fn a_peek_shows_messages_from_an_offset_and_leaves_them_untouched() {
     assert_eq!(all, expected);
 
     // Refusals as for a get.
-    let (status, reply) = call(&s, "GET", "/api/queues/%2F/nope/messages", GUEST, None).await;
+    let (status, reply) = peek_as(&s, GUEST, "nope", "").await;
     assert_eq!((status, reply["reason"].clone()), (404, json!("Not Found")));
-    let (status, reply) = call(
-        &s,
-        "GET",
-        "/api/queues/%2F/browse/messages?encoding=hex",
-        GUEST,
-        None,
-    )
-    .await;
+    let (status, reply) = peek_as(&s, GUEST, "browse", "?encoding=hex").await;
     assert_eq!(
         (status, reply["reason"].clone()),
         (400, json!("Unsupported encoding: hex"))
     );
-    let monitor = user_with(&s, "watcher", &["monitoring"]);
-    s.broker
-        .access
-        .put_permission(warren_store::definitions::PermissionDef {
-            user: "watcher".into(),
-            vhost: "/".into(),
-            configure: "".into(),
-            write: "".into(),
-            read: "^other$".into(),
-        })
-        .unwrap();
-    let (status, _) = call(&s, "GET", "/api/queues/%2F/browse/messages", &monitor, None).await;
+    let monitor = user_permitted(&s, "watcher", &["monitoring"], "", "^other$");
+    let (status, _) = peek_as(&s, &monitor, "browse", "").await;
     assert_eq!(status, 401);
 }
 
@@ -180,16 +166,9 @@ async fn a_peek_follows_priority_order() {
         .await;
     }
     sync(&ch).await;
-    let (_, reply) = call(&s, "GET", "/api/queues/%2F/prio/messages?count=10", GUEST, None).await;
+    let (_, reply) = peek_as(&s, GUEST, "prio", "?count=10").await;
     assert_eq!(payloads(&reply), ["high", "high2", "mid", "low"]);
-    let (_, reply) = call(
-        &s,
-        "GET",
-        "/api/queues/%2F/prio/messages?offset=2&count=1",
-        GUEST,
-        None,
-    )
-    .await;
+    let (_, reply) = peek_as(&s, GUEST, "prio", "?offset=2&count=1").await;
     assert_eq!(payloads(&reply), ["mid"]);
 }
 
@@ -214,14 +193,7 @@ async fn moving_all_messages_to_another_queue_survives_a_restart() {
         }
         ch.wait_for_confirms().await.unwrap();
 
-        let (status, reply) = call(
-            &s,
-            "POST",
-            "/api/queues/%2F/from/move",
-            GUEST,
-            Some(json!({"destination": "to"})),
-        )
-        .await;
+        let (status, reply) = move_as(&s, GUEST, "from", json!({"destination": "to"})).await;
         assert_eq!(status, 200, "{reply}");
         assert_eq!(
             reply,
@@ -231,37 +203,16 @@ async fn moving_all_messages_to_another_queue_survives_a_restart() {
         assert_eq!(count(&ch, "to").await, 601);
 
         // `count` caps a move; the rest stays where it was, in order.
-        let (_, reply) = call(
-            &s,
-            "POST",
-            "/api/queues/%2F/to/move",
-            GUEST,
-            Some(json!({"destination": "from", "count": 1})),
-        )
-        .await;
+        let (_, reply) = move_as(&s, GUEST, "to", json!({"destination": "from", "count": 1})).await;
         assert_eq!(reply["moved"], 1);
-        let (status, reply) = call(
-            &s,
-            "POST",
-            "/api/queues/%2F/to/move",
-            GUEST,
-            Some(json!({"destination": "to"})),
-        )
-        .await;
+        let (status, reply) = move_as(&s, GUEST, "to", json!({"destination": "to"})).await;
         assert_eq!(status, 400, "{reply}");
-        let (status, reply) = call(
-            &s,
-            "POST",
-            "/api/queues/%2F/to/move",
-            GUEST,
-            Some(json!({"destination": "nope"})),
-        )
-        .await;
+        let (status, reply) = move_as(&s, GUEST, "to", json!({"destination": "nope"})).await;
         assert_eq!(
             (status, reply["reason"].clone()),
             (404, json!("no queue 'nope' in vhost '/'"))
         );
-        let (status, _) = call(&s, "POST", "/api/queues/%2F/to/move", GUEST, Some(json!({}))).await;
+        let (status, _) = move_as(&s, GUEST, "to", json!({})).await;
         assert_eq!(status, 400);
         s.shutdown().await;
     }
@@ -337,14 +288,7 @@ async fn dead_letters_move_back_to_their_exchange_and_routing_key() {
     sync(&ch).await;
     assert_eq!(count(&ch, "dead").await, 5);
 
-    let (status, reply) = call(
-        &s,
-        "POST",
-        "/api/queues/%2F/dead/move",
-        GUEST,
-        Some(json!({"dead_letters": true})),
-    )
-    .await;
+    let (status, reply) = move_as(&s, GUEST, "dead", json!({"dead_letters": true})).await;
     assert_eq!(status, 200, "{reply}");
     // b1, b2 back to work; t1 to "other" (work is no longer bound for
     // "test"); g1's exchange is gone; "plain" has no x-death.
@@ -372,58 +316,27 @@ async fn dead_letters_move_back_to_their_exchange_and_routing_key() {
         .await
         .unwrap();
     sync(&ch).await;
-    call(
-        &s,
-        "POST",
-        "/api/queues/%2F/dead/move",
-        GUEST,
-        Some(json!({"dead_letters": true})),
-    )
-    .await;
+    move_as(&s, GUEST, "dead", json!({"dead_letters": true})).await;
     let m = take(&ch, "work").await.unwrap();
     m.delivery
         .reject(BasicRejectOptions { requeue: false })
         .await
         .unwrap();
     sync(&ch).await;
-    let (_, peeked) = call(&s, "GET", "/api/queues/%2F/dead/messages", GUEST, None).await;
+    let (_, peeked) = peek_as(&s, GUEST, "dead", "").await;
     let death = &peeked["messages"][0]["properties"]["headers"]["x-death"][0];
     assert_eq!(death["count"], 2, "{peeked}");
     assert_eq!(death["routing-keys"], json!(["build"]));
 
     // Without write permission on the exchange, nothing moves.
-    let limited = user_with(&s, "mover", &["management"]);
-    s.broker
-        .access
-        .put_permission(warren_store::definitions::PermissionDef {
-            user: "mover".into(),
-            vhost: "/".into(),
-            configure: "".into(),
-            write: "^amq\\.default$".into(),
-            read: ".*".into(),
-        })
-        .unwrap();
-    let (status, reply) = call(
-        &s,
-        "POST",
-        "/api/queues/%2F/dead/move",
-        &limited,
-        Some(json!({"dead_letters": true})),
-    )
-    .await;
+    let limited = user_permitted(&s, "mover", &["management"], "^amq\\.default$", ".*");
+    let (status, reply) = move_as(&s, &limited, "dead", json!({"dead_letters": true})).await;
     assert_eq!(status, 200, "{reply}");
     assert_eq!(
         reply,
         json!({"moved": 0, "skipped": 0, "unroutable": 0, "refused": 1})
     );
-    let (status, reply) = call(
-        &s,
-        "POST",
-        "/api/queues/%2F/dead/move",
-        &limited,
-        Some(json!({"destination": "work"})),
-    )
-    .await;
+    let (status, reply) = move_as(&s, &limited, "dead", json!({"destination": "work"})).await;
     assert_eq!((status, reply["moved"].clone()), (200, json!(1)));
     assert_eq!(count(&ch, "work").await, 1);
 }
