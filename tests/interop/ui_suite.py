@@ -129,6 +129,7 @@ def queue_with_ttl_publish_get_purge(page):
     page.click("#list >> text=ui.ttl")
     expect(page).to_have_url(f"{BASE}#/queues/%2F/ui.ttl")
     page.fill("#publish-payload", "hello from the UI")
+    page.fill("#publish-properties", "content_type = text/plain\npriority = 3")
     page.get_by_role("button", name="Publish message").click()
     expect(page.locator("#publish")).to_contain_text("Message published.")
     expect(page.locator("#queue-ready")).to_have_text("1")
@@ -137,6 +138,8 @@ def queue_with_ttl_publish_get_purge(page):
     expect(page.locator("#browse-messages")).to_contain_text("hello from the UI")
     expect(page.locator("#browse-messages")).to_contain_text("not redelivered")
     expect(page.locator("#browse-summary")).to_have_text("Messages 1 to 1 of 1 ready")
+    expect(page.locator("#browse-messages")).to_contain_text('"content_type":"text/plain"')
+    expect(page.locator("#browse-messages")).to_contain_text('"priority":3')
     page.get_by_role("button", name="Browse messages").click()
     status, q = call("GET", "/api/queues/%2F/ui.ttl")
     assert q["messages_ready"] == 1 and q["messages_unacknowledged"] == 0, q
@@ -288,6 +291,11 @@ def a_connection_page_with_rates(page):
         expect(page.locator("#connection-facts")).to_contain_text("AMQP 0-9-1")
         expect(page.locator("#connection-channels")).to_contain_text("confirm")
         expect(page.locator("main svg.chart polyline").first).to_be_attached()
+        # Its channel's page, and back.
+        page.locator("#connection-channels a").first.click()
+        expect(page.locator("#channel-facts")).to_contain_text("confirm")
+        expect(page.locator("main svg.chart polyline").first).to_be_attached()
+        page.locator("#channel-facts a").click()
         page.once("dialog", lambda d: d.accept("closed from its page"))
         page.click("#close-connection")
         expect(page).to_have_url(f"{BASE}#/connections")

@@ -9,6 +9,7 @@ const routes = [
   [/^#\/queues$/, () => listPage(lists.queues)],
   [/^#\/connections\/(.+)$/, (m) => connectionPage(decodeURIComponent(m[1]))],
   [/^#\/connections$/, () => listPage(lists.connections)],
+  [/^#\/channels\/(.+)$/, (m) => channelPage(decodeURIComponent(m[1]))],
   [/^#\/channels$/, () => listPage(lists.channels)],
   [/^#\/exchanges\/([^/]+)\/(.*)$/, (m) => exchangePage(decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^#\/exchanges$/, () => listPage(lists.exchanges)],

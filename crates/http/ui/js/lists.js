@@ -31,7 +31,7 @@ const lists = {
   },
   channels: {
     title: 'Channels', path: '/api/channels', sort: 'name',
-    columns: [['Name', 'name'], ['User', 'user'], ['Virtual host', 'vhost'],
+    columns: [['Name', 'name', (c) => h('a', { href: `#/channels/${enc(c.name)}` }, c.name)], ['User', 'user'], ['Virtual host', 'vhost'],
       ['Prefetch', 'prefetch_count', (c) => fmt.int(c.prefetch_count), 'num'],
       ['Unacked', 'messages_unacknowledged', (c) => fmt.int(c.messages_unacknowledged), 'num'],
       ['Consumers', 'consumer_count', (c) => fmt.int(c.consumer_count), 'num']],
@@ -175,13 +175,25 @@ const KNOWN_QUEUE_ARGS = ['x-message-ttl', 'x-expires', 'x-max-length', 'x-max-l
   'x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-max-priority', 'x-queue-type', 'x-single-active-consumer',
   'x-queue-mode', 'x-consumer-timeout'];
 
+const KNOWN_EXCHANGE_ARGS = ['alternate-exchange', 'x-delayed-type'];
+
+// The known arguments as links that add their key to `textarea`, as
+// RabbitMQ's forms offer them.
+function knownArguments(textarea, names) {
+  return h('div', { class: 'muted' }, 'Add: ', names.map((a) => [h('a', { href: '#', onclick: (e) => {
+    e.preventDefault();
+    textarea.value += `${textarea.value && !textarea.value.endsWith('\n') ? '\n' : ''}${a} = `;
+    textarea.focus();
+  } }, a), ' ']));
+}
+
 function addQueueForm(reload) {
   const err = h('div', { class: 'error', role: 'alert' });
   const vhost = h('input', { id: 'queue-vhost', value: '/' });
   const name = h('input', { id: 'queue-name', required: true });
   const durable = h('select', { id: 'queue-durable' }, h('option', { value: 'true' }, 'Durable'), h('option', { value: 'false' }, 'Transient'));
   const args = h('textarea', { id: 'queue-arguments', placeholder: 'x-message-ttl = 60000' });
-  const known = h('div', { class: 'muted' }, 'Add: ', KNOWN_QUEUE_ARGS.map((a) => [h('a', { href: '#', onclick: (e) => { e.preventDefault(); args.value += `${args.value && !args.value.endsWith('\n') ? '\n' : ''}${a} = `; args.focus(); } }, a), ' ']));
+  const known = knownArguments(args, KNOWN_QUEUE_ARGS);
   const form = h('form', { class: 'grid', id: 'add-queue', onsubmit: async (e) => {
     e.preventDefault();
     err.textContent = '';
@@ -225,7 +237,7 @@ function addUserForm(reload) {
 }
 
 function addExchangeForm(reload) {
-  return simpleForm('Add an exchange', 'add-exchange', [
+  const form = simpleForm('Add an exchange', 'add-exchange', [
     ['exchange-vhost', 'Virtual host', '/'], ['exchange-name', 'Name'],
     ['exchange-type', 'Type', 'direct', ['direct', 'fanout', 'topic', 'headers', 'x-delayed-message', 'x-consistent-hash']],
     ['exchange-durable', 'Durability', 'true', ['true', 'false']],
@@ -236,4 +248,7 @@ function addExchangeForm(reload) {
       arguments: parseArguments(f['exchange-arguments']),
     });
   }, reload);
+  const args = form.querySelector('#exchange-arguments');
+  args.after(knownArguments(args, KNOWN_EXCHANGE_ARGS));
+  return form;
 }

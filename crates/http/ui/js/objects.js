@@ -1,4 +1,4 @@
-// One exchange's and one queue's pages.
+// One exchange's, queue's, channel's and connection's pages.
 'use strict';
 
 // The bindings from (`source`) or to (`destination`) an object, with unbind.
@@ -25,12 +25,19 @@ async function exchangePage(vhost, name) {
   const path = `/api/exchanges/${enc(vhost)}/${enc(name)}`;
   const x = await api('GET', path);
   const bindings = bindingsCard(vhost, `${path}/bindings/source`);
+  const rates = liveChart([
+    { key: 'in', label: 'Publish (in)', color: '#2f6fde', format: fmt.rate },
+    { key: 'out', label: 'Publish (out)', color: '#2e7d32', format: fmt.rate },
+  ]);
+  const sample = (e) => rates.add({ in: rateOf(e.message_stats, 'publish_in'), out: rateOf(e.message_stats, 'publish_out') });
+  sample(x);
   const parts = [
     h('h1', {}, `Exchange ${real || '(AMQP default)'}`),
     h('section', { class: 'card' }, h('dl', { class: 'facts' },
       h('dt', {}, 'Virtual host'), h('dd', {}, x.vhost), h('dt', {}, 'Type'), h('dd', {}, x.type),
       h('dt', {}, 'Features'), h('dd', {}, [x.durable && 'durable', x.auto_delete && 'auto-delete', x.internal && 'internal'].filter(Boolean).join(', ') || 'transient'),
       h('dt', {}, 'Arguments'), h('dd', {}, JSON.stringify(x.arguments || {})))),
+    h('h2', {}, 'Message rates'), h('section', { class: 'card' }, rates.box),
     h('h2', {}, 'Bindings'), h('section', { class: 'card' }, bindings.box),
   ];
   if (real && !real.startsWith('amq.')) {
@@ -47,6 +54,7 @@ async function exchangePage(vhost, name) {
   }
   show(...parts);
   await bindings.load();
+  every(5000, async () => sample(await api('GET', path)));
 }
 
 // Rates from a `message_stats` object (`publish_details.rate`, ...).
@@ -186,6 +194,34 @@ function moveForm(path, after) {
   return h('div', {}, h('h2', {}, 'Move messages'), h('section', { class: 'card' }, form));
 }
 
+// --- One channel: details, message rates.
+async function channelPage(name) {
+  const path = `/api/channels/${enc(name)}`;
+  const facts = h('dl', { class: 'facts', id: 'channel-facts' });
+  const rates = liveChart([
+    { key: 'publish', label: 'Publish', color: '#2f6fde', format: fmt.rate },
+    { key: 'deliver', label: 'Deliver / get', color: '#2e7d32', format: fmt.rate },
+    { key: 'ack', label: 'Ack', color: '#8e24aa', format: fmt.rate },
+  ]);
+  const draw = async () => {
+    const c = await api('GET', path);
+    const ms = c.message_stats;
+    rates.add({ publish: rateOf(ms, 'publish'), deliver: rateOf(ms, 'deliver_get'), ack: rateOf(ms, 'ack') });
+    const conn = (c.connection_details || {}).name;
+    facts.replaceChildren(
+      h('dt', {}, 'Connection'), h('dd', {}, conn ? h('a', { href: `#/connections/${enc(conn)}` }, conn) : ''),
+      h('dt', {}, 'User'), h('dd', {}, c.user), h('dt', {}, 'Virtual host'), h('dd', {}, c.vhost),
+      h('dt', {}, 'Mode'), h('dd', {}, c.confirm ? 'confirm' : c.transactional ? 'transactional' : 'normal'),
+      h('dt', {}, 'Prefetch'), h('dd', {}, `${fmt.int(c.prefetch_count)} per consumer, ${fmt.int(c.global_prefetch_count)} per channel`),
+      h('dt', {}, 'Unacked'), h('dd', {}, fmt.int(c.messages_unacknowledged)),
+      h('dt', {}, 'Consumers'), h('dd', {}, fmt.int(c.consumer_count)));
+  };
+  await draw();
+  show(h('h1', {}, `Channel ${name}`), h('section', { class: 'card' }, facts),
+    h('h2', {}, 'Message rates'), h('section', { class: 'card' }, rates.box));
+  every(5000, draw);
+}
+
 // --- One connection: details, data rates, channels, close.
 async function connectionPage(name) {
   const path = `/api/connections/${enc(name)}`;
@@ -209,7 +245,7 @@ async function connectionPage(name) {
       h('dt', {}, 'Received / sent'), h('dd', {}, `${fmt.bytes(c.recv_oct)} / ${fmt.bytes(c.send_oct)}`));
     channels.replaceChildren(chans.length ? h('div', { class: 'table-wrap' }, h('table', {},
       h('thead', {}, h('tr', {}, ['Channel', 'Prefetch', 'Unacked', 'Consumers', 'Mode'].map((t) => h('th', {}, t)))),
-      h('tbody', {}, chans.map((ch) => h('tr', {}, h('td', {}, ch.name), h('td', { class: 'num' }, fmt.int(ch.prefetch_count)),
+      h('tbody', {}, chans.map((ch) => h('tr', {}, h('td', {}, h('a', { href: `#/channels/${enc(ch.name)}` }, ch.name)), h('td', { class: 'num' }, fmt.int(ch.prefetch_count)),
         h('td', { class: 'num' }, fmt.int(ch.messages_unacknowledged)), h('td', { class: 'num' }, fmt.int(ch.consumer_count)),
         h('td', {}, ch.confirm ? 'confirm' : ch.transactional ? 'transactional' : '')))))) : h('p', { class: 'muted' }, 'No channels'));
   };
@@ -226,6 +262,7 @@ function publishForm(vhost, queue, after) {
   const note = h('span', { class: 'notice', role: 'status' });
   const payload = h('textarea', { id: 'publish-payload' });
   const headers = h('textarea', { id: 'publish-headers', placeholder: 'key = value' });
+  const props = h('textarea', { id: 'publish-properties', placeholder: 'content_type = text/plain' });
   const mode = h('select', { id: 'publish-delivery-mode' }, h('option', { value: '1' }, '1 - Non-persistent'), h('option', { value: '2' }, '2 - Persistent'));
   const form = h('form', { class: 'grid', id: 'publish', onsubmit: async (e) => {
     e.preventDefault();
@@ -234,7 +271,7 @@ function publishForm(vhost, queue, after) {
     try {
       const r = await api('POST', `/api/exchanges/${enc(vhost)}/amq.default/publish`, {
         routing_key: queue, payload: payload.value, payload_encoding: 'string',
-        properties: { delivery_mode: Number(mode.value), headers: parseArguments(headers.value) },
+        properties: { ...parseArguments(props.value), delivery_mode: Number(mode.value), headers: parseArguments(headers.value) },
       });
       note.textContent = r.routed ? 'Message published.' : 'Message published, but not routed.';
       after();
@@ -242,6 +279,8 @@ function publishForm(vhost, queue, after) {
   } },
   h('label', { for: 'publish-delivery-mode' }, 'Delivery mode'), mode,
   h('label', { for: 'publish-headers' }, 'Headers'), headers,
+  h('label', { for: 'publish-properties' }, 'Properties'), h('div', {}, props,
+    h('div', { class: 'muted' }, 'content_type, content_encoding, priority, correlation_id, reply_to, expiration, message_id, timestamp, type, user_id, app_id')),
   h('label', { for: 'publish-payload' }, 'Payload'), payload,
   h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Publish message'), note), err);
   return h('div', {}, h('h2', {}, 'Publish message'), h('section', { class: 'card' }, form));
