@@ -12,10 +12,10 @@ function tableOf(headers, rows, empty) {
     h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((c) => h('td', {}, c)))))));
 }
 
-function removeButton(path, after) {
+function removeButton(path, after, label = 'Clear') {
   return h('button', { type: 'button', class: 'secondary', onclick: async (e) => {
     try { await api('DELETE', path); after(); } catch (x) { e.target.replaceWith(h('span', { class: 'error', role: 'alert' }, x.message)); }
-  } }, 'Clear');
+  } }, label);
 }
 
 // A section whose content `load` (re)builds from the API.
@@ -111,7 +111,7 @@ function operatorPolicies() {
   const section = liveSection('Operator policies', 'operator-policies', async (reload) => tableOf(
     ['Virtual host', 'Name', 'Pattern', 'Apply to', 'Definition', 'Priority', ''],
     (await api('GET', '/api/operator-policies')).map((p) => [p.vhost, p.name, p.pattern, p['apply-to'], JSON.stringify(p.definition), String(p.priority),
-      removeButton(`/api/operator-policies/${enc(p.vhost)}/${enc(p.name)}`, reload)]),
+      removeButton(`/api/operator-policies/${enc(p.vhost)}/${enc(p.name)}`, reload, 'Delete')]),
     'No operator policies'));
   const form = simpleForm('Add or update an operator policy', 'add-operator-policy', [
     ['opolicy-vhost', 'Virtual host', '/'], ['opolicy-name', 'Name'], ['opolicy-pattern', 'Pattern', '^'],
