@@ -337,6 +337,20 @@ impl Exchange {
 
     /// Appends the destinations a message with this routing key reaches
     /// through this exchange alone (no exchange-to-exchange hops).
+    /// Bytes held by the topic routing cache: keys, results and the
+    /// table's own entries (an estimate; the table's spare room is not
+    /// counted).
+    pub fn cache_bytes(&self) -> u64 {
+        // Two fat pointers per entry in the table, and Arc's counts.
+        const ENTRY: usize = 4 * std::mem::size_of::<usize>() + 16;
+        let cache = self.topic_cache.lock();
+        let held: usize = cache
+            .iter()
+            .map(|(k, v)| ENTRY + k.len() + std::mem::size_of_val::<[Dest]>(v))
+            .sum();
+        held as u64
+    }
+
     pub fn route(&self, routing_key: &[u8], headers: &dyn Fn() -> Option<FieldTable>, out: &mut Vec<Dest>) {
         let b = self.bindings.read();
         match self.kind {

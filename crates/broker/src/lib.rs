@@ -20,6 +20,7 @@ pub mod error;
 pub mod exchange;
 pub mod headers;
 pub mod limits;
+pub mod memory;
 pub mod message;
 pub mod parameters;
 pub mod persist;
@@ -75,6 +76,8 @@ pub struct Broker {
     /// parameters (the cluster name).
     pub parameters: parameters::Parameters,
     pub store: Option<Arc<Persistence>>,
+    /// Connection buffers, counted by the connections.
+    pub memory: memory::ConnectionMemory,
 }
 
 impl Default for Broker {
@@ -90,6 +93,7 @@ impl Default for Broker {
             vhosts: RwLock::new(HashMap::new()),
             parameters: Default::default(),
             store: None,
+            memory: Default::default(),
         };
         broker.add_default_vhost();
         broker
@@ -230,6 +234,7 @@ impl Broker {
             vhosts: RwLock::new(HashMap::new()),
             parameters: parameters::Parameters::open(Some(store.clone()))?,
             store: Some(store.clone()),
+            memory: Default::default(),
         };
         if !store.defs.seeded() {
             // The default vhost exists from the first start on; an operator
@@ -349,6 +354,31 @@ impl Broker {
             store.log.close();
             store.defs.flush();
         }
+    }
+
+    /// The memory Warren counts itself, for the node's breakdown: one
+    /// pass over the queues and exchanges, as a listing makes.
+    pub fn memory_counted(&self) -> memory::Counted {
+        let mut c = memory::Counted {
+            connection_readers: self.memory.readers.get(),
+            connection_writers: self.memory.writers.get(),
+            store_pending: self.store.as_ref().map_or(0, |s| s.log.pending_bytes()),
+            ..Default::default()
+        };
+        for v in self.vhosts() {
+            for q in v.queues() {
+                let m = q.memory();
+                let held = m.memory + m.unacked_bytes;
+                match q.args.queue_type {
+                    args::QueueType::Classic => c.queue_procs += held,
+                    args::QueueType::Quorum => c.quorum_queue_procs += held,
+                }
+            }
+            for x in v.exchanges() {
+                c.caches += x.cache_bytes();
+            }
+        }
+        c
     }
 
     pub fn vhosts(&self) -> Vec<Arc<VHost>> {

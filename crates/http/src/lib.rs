@@ -44,6 +44,8 @@ pub struct ApiState {
     /// Re-reads the TLS certificates (`POST /api/tls/reload`); the error
     /// says which file is wrong.
     pub reload_tls: Arc<dyn Fn() -> Result<(), String> + Send + Sync>,
+    /// The allocator's statistics, for the node's memory breakdown.
+    pub allocator: warren_broker::memory::AllocatorProbe,
 }
 
 /// Serves the management API on `listener` until `shutdown`, on a plain TCP listener or an HTTPS one (any axum listener with

@@ -340,6 +340,7 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         "Memory used in bytes",
         resident_bytes() as i64,
     );
+    memory_metrics(&mut reg, state);
     if let Some(free) = free_disk(&state.data_dir) {
         gauge(
             &mut reg,
@@ -353,6 +354,38 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         tracing::error!("cannot encode metrics");
     }
     out
+}
+
+/// Warren's memory breakdown (as `/api/nodes/{node}/memory`), one gauge
+/// per category, and what the allocator holds.
+fn memory_metrics(reg: &mut Registry, state: &ApiState) {
+    let b = crate::routes::overview::memory_breakdown(state);
+    let fam = Family::<Labels, Gauge>::default();
+    for (category, bytes) in &b.categories {
+        fam.get_or_create(&vec![("category".to_string(), category.to_string())])
+            .set(*bytes as i64);
+    }
+    reg.register(
+        "warren_memory_bytes",
+        "Resident memory by category, as /api/nodes/{node}/memory",
+        fam,
+    );
+    for (name, help, v) in [
+        (
+            "warren_allocator_allocated_bytes",
+            "Bytes in live allocations",
+            b.allocated,
+        ),
+        (
+            "warren_allocator_resident_bytes",
+            "Bytes the allocator holds resident, freed memory not yet returned included",
+            b.allocator_resident,
+        ),
+    ] {
+        let g: Gauge = Gauge::default();
+        g.set(v as i64);
+        reg.register(name, help, g);
+    }
 }
 
 /// A constant 1 labelled with facts, as rabbitmq_prometheus's `*_info`

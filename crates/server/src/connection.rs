@@ -17,6 +17,7 @@ use warren_broker::access::{Permissions, LOGIN_REFUSAL_DELAY};
 use warren_broker::connections::{ConnectionInfo, TlsInfo};
 use warren_broker::error::{self, AmqpError};
 use warren_broker::limits::{ConnectionSlot, Slot, UserState};
+use warren_broker::memory::Share;
 use warren_broker::stats::{GlobalStats, Protocol};
 use warren_broker::{Queue, VHost};
 use warren_codec::protocol::{channel, connection};
@@ -192,6 +193,7 @@ async fn serve_stream<R, W>(
         wr,
         heartbeat.clone(),
         info.io.clone(),
+        Share::new(&shared.broker.memory.writers),
     ));
     let mut conn = Connection {
         id,
@@ -319,6 +321,77 @@ async fn sync_announced(awaited: Option<Ticket>, synced: Option<tokio::sync::fut
 /// `tx.commit`'s class and method ids.
 const TX_COMMIT: (u16, u16) = (90, 20);
 
+/// Room for the next read when the client sends little (handshakes,
+/// heartbeats, an idle or slow client): an idle connection holds this much.
+const READ_SMALL: usize = 512;
+/// Room for the next read when the client streams (a publisher): one read
+/// takes many frames.
+const READ_LARGE: usize = 64 * 1024;
+
+/// A connection's read buffer, sized by what the client sends: reads that
+/// fill it make the next one large, reads that use little make it small
+/// again, and a large buffer is let go as soon as it is empty. So a
+/// publisher reads in large batches, and ten thousand idle connections do
+/// not each keep a publisher's buffer.
+///
+/// Frames are split off the buffer without a copy; a body kept by a queue
+/// holds its part of the allocation until the message goes, and the
+/// buffer moves on to a new one.
+struct ReadBuffer {
+    bytes: BytesMut,
+    /// The room the next read gets.
+    want: usize,
+    /// Room there was when the read started.
+    room: usize,
+    counted: Share,
+}
+
+impl ReadBuffer {
+    fn new(counted: Share) -> ReadBuffer {
+        ReadBuffer {
+            bytes: BytesMut::new(),
+            want: READ_SMALL,
+            room: 0,
+            counted,
+        }
+    }
+
+    /// Before a read: lets a large empty buffer go when the client sends
+    /// little, and makes room for what the client is likely to send.
+    fn prepare(&mut self) {
+        if self.bytes.is_empty() && self.bytes.capacity() > 2 * self.want {
+            self.bytes = BytesMut::new();
+        }
+        if self.bytes.capacity() - self.bytes.len() < self.want / 2 {
+            self.bytes.reserve(self.want);
+        }
+        self.room = self.bytes.capacity() - self.bytes.len();
+        self.counted.set(self.bytes.capacity());
+    }
+
+    /// Whether it holds more than a quiet client needs.
+    fn grown(&self) -> bool {
+        self.bytes.capacity() > (2 * READ_SMALL).max(2 * self.bytes.len())
+    }
+
+    /// The client has gone quiet: keeps only what is unread, in a buffer
+    /// of its size.
+    fn release(&mut self) {
+        self.bytes = BytesMut::from(&self.bytes[..]);
+        self.want = READ_SMALL;
+        self.counted.set(self.bytes.capacity());
+    }
+
+    /// After a read of `n` bytes.
+    fn filled(&mut self, n: usize) {
+        if n >= self.room {
+            self.want = READ_LARGE;
+        } else if n < self.want / 8 {
+            self.want = (self.want / 2).max(READ_SMALL);
+        }
+    }
+}
+
 impl Connection {
     /// Sends what every channel can now confirm or must refuse, and closes
     /// the channels whose commit the store refused. Returns the highest log
@@ -343,11 +416,11 @@ impl Connection {
     }
 
     async fn run<R: AsyncRead + Unpin>(&mut self, rd: &mut R, shutdown: CancellationToken) {
-        let mut buf = BytesMut::with_capacity(128 * 1024);
+        let mut buf = ReadBuffer::new(Share::new(&self.shared.broker.memory.readers));
         let mut last_read = Instant::now();
         let mut shutting_down = false;
         loop {
-            self.contained(|conn| conn.frames(&mut buf));
+            self.contained(|conn| conn.frames(&mut buf.bytes));
             if self.state == State::Done {
                 return;
             }
@@ -396,9 +469,7 @@ impl Connection {
                 }
                 continue;
             }
-            if buf.capacity() - buf.len() < 16 * 1024 {
-                buf.reserve(64 * 1024);
-            }
+            buf.prepare();
             let hb = self.heartbeat.load(Ordering::Relaxed);
             let throttled = self.out.over_read_limit();
             let mut deadline = if hb > 0 && !throttled {
@@ -406,6 +477,9 @@ impl Connection {
             } else {
                 Instant::now() + Duration::from_secs(3600)
             };
+            if buf.grown() {
+                deadline = deadline.min(last_read + outbound::IDLE_RELEASE);
+            }
             for d in [self.closing_deadline, self.handshake_deadline]
                 .into_iter()
                 .flatten()
@@ -426,14 +500,18 @@ impl Connection {
                 _ = out.drained(), if throttled => {
                     last_read = Instant::now();
                 }
-                r = rd.read_buf(&mut buf), if !throttled => match r {
+                r = rd.read_buf(&mut buf.bytes), if !throttled => match r {
                     Ok(0) | Err(_) => return,
                     Ok(n) => {
+                        buf.filled(n);
                         last_read = Instant::now();
                         info.io.received(n);
                     }
                 },
                 _ = tokio::time::sleep_until(deadline) => {
+                    if buf.grown() && last_read.elapsed() >= outbound::IDLE_RELEASE {
+                        buf.release();
+                    }
                     if self.closing_deadline.is_some_and(|d| Instant::now() >= d) {
                         return;
                     }

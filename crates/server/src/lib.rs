@@ -4,6 +4,7 @@
 //! logging and signal handling.
 
 pub mod alarms;
+pub mod allocator;
 pub mod auth;
 pub mod channel;
 pub mod config;
@@ -143,6 +144,13 @@ pub async fn start_on(config: Config, disk: Arc<dyn warren_store::Disk>) -> std:
             ))
         })?;
     let broker = Arc::new(broker);
+    match allocator::built_options() {
+        Some(o) if o.trim_end_matches('\0').ends_with(allocator::OPTIONS) => {}
+        o => tracing::warn!(
+            "jemalloc was built with options {o:?}, not Warren's ({}): freed memory goes back to the system more slowly",
+            allocator::OPTIONS
+        ),
+    }
     let tls = TlsSet::load(&config)?;
     let alarms = Arc::new(alarms::Alarms::default());
     if let Some(store) = &broker.store {
@@ -227,6 +235,7 @@ pub async fn start_on(config: Config, disk: Arc<dyn warren_store::Disk>) -> std:
             let tls = tls.clone();
             Arc::new(move || tls.reload())
         },
+        allocator: allocator::stats,
     };
     let mut http = Vec::new();
     if let Some(l) = management_listener {

@@ -27,6 +27,13 @@ pub const HIGH_WATER: usize = 1 << 20;
 /// its acknowledgements from being read.
 pub const READ_LIMIT: usize = 4 * HIGH_WATER;
 
+/// A write this small means the connection is not streaming: the writer
+/// lets its spare buffer go rather than keep it.
+const SMALL_WRITE: usize = 4 * 1024;
+
+/// After this long without writing, a connection's grown buffers are let go.
+pub const IDLE_RELEASE: Duration = Duration::from_secs(2);
+
 pub struct Outbound {
     buf: Mutex<BytesMut>,
     notify: Notify,
@@ -46,7 +53,8 @@ pub struct Outbound {
 impl Outbound {
     pub fn new(frame_max: u32) -> Arc<Outbound> {
         Arc::new(Outbound {
-            buf: Mutex::new(BytesMut::with_capacity(64 * 1024)),
+            // Grows with the first frames; an idle connection keeps little.
+            buf: Mutex::new(BytesMut::new()),
             notify: Notify::new(),
             in_flight: AtomicUsize::new(0),
             drained: Notify::new(),
@@ -131,25 +139,39 @@ pub async fn writer<W: AsyncWrite + Unpin>(
     mut sock: W,
     heartbeat: Arc<AtomicU32>,
     io: Arc<warren_broker::connections::IoCounters>,
+    mut counted: warren_broker::memory::Share,
 ) {
-    let mut spare = BytesMut::with_capacity(64 * 1024);
+    let mut spare = BytesMut::new();
+    let mut pending_room = 0;
     let mut last_write = Instant::now();
     loop {
         let hb = heartbeat.load(Ordering::Relaxed);
-        let tick = if hb == 0 {
+        let beat = if hb == 0 {
             Duration::from_secs(3600)
         } else {
             Duration::from_millis(u64::from(hb) * 500)
         };
+        // Buffers grown by a burst are let go once the connection has been
+        // quiet for a while; an idle connection with small buffers only
+        // wakes for its heartbeats.
+        let holding = pending_room + spare.capacity() > SMALL_WRITE;
+        let tick = if holding { beat.min(IDLE_RELEASE) } else { beat };
         let woke = tokio::time::timeout(tick, out.notify.notified()).await.is_ok();
         {
             let mut buf = out.buf.lock();
-            if buf.is_empty() && !woke && hb != 0 && last_write.elapsed() >= tick {
-                warren_codec::encode::heartbeat(&mut buf);
+            if buf.is_empty() && !woke {
+                if hb != 0 && last_write.elapsed() >= beat {
+                    warren_codec::encode::heartbeat(&mut buf);
+                } else if holding && last_write.elapsed() >= IDLE_RELEASE {
+                    *buf = BytesMut::new();
+                    spare = BytesMut::new();
+                }
             }
             std::mem::swap(&mut *buf, &mut spare);
             // Under the lock, so that pending bytes never read as fewer.
             out.in_flight.store(spare.len(), Ordering::Release);
+            pending_room = buf.capacity();
+            counted.set(pending_room + spare.capacity());
         }
         if !spare.is_empty() {
             // The flush pushes out what TLS holds back as records; on TCP it
@@ -166,12 +188,16 @@ pub async fn writer<W: AsyncWrite + Unpin>(
             }
             io.sent(spare.len());
             last_write = Instant::now();
+            let written = spare.len();
             spare.clear();
-            // A burst may have grown the buffer; do not keep it for an idle
-            // connection (memory per connection stays small).
-            if spare.capacity() > 256 * 1024 {
-                spare = BytesMut::with_capacity(64 * 1024);
+            // Kept for the next batch while the connection is busy; a burst
+            // may have grown it, and a connection that writes little (idle,
+            // heartbeats, a slow consumer) does not keep it.
+            if spare.capacity() > 256 * 1024 || (written < SMALL_WRITE && spare.capacity() > SMALL_WRITE) {
+                spare = BytesMut::new();
             }
+            // The pending buffer as of the swap: no second lock per write.
+            counted.set(pending_room + spare.capacity());
         }
         let starved: Vec<Arc<Queue>> = std::mem::take(&mut *out.starved.lock());
         for q in starved {

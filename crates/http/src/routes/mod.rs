@@ -85,6 +85,8 @@ fn api(state: ApiState) -> Router {
         .route("/api/overview", get(overview::overview))
         .route("/api/nodes", get(overview::nodes))
         .route("/api/nodes/{node}", get(overview::node))
+        .route("/api/nodes/{node}/memory", get(overview::node_memory))
+        .route("/api/nodes/{node}/memory/relative", get(overview::node_memory_relative))
         .route("/api/whoami", get(overview::whoami))
         .route("/api/extensions", get(overview::extensions))
         .route("/api/connections", get(connections::list))

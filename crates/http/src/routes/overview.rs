@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
+use warren_broker::memory::Breakdown;
 use warren_broker::queue::QueueStats;
 use warren_broker::system::{free_disk, max_open_files, open_files, resident_bytes};
 
@@ -176,17 +177,89 @@ pub async fn nodes(
     p.apply(vec![node_json(&s)])
 }
 
+#[derive(serde::Deserialize)]
+pub struct NodeParams {
+    #[serde(default)]
+    memory: bool,
+}
+
 pub async fn node(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(p): Query<ListParams>,
+    Query(extra): Query<NodeParams>,
 ) -> Result<Json<Value>> {
     caller.require_monitor()?;
     if name != NODE {
         return Err(ApiError::NotFound);
     }
-    Ok(p.project_one(node_json(&s)))
+    let mut node = node_json(&s);
+    if extra.memory {
+        // As RabbitMQ's `?memory=true`: the breakdown inside the node.
+        node["memory"] = memory_json(&memory_breakdown(&s));
+    }
+    Ok(p.project_one(node))
+}
+
+/// Where the node's memory is, by category (see `warren_broker::memory`).
+pub fn memory_breakdown(s: &ApiState) -> Breakdown {
+    Breakdown::new(resident_bytes(), s.broker.memory_counted(), (s.allocator)())
+}
+
+fn memory_json(b: &Breakdown) -> Value {
+    let mut m: serde_json::Map<String, Value> = b
+        .categories
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    m.insert("strategy".into(), json!("rss"));
+    // RabbitMQ's `erlang` is what its runtime has allocated; Warren's
+    // allocator answers the same question.
+    m.insert(
+        "total".into(),
+        json!({"erlang": b.allocated, "rss": b.rss, "allocated": b.allocator_resident}),
+    );
+    Value::Object(m)
+}
+
+/// `/api/nodes/{node}/memory`: bytes per category.
+pub async fn node_memory(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>> {
+    caller.require_monitor()?;
+    if name != NODE {
+        return Err(ApiError::NotFound);
+    }
+    Ok(Json(json!({"memory": memory_json(&memory_breakdown(&s))})))
+}
+
+/// `/api/nodes/{node}/memory/relative`: whole percentages of the total,
+/// as RabbitMQ rounds them (a category that holds anything shows at
+/// least 1).
+pub async fn node_memory_relative(
+    State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>> {
+    caller.require_monitor()?;
+    if name != NODE {
+        return Err(ApiError::NotFound);
+    }
+    let b = memory_breakdown(&s);
+    let total = b.rss.max(1);
+    let mut m = serde_json::Map::new();
+    m.insert("total".into(), json!(100));
+    for (k, v) in &b.categories {
+        let pct = match v * 100 / total {
+            0 if *v > 0 => 1,
+            p => p,
+        };
+        m.insert(k.to_string(), json!(pct));
+    }
+    Ok(Json(json!({"memory": m})))
 }
 
 pub async fn whoami(Extension(caller): Extension<Caller>) -> Json<Value> {

@@ -521,6 +521,12 @@ impl MessageLog {
         }
     }
 
+    /// Bytes appended and not yet written (bounded by the pending limit),
+    /// held in memory meanwhile.
+    pub fn pending_bytes(&self) -> u64 {
+        self.shared.pending.load(Ordering::Relaxed)
+    }
+
     /// Whether appends have run so far ahead of the disk that publishers
     /// should pause.
     pub fn backlogged(&self) -> bool {
