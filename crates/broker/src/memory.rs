@@ -125,7 +125,12 @@ impl Breakdown {
             Some(a) => {
                 let used = a.allocated.max(sum) + a.metadata;
                 let resident = a.resident.max(used);
-                (a.allocated.saturating_sub(sum), a.metadata, resident - used, resident)
+                (
+                    a.allocated.saturating_sub(sum),
+                    a.metadata,
+                    resident - used,
+                    resident,
+                )
             }
             None => (rss.saturating_sub(sum), 0, 0, rss.max(sum)),
         };

@@ -19,9 +19,12 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// The options built into jemalloc (`.cargo/config.toml`): a background
 /// thread purges freed pages, dirty pages go back to the system after about
 /// a second (the default is ten), without the lazy "muzzy" stage Linux
-/// would let linger in the resident size. `MALLOC_CONF` overrides
-/// them at run time.
-pub const OPTIONS: &str = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+/// would let linger in the resident size. Blocks up to 128 KiB (read
+/// buffers, the log's 64 KiB chunks, outgoing buffers) come from the
+/// threads' caches: above jemalloc's default of 32 KiB they went through
+/// the arena's locks and extent maps, 10% more CPU per confirmed message
+/// than glibc. `MALLOC_CONF` overrides them at run time.
+pub const OPTIONS: &str = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,tcache_max:131072";
 
 /// The options jemalloc was built with, to check that a build outside
 /// this workspace's cargo configuration still has them.

@@ -27,9 +27,8 @@ pub const HIGH_WATER: usize = 1 << 20;
 /// its acknowledgements from being read.
 pub const READ_LIMIT: usize = 4 * HIGH_WATER;
 
-/// A write this small means the connection is not streaming: the writer
-/// lets its spare buffer go rather than keep it.
-const SMALL_WRITE: usize = 4 * 1024;
+/// Buffers this small are kept by a quiet connection.
+const SMALL_BUFFERS: usize = 4 * 1024;
 
 /// After this long without writing, a connection's grown buffers are let go.
 pub const IDLE_RELEASE: Duration = Duration::from_secs(2);
@@ -154,7 +153,7 @@ pub async fn writer<W: AsyncWrite + Unpin>(
         // Buffers grown by a burst are let go once the connection has been
         // quiet for a while; an idle connection with small buffers only
         // wakes for its heartbeats.
-        let holding = pending_room + spare.capacity() > SMALL_WRITE;
+        let holding = pending_room + spare.capacity() > SMALL_BUFFERS;
         let tick = if holding { beat.min(IDLE_RELEASE) } else { beat };
         let woke = tokio::time::timeout(tick, out.notify.notified()).await.is_ok();
         {
@@ -188,12 +187,11 @@ pub async fn writer<W: AsyncWrite + Unpin>(
             }
             io.sent(spare.len());
             last_write = Instant::now();
-            let written = spare.len();
             spare.clear();
-            // Kept for the next batch while the connection is busy; a burst
-            // may have grown it, and a connection that writes little (idle,
-            // heartbeats, a slow consumer) does not keep it.
-            if spare.capacity() > 256 * 1024 || (written < SMALL_WRITE && spare.capacity() > SMALL_WRITE) {
+            // Kept for the next batch while the connection is busy (growing
+            // a new one frame by frame costs copies); a burst's outsized
+            // one is not, and a quiet connection lets both go (above).
+            if spare.capacity() > 256 * 1024 {
                 spare = BytesMut::new();
             }
             // The pending buffer as of the swap: no second lock per write.

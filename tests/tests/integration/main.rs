@@ -23,6 +23,7 @@ mod management_access;
 mod management_api;
 mod mandatory;
 mod max_length;
+mod memory;
 mod metrics;
 mod parameters;
 mod permissions;

@@ -86,7 +86,10 @@ fn api(state: ApiState) -> Router {
         .route("/api/nodes", get(overview::nodes))
         .route("/api/nodes/{node}", get(overview::node))
         .route("/api/nodes/{node}/memory", get(overview::node_memory))
-        .route("/api/nodes/{node}/memory/relative", get(overview::node_memory_relative))
+        .route(
+            "/api/nodes/{node}/memory/relative",
+            get(overview::node_memory_relative),
+        )
         .route("/api/whoami", get(overview::whoami))
         .route("/api/extensions", get(overview::extensions))
         .route("/api/connections", get(connections::list))

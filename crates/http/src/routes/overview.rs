@@ -177,6 +177,15 @@ pub async fn nodes(
     p.apply(vec![node_json(&s)])
 }
 
+/// A monitoring user asking about this node (there is only this one).
+fn this_node(caller: &Caller, name: &str) -> Result<()> {
+    caller.require_monitor()?;
+    if name != NODE {
+        return Err(ApiError::NotFound);
+    }
+    Ok(())
+}
+
 #[derive(serde::Deserialize)]
 pub struct NodeParams {
     #[serde(default)]
@@ -190,10 +199,7 @@ pub async fn node(
     Query(p): Query<ListParams>,
     Query(extra): Query<NodeParams>,
 ) -> Result<Json<Value>> {
-    caller.require_monitor()?;
-    if name != NODE {
-        return Err(ApiError::NotFound);
-    }
+    this_node(&caller, &name)?;
     let mut node = node_json(&s);
     if extra.memory {
         // As RabbitMQ's `?memory=true`: the breakdown inside the node.
@@ -229,10 +235,7 @@ pub async fn node_memory(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>> {
-    caller.require_monitor()?;
-    if name != NODE {
-        return Err(ApiError::NotFound);
-    }
+    this_node(&caller, &name)?;
     Ok(Json(json!({"memory": memory_json(&memory_breakdown(&s))})))
 }
 
@@ -244,10 +247,7 @@ pub async fn node_memory_relative(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>> {
-    caller.require_monitor()?;
-    if name != NODE {
-        return Err(ApiError::NotFound);
-    }
+    this_node(&caller, &name)?;
     let b = memory_breakdown(&s);
     let total = b.rss.max(1);
     let mut m = serde_json::Map::new();

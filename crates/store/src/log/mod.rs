@@ -43,6 +43,10 @@ pub fn segment_of(id: u64) -> u32 {
     (id >> 32) as u32
 }
 
+/// The size of the blocks appended records are gathered in: a segment's
+/// records pending for the persister are a list of these.
+const CHUNK: usize = 64 * 1024;
+
 /// Records appended one after another in one segment.
 struct Chunk {
     segment: u32,
@@ -232,12 +236,17 @@ impl MessageLog {
         let (segment, offset) = (a.segment, a.offset);
         a.ticket += 1;
         let ticket = a.ticket;
-        let start_new_chunk = a.chunks.last().is_none_or(|c| c.segment != segment);
+        // A full chunk is followed by a new one rather than grown: growing
+        // copied the whole batch at each doubling, and gave the allocator
+        // ever larger blocks to find under load.
+        let start_new_chunk = a.chunks.last().is_none_or(|c| {
+            c.segment != segment || c.data.len() + total as usize > c.data.capacity().max(CHUNK)
+        });
         if start_new_chunk {
             a.chunks.push(Chunk {
                 segment,
                 offset,
-                data: Vec::with_capacity(64 * 1024),
+                data: Vec::with_capacity(CHUNK.max(total as usize)),
                 last: ticket,
                 durable,
             });
