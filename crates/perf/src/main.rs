@@ -1,0 +1,264 @@
+//! warren-perf: load for any AMQP 0-9-1 broker, like RabbitMQ's PerfTest
+//! and lavinmqperf, so users can measure Warren against what they run
+//! today. Each run prints one JSON line.
+//!
+//!     warren-perf throughput --producers 2 --consumers 2 --size 1024 --confirm 1000 --ack
+//!     warren-perf latency --rate 1000
+//!     warren-perf connections --count 10000
+//!     warren-perf queues --count 100000 --durable
+
+mod client;
+mod load;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+use warren_codec::{AMQPValue, FieldTable, LongString};
+
+use client::{Conn, Uri};
+
+#[derive(Parser)]
+#[command(
+    name = "warren-perf",
+    version,
+    about = "Load tests for any AMQP 0-9-1 broker; one JSON line per run"
+)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+    /// amqp://user:password@host:port/vhost (vhost %-encoded)
+    #[arg(long, global = true, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    uri: String,
+    /// Seconds each connection and declaration may take
+    #[arg(long, global = true, default_value_t = 10.0)]
+    timeout: f64,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Publishers and consumers on queues, as fast as they go (or --rate)
+    Throughput(Flow),
+    /// Publish-to-deliver latency percentiles at a fixed rate (default 1000 msg/s)
+    Latency(Flow),
+    /// Open connections (one channel each), hold them, close them
+    Connections {
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Opened at a time
+        #[arg(long, default_value_t = 32)]
+        parallel: usize,
+        /// Seconds to hold them open
+        #[arg(long, default_value_t = 5.0)]
+        hold: f64,
+    },
+    /// Declare queues, then delete them
+    Queues {
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        #[arg(long)]
+        durable: bool,
+        /// Queue arguments, KEY=VALUE (numbers become integers), repeatable
+        #[arg(long = "queue-arg", value_parser = queue_arg)]
+        queue_args: Vec<(String, AMQPValue)>,
+        #[arg(long, default_value = "perf")]
+        prefix: String,
+    },
+}
+
+#[derive(Args, Clone)]
+pub struct Flow {
+    #[arg(long, default_value_t = 1)]
+    pub producers: usize,
+    #[arg(long, default_value_t = 1)]
+    pub consumers: usize,
+    #[arg(long, default_value_t = 1)]
+    pub queues: usize,
+    /// Body size in bytes (at least 16: send time and sequence)
+    #[arg(long, default_value_t = 16)]
+    pub size: usize,
+    /// Seconds to measure
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Total publish rate over all producers, msg/s (0: unlimited)
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Publisher confirms with this many unconfirmed at most (0: off)
+    #[arg(long, default_value_t = 0)]
+    pub confirm: usize,
+    /// Consumers acknowledge (manual ack) instead of no-ack
+    #[arg(long)]
+    pub ack: bool,
+    /// Acknowledge with multiple=true every N messages
+    #[arg(long, default_value_t = 1)]
+    pub multi_ack: u64,
+    /// Consumer prefetch (with --ack)
+    #[arg(long, default_value_t = 100)]
+    pub prefetch: u16,
+    /// Persistent messages (delivery mode 2) to durable queues
+    #[arg(long)]
+    pub persistent: bool,
+    /// Queue arguments, KEY=VALUE (numbers become integers), repeatable:
+    /// x-queue-type=quorum, x-max-priority=10, x-max-length=1000...
+    #[arg(long = "queue-arg", value_parser = queue_arg)]
+    pub queue_args: Vec<(String, AMQPValue)>,
+    #[arg(long, default_value = "perf")]
+    pub prefix: String,
+}
+
+fn queue_arg(s: &str) -> Result<(String, AMQPValue), String> {
+    let (k, v) = s.split_once('=').ok_or("expected KEY=VALUE")?;
+    let value = match v.parse::<i64>() {
+        Ok(n) => AMQPValue::LongLongInt(n),
+        Err(_) => AMQPValue::LongString(LongString::from(v)),
+    };
+    Ok((k.to_string(), value))
+}
+
+pub fn table(args: &[(String, AMQPValue)]) -> FieldTable {
+    let mut t = FieldTable::default();
+    for (k, v) in args {
+        t.insert(k.as_str().into(), v.clone());
+    }
+    t
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let (name, result) = runtime.block_on(run(&cli));
+    let line = match result {
+        Ok(mut v) => {
+            v["scenario"] = json!(name);
+            v["ok"] = json!(true);
+            v
+        }
+        Err(e) => json!({"scenario": name, "ok": false, "error": format!("{e:#}")}),
+    };
+    println!("{line}");
+    if line["ok"] != json!(true) {
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: &Cli) -> (&'static str, Result<Value>) {
+    let uri = match Uri::parse(&cli.uri) {
+        Ok(u) => u,
+        Err(e) => return ("", Err(e)),
+    };
+    let timeout = Duration::from_secs_f64(cli.timeout);
+    match &cli.scenario {
+        Scenario::Throughput(f) => ("throughput", load::flow(&uri, f, timeout, false).await),
+        Scenario::Latency(f) => {
+            let mut f = f.clone();
+            f.rate = Some(f.rate.unwrap_or(1000.0));
+            ("latency", load::flow(&uri, &f, timeout, true).await)
+        }
+        Scenario::Connections {
+            count,
+            parallel,
+            hold,
+        } => (
+            "connections",
+            connections(&uri, *count, *parallel, Duration::from_secs_f64(*hold), timeout).await,
+        ),
+        Scenario::Queues {
+            count,
+            durable,
+            queue_args,
+            prefix,
+        } => (
+            "queues",
+            queues(&uri, *count, *durable, &table(queue_args), prefix, timeout).await,
+        ),
+    }
+}
+
+/// Opens `count` connections, `parallel` at a time, holds them, closes them.
+async fn connections(
+    uri: &Uri,
+    count: usize,
+    parallel: usize,
+    hold: Duration,
+    timeout: Duration,
+) -> Result<Value> {
+    let started = Instant::now();
+    let mut open = Vec::with_capacity(count);
+    let mut server = String::new();
+    while open.len() < count {
+        let batch = parallel.min(count - open.len());
+        let tasks: Vec<_> = (0..batch)
+            .map(|_| {
+                let uri = uri.clone();
+                tokio::spawn(async move { Conn::open(&uri, timeout).await })
+            })
+            .collect();
+        for t in tasks {
+            let c = t.await??;
+            server.clone_from(&c.server);
+            open.push(c);
+        }
+    }
+    let opened_in = started.elapsed().as_secs_f64();
+    tokio::time::sleep(hold).await;
+    let closing = Instant::now();
+    let closes: Vec<_> = open.into_iter().map(|c| tokio::spawn(c.close())).collect();
+    for c in closes {
+        c.await?;
+    }
+    Ok(json!({
+        "broker": server,
+        "params": {"count": count, "parallel": parallel, "hold_s": hold.as_secs_f64()},
+        "open_rate": count as f64 / opened_in,
+        "close_rate": count as f64 / closing.elapsed().as_secs_f64(),
+    }))
+}
+
+/// Declares `count` queues, then deletes them, pipelined in batches (as a
+/// client with many queues does at start); reports both rates.
+async fn queues(
+    uri: &Uri,
+    count: usize,
+    durable: bool,
+    args: &FieldTable,
+    prefix: &str,
+    timeout: Duration,
+) -> Result<Value> {
+    const BATCH: usize = 100;
+    let mut c = Conn::open(uri, timeout).await?;
+    let names: Vec<String> = (0..count).map(|i| format!("{prefix}-q{i}")).collect();
+    let mut rates = Vec::new();
+    for declaring in [true, false] {
+        let started = Instant::now();
+        for batch in names.chunks(BATCH) {
+            for n in batch {
+                let m = if declaring {
+                    client::declare(n, durable, args, false)
+                } else {
+                    client::delete(n, false)
+                };
+                c.writer.send(1, m).await?;
+            }
+            for _ in batch {
+                match tokio::time::timeout(timeout, c.reader.method()).await?? {
+                    warren_codec::AMQPClass::Queue(_) => {}
+                    other => bail!("{other:?}"),
+                }
+            }
+        }
+        rates.push(count as f64 / started.elapsed().as_secs_f64());
+    }
+    let server = c.server.clone();
+    c.close().await;
+    Ok(json!({
+        "broker": server,
+        "params": {"count": count, "durable": durable},
+        "declare_rate": rates[0],
+        "delete_rate": rates[1],
+    }))
+}
