@@ -335,8 +335,6 @@ impl Exchange {
         !self.bindings.read().list.is_empty()
     }
 
-    /// Appends the destinations a message with this routing key reaches
-    /// through this exchange alone (no exchange-to-exchange hops).
     /// Bytes held by the topic routing cache: keys, results and the
     /// table's own entries (an estimate; the table's spare room is not
     /// counted).
@@ -351,6 +349,8 @@ impl Exchange {
         held as u64
     }
 
+    /// Appends the destinations a message with this routing key reaches
+    /// through this exchange alone (no exchange-to-exchange hops).
     pub fn route(&self, routing_key: &[u8], headers: &dyn Fn() -> Option<FieldTable>, out: &mut Vec<Dest>) {
         let b = self.bindings.read();
         match self.kind {

@@ -340,7 +340,20 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         "Memory used in bytes",
         resident_bytes() as i64,
     );
-    memory_metrics(&mut reg, state);
+    let memory = crate::routes::overview::memory_breakdown(state);
+    memory_metrics(&mut reg, &memory);
+    gauge(
+        &mut reg,
+        "warren_allocator_allocated_bytes",
+        "Bytes in live allocations",
+        memory.allocated as i64,
+    );
+    gauge(
+        &mut reg,
+        "warren_allocator_resident_bytes",
+        "Bytes the allocator holds resident, freed memory not yet returned included",
+        memory.allocator_resident as i64,
+    );
     if let Some(free) = free_disk(&state.data_dir) {
         gauge(
             &mut reg,
@@ -357,9 +370,8 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
 }
 
 /// Warren's memory breakdown (as `/api/nodes/{node}/memory`), one gauge
-/// per category, and what the allocator holds.
-fn memory_metrics(reg: &mut Registry, state: &ApiState) {
-    let b = crate::routes::overview::memory_breakdown(state);
+/// per category.
+fn memory_metrics(reg: &mut Registry, b: &warren_broker::memory::Breakdown) {
     let fam = Family::<Labels, Gauge>::default();
     for (category, bytes) in &b.categories {
         fam.get_or_create(&vec![("category".to_string(), category.to_string())])
@@ -370,22 +382,6 @@ fn memory_metrics(reg: &mut Registry, state: &ApiState) {
         "Resident memory by category, as /api/nodes/{node}/memory",
         fam,
     );
-    for (name, help, v) in [
-        (
-            "warren_allocator_allocated_bytes",
-            "Bytes in live allocations",
-            b.allocated,
-        ),
-        (
-            "warren_allocator_resident_bytes",
-            "Bytes the allocator holds resident, freed memory not yet returned included",
-            b.allocator_resident,
-        ),
-    ] {
-        let g: Gauge = Gauge::default();
-        g.set(v as i64);
-        reg.register(name, help, g);
-    }
 }
 
 /// A constant 1 labelled with facts, as rabbitmq_prometheus's `*_info`

@@ -206,9 +206,7 @@ impl Conn {
     }
 
     pub async fn declare(&mut self, name: &str, durable: bool, arguments: &FieldTable) -> Result<()> {
-        self.call(1, declare(name, durable, arguments, false))
-            .await
-            .map(drop)
+        self.call(1, declare(name, durable, arguments)).await.map(drop)
     }
 
     pub async fn close(mut self) {
@@ -222,24 +220,24 @@ impl Conn {
     }
 }
 
-pub fn declare(name: &str, durable: bool, arguments: &FieldTable, nowait: bool) -> AMQPClass {
+pub fn declare(name: &str, durable: bool, arguments: &FieldTable) -> AMQPClass {
     AMQPClass::Queue(queue::AMQPMethod::Declare(queue::Declare {
         queue: name.into(),
         passive: false,
         durable,
         exclusive: false,
         auto_delete: false,
-        nowait,
+        nowait: false,
         arguments: arguments.clone(),
     }))
 }
 
-pub fn delete(name: &str, nowait: bool) -> AMQPClass {
+pub fn delete(name: &str) -> AMQPClass {
     AMQPClass::Queue(queue::AMQPMethod::Delete(queue::Delete {
         queue: name.into(),
         if_unused: false,
         if_empty: false,
-        nowait,
+        nowait: false,
     }))
 }
 

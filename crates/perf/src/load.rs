@@ -159,7 +159,7 @@ pub async fn flow(uri: &Uri, f: &Flow, timeout: Duration, latency_run: bool) -> 
         latencies.append(&mut c.await??);
     }
     for n in &names {
-        setup.call(1, client::delete(n, false)).await?;
+        setup.call(1, client::delete(n)).await?;
     }
     setup.close().await;
     let rate = |i: usize| (after[i] - before[i]) as f64 / elapsed;
@@ -344,9 +344,6 @@ async fn consume(
             Incoming::Header(size) => {
                 remaining = size;
                 first_body = true;
-                if size == 0 {
-                    remaining = 0;
-                }
             }
             Incoming::Body(b) => {
                 if first_body && b.len() >= 8 {

@@ -238,9 +238,9 @@ async fn queues(
         for batch in names.chunks(BATCH) {
             for n in batch {
                 let m = if declaring {
-                    client::declare(n, durable, args, false)
+                    client::declare(n, durable, args)
                 } else {
-                    client::delete(n, false)
+                    client::delete(n)
                 };
                 c.writer.send(1, m).await?;
             }

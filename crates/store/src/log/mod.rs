@@ -239,9 +239,10 @@ impl MessageLog {
         // A full chunk is followed by a new one rather than grown: growing
         // copied the whole batch at each doubling, and gave the allocator
         // ever larger blocks to find under load.
-        let start_new_chunk = a.chunks.last().is_none_or(|c| {
-            c.segment != segment || c.data.len() + total as usize > c.data.capacity().max(CHUNK)
-        });
+        let start_new_chunk = a
+            .chunks
+            .last()
+            .is_none_or(|c| c.segment != segment || c.data.len() + total as usize > c.data.capacity());
         if start_new_chunk {
             a.chunks.push(Chunk {
                 segment,
@@ -539,7 +540,7 @@ impl MessageLog {
     /// Whether appends have run so far ahead of the disk that publishers
     /// should pause.
     pub fn backlogged(&self) -> bool {
-        self.shared.pending.load(Ordering::Relaxed) > PENDING_LIMIT
+        self.pending_bytes() > PENDING_LIMIT
     }
 
     /// Waits until the persister has written most of what is pending, or
