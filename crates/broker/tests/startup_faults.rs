@@ -65,7 +65,7 @@ fn an_unreadable_queue_definition_stops_the_start_and_keeps_every_message_file()
     assert!(before.len() > 3, "{} segments", before.len());
     {
         // One queue definition is damaged (a torn write, a bad disk block).
-        let db = sled::open(dir.path().join("definitions")).unwrap();
+        let db = definitions_db(dir.path());
         db.open_tree("queues")
             .unwrap()
             .insert(b"/\0broken", &b"{not json"[..])
@@ -82,7 +82,7 @@ fn an_unreadable_queue_definition_stops_the_start_and_keeps_every_message_file()
 
     // Repaired, the broker starts with every message.
     {
-        let db = sled::open(dir.path().join("definitions")).unwrap();
+        let db = definitions_db(dir.path());
         db.open_tree("queues").unwrap().remove(b"/\0broken").unwrap();
         db.flush().unwrap();
     }
@@ -111,7 +111,7 @@ fn a_queue_id_that_cannot_be_drawn_fails_the_declare_and_is_never_reused() {
     }
     {
         // The id counter is damaged.
-        let db = sled::open(dir.path().join("definitions")).unwrap();
+        let db = definitions_db(dir.path());
         db.open_tree("meta")
             .unwrap()
             .insert(b"next_queue_id", &[1u8, 2, 3][..])
@@ -165,7 +165,7 @@ fn a_queue_id_that_cannot_be_drawn_fails_the_declare_and_is_never_reused() {
     // damaged counter read as "start again at 1": the new queue would
     // have shared "first"'s id and taken its messages at the next start.
     {
-        let db = sled::open(dir.path().join("definitions")).unwrap();
+        let db = definitions_db(dir.path());
         db.open_tree("meta")
             .unwrap()
             .insert(b"next_queue_id", &1u32.to_be_bytes()[..])
@@ -177,4 +177,23 @@ fn a_queue_id_that_cannot_be_drawn_fails_the_declare_and_is_never_reused() {
     assert_eq!(v.queue("first").unwrap().message_count(), 1);
     let second = v.declare_queue("second", false, durable(), 0).unwrap().queue;
     assert_eq!(second.message_count(), 0);
+}
+
+/// The definitions database, opened behind the broker's back. As
+/// `Definitions::open` does, it waits up to 2 s for the lock: sled lets
+/// go of its file lock when its background threads drop the database,
+/// which can be just after the broker that used it is dropped.
+fn definitions_db(data_dir: &std::path::Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match sled::open(data_dir.join("definitions")) {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
 }
