@@ -3,13 +3,14 @@
 //! are read without building amq-protocol's method values, so one client
 //! core drives a fast broker.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use warren_codec::protocol::{basic, channel, connection, queue};
 use warren_codec::{encode, AMQPClass, AMQPValue, FieldTable, LongString, PROTOCOL_HEADER};
 
@@ -105,13 +106,37 @@ fn text(props: &FieldTable, key: &str) -> String {
 
 impl Conn {
     pub async fn open(uri: &Uri, timeout: Duration) -> Result<Conn> {
-        tokio::time::timeout(timeout, Conn::handshake(uri))
+        Conn::open_from(uri, None, timeout).await
+    }
+
+    /// Opens a connection from local address `source` (any when `None`):
+    /// one source address has about 28,000 ephemeral ports to one broker
+    /// port, so more connections than that need several.
+    pub async fn open_from(uri: &Uri, source: Option<IpAddr>, timeout: Duration) -> Result<Conn> {
+        tokio::time::timeout(timeout, Conn::handshake(uri, source))
             .await
             .map_err(|_| anyhow!("connecting to {} timed out", uri.addr))?
     }
 
-    async fn handshake(uri: &Uri) -> Result<Conn> {
-        let sock = TcpStream::connect(&uri.addr)
+    async fn connect(uri: &Uri, source: Option<IpAddr>) -> Result<TcpStream> {
+        let Some(source) = source else {
+            return Ok(TcpStream::connect(&uri.addr).await?);
+        };
+        let addr = tokio::net::lookup_host(&uri.addr)
+            .await?
+            .find(|a| a.is_ipv4() == source.is_ipv4())
+            .ok_or_else(|| anyhow!("{} has no address of {source}'s family", uri.addr))?;
+        let sock = if source.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        sock.bind(SocketAddr::new(source, 0))?;
+        Ok(sock.connect(addr).await?)
+    }
+
+    async fn handshake(uri: &Uri, source: Option<IpAddr>) -> Result<Conn> {
+        let sock = Conn::connect(uri, source)
             .await
             .with_context(|| format!("connecting to {}", uri.addr))?;
         sock.set_nodelay(true)?;
@@ -119,7 +144,7 @@ impl Conn {
         let mut c = Conn {
             reader: Reader {
                 rd,
-                buf: BytesMut::with_capacity(64 * 1024),
+                buf: BytesMut::new(),
             },
             writer: Writer {
                 wr,
@@ -300,6 +325,14 @@ impl Reader {
         self.buf.len() >= 7 && {
             let size = u32::from_be_bytes([self.buf[3], self.buf[4], self.buf[5], self.buf[6]]) as usize;
             self.buf.len() >= size + 8
+        }
+    }
+
+    /// Lets go of the read buffer while nothing is buffered: held idle
+    /// connections (tens of thousands) then cost the tool little.
+    pub fn release(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
         }
     }
 

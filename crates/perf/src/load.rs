@@ -20,7 +20,7 @@ use warren_codec::protocol::basic;
 use warren_codec::{encode, AMQPClass, AMQPValue};
 
 use crate::client::{self, Conn, Incoming, Uri};
-use crate::{table, Flow};
+use crate::{rss, table, Flow};
 
 /// Messages a producer writes in one call when it is not rate-limited.
 const BATCH: u64 = 64;
@@ -80,7 +80,13 @@ impl Window {
     }
 }
 
-pub async fn flow(uri: &Uri, f: &Flow, timeout: Duration, latency_run: bool) -> Result<Value> {
+pub async fn flow(
+    uri: &Uri,
+    f: &Flow,
+    timeout: Duration,
+    broker_pid: Option<u32>,
+    latency_run: bool,
+) -> Result<Value> {
     if f.size < 16 {
         bail!("--size must be at least 16 (the send time and sequence)");
     }
@@ -132,10 +138,17 @@ pub async fn flow(uri: &Uri, f: &Flow, timeout: Duration, latency_run: bool) -> 
     tokio::time::sleep(Duration::from_secs(1)).await;
     let snapshot =
         |c: &Counters| [&c.published, &c.confirmed, &c.consumed].map(|a| a.load(Ordering::Relaxed));
+    let rss_before = rss::sample(broker_pid);
     counters.measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
     let before = snapshot(&counters);
-    tokio::time::sleep(Duration::from_secs_f64(f.duration)).await;
+    let window = Duration::from_secs_f64(f.duration);
+    let mut rss_peak = rss_before;
+    while started.elapsed() < window {
+        let left = window.saturating_sub(started.elapsed());
+        tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+        rss_peak = rss_peak.max(rss::sample(broker_pid));
+    }
     let after = snapshot(&counters);
     let elapsed = started.elapsed().as_secs_f64();
     counters.measuring.store(false, Ordering::Relaxed);
@@ -155,8 +168,15 @@ pub async fn flow(uri: &Uri, f: &Flow, timeout: Duration, latency_run: bool) -> 
     }
     let mut latencies = Vec::new();
     let _ = done_tx.send(true);
-    for c in consumers {
-        latencies.append(&mut c.await??);
+    // What each consumer took in the window, and so each queue (consumer
+    // i reads queue i % queues): a fair broker starves none of them.
+    let mut per_consumer = Vec::new();
+    let mut per_queue = vec![0u64; names.len()];
+    for (i, c) in consumers.into_iter().enumerate() {
+        let (mut l, taken) = c.await??;
+        latencies.append(&mut l);
+        per_consumer.push(taken);
+        per_queue[i % names.len()] += taken;
     }
     for n in &names {
         setup.call(1, client::delete(n)).await?;
@@ -186,7 +206,27 @@ pub async fn flow(uri: &Uri, f: &Flow, timeout: Duration, latency_run: bool) -> 
     if latency_run || !latencies.is_empty() {
         out["latency_us"] = percentiles(&mut latencies);
     }
+    if per_consumer.len() > 1 {
+        out["fairness"] = json!({
+            "queues": spread(&per_queue, elapsed),
+            "consumers": spread(&per_consumer, elapsed),
+        });
+    }
+    rss::report(&mut out, broker_pid, rss_before, rss_peak, 1, "rss_growth").await;
     Ok(out)
+}
+
+/// The lowest and highest of `counts` (messages in `elapsed` seconds) as
+/// rates, their ratio, and how many got nothing.
+fn spread(counts: &[u64], elapsed: f64) -> Value {
+    let min = counts.iter().copied().min().unwrap_or(0);
+    let max = counts.iter().copied().max().unwrap_or(0);
+    json!({
+        "min_rate": min as f64 / elapsed,
+        "max_rate": max as f64 / elapsed,
+        "min_over_max": if max == 0 { 0.0 } else { min as f64 / max as f64 },
+        "starved": counts.iter().filter(|&&c| c == 0).count(),
+    })
 }
 
 fn percentiles(samples: &mut [u32]) -> Value {
@@ -321,13 +361,14 @@ async fn consume(
     f: Flow,
     counters: Arc<Counters>,
     mut done: tokio::sync::watch::Receiver<bool>,
-) -> Result<Vec<u32>> {
+) -> Result<(Vec<u32>, u64)> {
     let Conn {
         mut reader,
         mut writer,
         ..
     } = c;
     let mut latencies = Vec::new();
+    let mut taken = 0u64;
     let mut acks = BytesMut::new();
     let (mut tag, mut unacked, mut remaining, mut first_body) = (0u64, 0u64, 0u64, false);
     loop {
@@ -337,7 +378,7 @@ async fn consume(
         }
         let frame = tokio::select! {
             f = reader.next() => f?,
-            _ = done.changed() => return Ok(latencies),
+            _ = done.changed() => return Ok((latencies, taken)),
         };
         match frame {
             Incoming::Deliver(t) => tag = t,
@@ -359,6 +400,9 @@ async fn consume(
                     continue;
                 }
                 counters.consumed.fetch_add(1, Ordering::Relaxed);
+                if counters.measuring.load(Ordering::Relaxed) {
+                    taken += 1;
+                }
                 if f.ack {
                     unacked += 1;
                     if unacked >= f.multi_ack.max(1) {

@@ -9,6 +9,7 @@
 
 mod client;
 mod load;
+mod rss;
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,10 @@ struct Cli {
     /// Seconds each connection and declaration may take
     #[arg(long, global = true, default_value_t = 10.0)]
     timeout: f64,
+    /// The broker's process id, when it runs on this machine (Linux): its
+    /// resident memory is reported before, during and after the load
+    #[arg(long, global = true)]
+    broker_pid: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -52,6 +57,11 @@ enum Scenario {
         /// Seconds to hold them open
         #[arg(long, default_value_t = 5.0)]
         hold: f64,
+        /// Local addresses to connect from, in turn, comma-separated (one
+        /// address reaches one broker port from about 28,000 ports; on
+        /// Linux all of 127.0.0.0/8 is loopback)
+        #[arg(long, value_delimiter = ',')]
+        sources: Vec<std::net::IpAddr>,
     },
     /// Declare queues, then delete them
     Queues {
@@ -126,6 +136,7 @@ pub fn table(args: &[(String, AMQPValue)]) -> FieldTable {
 
 fn main() {
     let cli = Cli::parse();
+    rss::raise_fd_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -153,19 +164,33 @@ async fn run(cli: &Cli) -> (&'static str, Result<Value>) {
     };
     let timeout = Duration::from_secs_f64(cli.timeout);
     match &cli.scenario {
-        Scenario::Throughput(f) => ("throughput", load::flow(&uri, f, timeout, false).await),
+        Scenario::Throughput(f) => (
+            "throughput",
+            load::flow(&uri, f, timeout, cli.broker_pid, false).await,
+        ),
         Scenario::Latency(f) => {
             let mut f = f.clone();
             f.rate = Some(f.rate.unwrap_or(1000.0));
-            ("latency", load::flow(&uri, &f, timeout, true).await)
+            (
+                "latency",
+                load::flow(&uri, &f, timeout, cli.broker_pid, true).await,
+            )
         }
         Scenario::Connections {
             count,
             parallel,
             hold,
+            sources,
         } => (
             "connections",
-            connections(&uri, *count, *parallel, Duration::from_secs_f64(*hold), timeout).await,
+            connections(
+                &uri,
+                (*count, *parallel, sources),
+                Duration::from_secs_f64(*hold),
+                cli.broker_pid,
+                timeout,
+            )
+            .await,
         ),
         Scenario::Queues {
             count,
@@ -174,62 +199,84 @@ async fn run(cli: &Cli) -> (&'static str, Result<Value>) {
             prefix,
         } => (
             "queues",
-            queues(&uri, *count, *durable, &table(queue_args), prefix, timeout).await,
+            queues(
+                &uri,
+                (*count, *durable, &table(queue_args), prefix),
+                cli.broker_pid,
+                timeout,
+            )
+            .await,
         ),
     }
 }
 
-/// Opens `count` connections, `parallel` at a time, holds them, closes them.
+/// Opens `count` connections, `parallel` at a time (from `sources` in
+/// turn), holds them, closes them.
 async fn connections(
     uri: &Uri,
-    count: usize,
-    parallel: usize,
+    (count, parallel, sources): (usize, usize, &[std::net::IpAddr]),
     hold: Duration,
+    broker_pid: Option<u32>,
     timeout: Duration,
 ) -> Result<Value> {
+    let rss_before = rss::sample(broker_pid);
     let started = Instant::now();
     let mut open = Vec::with_capacity(count);
     let mut server = String::new();
     while open.len() < count {
         let batch = parallel.min(count - open.len());
         let tasks: Vec<_> = (0..batch)
-            .map(|_| {
+            .map(|i| {
                 let uri = uri.clone();
-                tokio::spawn(async move { Conn::open(&uri, timeout).await })
+                let source = (!sources.is_empty()).then(|| sources[(open.len() + i) % sources.len()]);
+                tokio::spawn(async move { Conn::open_from(&uri, source, timeout).await })
             })
             .collect();
         for t in tasks {
-            let c = t.await??;
+            let mut c = t.await??;
+            c.reader.release();
             server.clone_from(&c.server);
             open.push(c);
         }
     }
     let opened_in = started.elapsed().as_secs_f64();
     tokio::time::sleep(hold).await;
+    let rss_held = rss::sample(broker_pid);
     let closing = Instant::now();
     let closes: Vec<_> = open.into_iter().map(|c| tokio::spawn(c.close())).collect();
     for c in closes {
         c.await?;
     }
-    Ok(json!({
+    let close_rate = count as f64 / closing.elapsed().as_secs_f64();
+    let mut out = json!({
         "broker": server,
-        "params": {"count": count, "parallel": parallel, "hold_s": hold.as_secs_f64()},
+        "params": {"count": count, "parallel": parallel, "hold_s": hold.as_secs_f64(), "sources": sources.len().max(1)},
         "open_rate": count as f64 / opened_in,
-        "close_rate": count as f64 / closing.elapsed().as_secs_f64(),
-    }))
+        "close_rate": close_rate,
+    });
+    rss::report(
+        &mut out,
+        broker_pid,
+        rss_before,
+        rss_held,
+        count,
+        "rss_per_connection",
+    )
+    .await;
+    Ok(out)
 }
 
 /// Declares `count` queues, then deletes them, pipelined in batches (as a
 /// client with many queues does at start); reports both rates.
 async fn queues(
     uri: &Uri,
-    count: usize,
-    durable: bool,
-    args: &FieldTable,
-    prefix: &str,
+    (count, durable, args, prefix): (usize, bool, &FieldTable, &str),
+    broker_pid: Option<u32>,
     timeout: Duration,
 ) -> Result<Value> {
     const BATCH: usize = 100;
+    let rss_before = rss::sample(broker_pid);
+    let mut rss_held = None;
     let mut c = Conn::open(uri, timeout).await?;
     let names: Vec<String> = (0..count).map(|i| format!("{prefix}-q{i}")).collect();
     let mut rates = Vec::new();
@@ -252,13 +299,18 @@ async fn queues(
             }
         }
         rates.push(count as f64 / started.elapsed().as_secs_f64());
+        if declaring {
+            rss_held = rss::sample(broker_pid);
+        }
     }
     let server = c.server.clone();
     c.close().await;
-    Ok(json!({
+    let mut out = json!({
         "broker": server,
         "params": {"count": count, "durable": durable},
         "declare_rate": rates[0],
         "delete_rate": rates[1],
-    }))
+    });
+    rss::report(&mut out, broker_pid, rss_before, rss_held, count, "rss_per_queue").await;
+    Ok(out)
 }

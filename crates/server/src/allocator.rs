@@ -10,9 +10,11 @@
 //!
 //! Declared in the library, so tests run on the allocator that ships.
 
+#[cfg(feature = "jemalloc")]
 use tikv_jemalloc_ctl::{epoch, stats};
 use warren_broker::memory::AllocatorStats;
 
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -28,11 +30,13 @@ pub const OPTIONS: &str = "background_thread:true,dirty_decay_ms:1000,muzzy_deca
 
 /// The options jemalloc was built with, to check that a build outside
 /// this workspace's cargo configuration still has them.
+#[cfg(feature = "jemalloc")]
 pub fn built_options() -> Option<&'static str> {
     tikv_jemalloc_ctl::config::malloc_conf::read().ok()
 }
 
 /// jemalloc's figures, fresh (its statistics are cached per "epoch").
+#[cfg(feature = "jemalloc")]
 pub fn stats() -> Option<AllocatorStats> {
     epoch::advance().ok()?;
     Some(AllocatorStats {
@@ -40,4 +44,17 @@ pub fn stats() -> Option<AllocatorStats> {
         resident: stats::resident::read().ok()? as u64,
         metadata: stats::metadata::read().ok()? as u64,
     })
+}
+
+/// Built without jemalloc (for a heap profiler): no options to check.
+#[cfg(not(feature = "jemalloc"))]
+pub fn built_options() -> Option<&'static str> {
+    Some(OPTIONS)
+}
+
+/// Built without jemalloc: no allocator statistics; the breakdown counts
+/// from the resident size alone.
+#[cfg(not(feature = "jemalloc"))]
+pub fn stats() -> Option<AllocatorStats> {
+    None
 }

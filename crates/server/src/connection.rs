@@ -60,7 +60,10 @@ struct Connection {
     /// `max-channels`.
     user_state: Option<Arc<UserState>>,
     channel_slots: HashMap<u16, Slot>,
-    channels: HashMap<u16, Channel>,
+    /// Boxed: a map's smallest table has room for four entries, and a
+    /// channel is 672 bytes; a client with one channel would carry room
+    /// for three more.
+    channels: HashMap<u16, Box<Channel>>,
     channel_max: u16,
     frame_max: u32,
     exclusive_queues: Vec<Arc<Queue>>,
@@ -86,6 +89,11 @@ struct Connection {
 
 /// Serves one accepted socket until it closes; over TLS when `tls` is set
 /// (the handshake counts against `handshake_timeout`).
+///
+/// Every connection's task is as large as the largest state of this
+/// future, for the connection's whole life: the TLS path, whose stream
+/// and handshake are far larger than a plain socket's, is boxed so that
+/// plain connections do not pay for it.
 pub async fn serve(
     stream: TcpStream,
     tls: Option<Arc<Tls>>,
@@ -96,10 +104,33 @@ pub async fn serve(
     let peer = stream.peer_addr().ok();
     let local = stream.local_addr().ok();
     let handshake_deadline = Instant::now() + shared.config.handshake_timeout;
-    let Some(tls) = tls else {
-        let (rd, wr) = stream.into_split();
-        return serve_stream(rd, wr, None, (peer, local), handshake_deadline, shared, shutdown).await;
-    };
+    match tls {
+        None => {
+            let (rd, wr) = stream.into_split();
+            serve_stream(rd, wr, None, (peer, local), handshake_deadline, shared, shutdown).await
+        }
+        Some(tls) => {
+            Box::pin(serve_tls(
+                stream,
+                tls,
+                (peer, local),
+                handshake_deadline,
+                shared,
+                shutdown,
+            ))
+            .await
+        }
+    }
+}
+
+async fn serve_tls(
+    stream: TcpStream,
+    tls: Arc<Tls>,
+    (peer, local): (Option<SocketAddr>, Option<SocketAddr>),
+    handshake_deadline: Instant,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
     let stream = match tokio::time::timeout_at(handshake_deadline, tls.acceptor().accept(stream)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -242,7 +273,10 @@ async fn serve_stream<R, W>(
     // The client may still be writing frames it queued before our close-ok;
     // read them until it hangs up so they do not meet a TCP reset.
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let mut sink = [0u8; 4096];
+        // On the heap: an array here would live in every connection's
+        // task for its whole life (the task is as large as its largest
+        // state).
+        let mut sink = vec![0u8; 4096];
         while let Ok(n) = rd.read(&mut sink).await {
             if n == 0 {
                 break;
@@ -974,7 +1008,7 @@ impl Connection {
             }
             let ch = Channel::new(id, self.out.clone(), self.faults.clone());
             self.info.channel_views.lock().insert(id, ch.shared.clone());
-            self.channels.insert(id, ch);
+            self.channels.insert(id, Box::new(ch));
             GlobalStats::count(&self.shared.broker.stats.channels_opened);
             self.channels_changed();
             self.send(

@@ -10,6 +10,14 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
+    match raise_fd_limit() {
+        Some(limit) if limit < config.max_connections as u64 + 100 => tracing::warn!(
+            "open file limit is {limit}: fewer clients than max_connections ({}) can connect; raise it with `ulimit -n`",
+            config.max_connections
+        ),
+        Some(limit) => tracing::info!("open file limit: {limit}"),
+        None => {}
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let server = warren_server::start(config).await?;
@@ -18,6 +26,20 @@ fn main() -> anyhow::Result<()> {
         server.shutdown().await;
         Ok(())
     })
+}
+
+/// Raises the open-file limit to its hard maximum, as operators would with
+/// `ulimit -n`: each client is a file descriptor, and the usual soft limit
+/// (1,024) refuses clients long before `max_connections`. `None` when
+/// unlimited.
+fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum || limit.maximum.is_none() {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+    getrlimit(Resource::Nofile).current
 }
 
 /// Waits for SIGINT or SIGTERM; SIGHUP re-reads the TLS certificates.
