@@ -122,9 +122,14 @@ pub async fn flow(
             done_rx.clone(),
         )));
     }
+    // Every producer connects before any publishes: a connection opened
+    // while the others publish flat out waits its turn at a busy broker.
+    let mut opened = Vec::new();
+    for _ in 0..f.producers {
+        opened.push(Conn::open(uri, timeout).await?);
+    }
     let mut producers = Vec::new();
-    for i in 0..f.producers {
-        let c = Conn::open(uri, timeout).await?;
+    for (i, c) in opened.into_iter().enumerate() {
         let queue = names[i % names.len()].clone();
         producers.push(tokio::spawn(produce(
             c,

@@ -74,6 +74,9 @@ enum Scenario {
         queue_args: Vec<(String, AMQPValue)>,
         #[arg(long, default_value = "perf")]
         prefix: String,
+        /// Seconds to keep them before deleting them (to list them meanwhile)
+        #[arg(long, default_value_t = 0.0)]
+        hold: f64,
     },
 }
 
@@ -197,11 +200,13 @@ async fn run(cli: &Cli) -> (&'static str, Result<Value>) {
             durable,
             queue_args,
             prefix,
+            hold,
         } => (
             "queues",
             queues(
                 &uri,
                 (*count, *durable, &table(queue_args), prefix),
+                Duration::from_secs_f64(*hold),
                 cli.broker_pid,
                 timeout,
             )
@@ -271,6 +276,7 @@ async fn connections(
 async fn queues(
     uri: &Uri,
     (count, durable, args, prefix): (usize, bool, &FieldTable, &str),
+    hold: Duration,
     broker_pid: Option<u32>,
     timeout: Duration,
 ) -> Result<Value> {
@@ -301,13 +307,14 @@ async fn queues(
         rates.push(count as f64 / started.elapsed().as_secs_f64());
         if declaring {
             rss_held = rss::sample(broker_pid);
+            tokio::time::sleep(hold).await;
         }
     }
     let server = c.server.clone();
     c.close().await;
     let mut out = json!({
         "broker": server,
-        "params": {"count": count, "durable": durable},
+        "params": {"count": count, "durable": durable, "hold_s": hold.as_secs_f64()},
         "declare_rate": rates[0],
         "delete_rate": rates[1],
     });

@@ -355,6 +355,9 @@ async fn sync_announced(awaited: Option<Ticket>, synced: Option<tokio::sync::fut
 /// `tx.commit`'s class and method ids.
 const TX_COMMIT: (u16, u16) = (90, 20);
 
+/// Bytes read from one client before its task lets others run.
+const YIELD_AFTER: usize = 4 * READ_LARGE;
+
 /// Room for the next read when the client sends little (handshakes,
 /// heartbeats, an idle or slow client): an idle connection holds this much.
 const READ_SMALL: usize = 512;
@@ -416,13 +419,17 @@ impl ReadBuffer {
         self.counted.set(self.bytes.capacity());
     }
 
-    /// After a read of `n` bytes.
-    fn filled(&mut self, n: usize) {
+    /// After a read of `n` bytes; whether it filled the room it had (the
+    /// client is likely to have more waiting).
+    fn filled(&mut self, n: usize) -> bool {
         if n >= self.room {
             self.want = READ_LARGE;
-        } else if n < self.want / 8 {
+            return true;
+        }
+        if n < self.want / 8 {
             self.want = (self.want / 2).max(READ_SMALL);
         }
+        false
     }
 }
 
@@ -453,6 +460,7 @@ impl Connection {
         let mut buf = ReadBuffer::new(Share::new(&self.shared.broker.memory.readers));
         let mut last_read = Instant::now();
         let mut shutting_down = false;
+        let mut unyielded = 0;
         loop {
             self.contained(|conn| conn.frames(&mut buf.bytes));
             if self.state == State::Done {
@@ -503,6 +511,18 @@ impl Connection {
                 }
                 continue;
             }
+            if unyielded >= YIELD_AFTER {
+                // A client that streams (a publisher flat out) always has
+                // data waiting: tokio's budget counts reads, and one read
+                // here is up to 64 KiB of frames, so this task would keep
+                // its worker for 128 of them. Every slice of input read in
+                // full reads lets the other connections, and new clients'
+                // handshakes, in. Only full reads count: a client that
+                // waits for answers (confirms) yields at its reads, and
+                // an extra yield there halved confirm throughput.
+                unyielded = 0;
+                tokio::task::yield_now().await;
+            }
             buf.prepare();
             let hb = self.heartbeat.load(Ordering::Relaxed);
             let throttled = self.out.over_read_limit();
@@ -537,7 +557,9 @@ impl Connection {
                 r = rd.read_buf(&mut buf.bytes), if !throttled => match r {
                     Ok(0) | Err(_) => return,
                     Ok(n) => {
-                        buf.filled(n);
+                        if buf.filled(n) {
+                            unyielded += n;
+                        }
                         last_read = Instant::now();
                         info.io.received(n);
                     }
