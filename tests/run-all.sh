@@ -22,6 +22,9 @@ fi
 if [ -x tests/interop/run.sh ]; then
   tests/interop/run.sh
 fi
+# Idle connections up to the open-file limit, 100,000 queues, 100 x 100
+# publishers and consumers, on a release build.
+tests/scale.sh
 # Every decoder fuzzed for a bounded time (FUZZ_SECONDS per target).
 tests/fuzz.sh
 echo "all tests passed"
