@@ -34,6 +34,8 @@ pub struct Shared {
     pub next_connection_id: AtomicU64,
     pub alarms: Arc<alarms::Alarms>,
     pub auth: Arc<dyn auth::AuthBackend>,
+    /// Connections whose clients stream (see `connection::Streaming`).
+    pub streaming: connection::Streaming,
 }
 
 impl Shared {
@@ -282,6 +284,7 @@ pub async fn start_on(config: Config, disk: Arc<dyn warren_store::Disk>) -> std:
         next_connection_id: AtomicU64::new(1),
         alarms: alarms.clone(),
         auth: Arc::new(auth::Internal(broker.clone())),
+        streaming: Default::default(),
     });
     let sweeper = tokio::spawn(sweeper(broker.clone(), shutdown.clone()));
     // One limit over both listeners: max_connections counts every client.

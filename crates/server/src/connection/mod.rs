@@ -38,7 +38,8 @@ mod negotiation;
 mod reading;
 
 use negotiation::start_method;
-use reading::{ReadBuffer, YIELD_AFTER};
+pub use reading::Streaming;
+use reading::{ReadBuffer, Turn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -344,7 +345,8 @@ impl Connection {
         let mut buf = ReadBuffer::new(Share::new(&self.shared.broker.memory.readers));
         let mut last_read = Instant::now();
         let mut shutting_down = false;
-        let mut unyielded = 0;
+        let shared = self.shared.clone();
+        let mut turn = Turn::new(&shared.streaming);
         loop {
             self.contained(|conn| conn.frames(&mut buf.bytes));
             if self.state == State::Done {
@@ -395,16 +397,7 @@ impl Connection {
                 }
                 continue;
             }
-            if unyielded >= YIELD_AFTER {
-                // A client that streams (a publisher flat out) always has
-                // data waiting: tokio's budget counts reads, and one read
-                // here is up to 64 KiB of frames, so this task would keep
-                // its worker for 128 of them. Every slice of input read in
-                // full reads lets the other connections, and new clients'
-                // handshakes, in. Only full reads count: a client that
-                // waits for answers (confirms) yields at its reads, and
-                // an extra yield there halved confirm throughput.
-                unyielded = 0;
+            if turn.over() {
                 tokio::task::yield_now().await;
             }
             buf.prepare();
@@ -441,9 +434,7 @@ impl Connection {
                 r = rd.read_buf(&mut buf.bytes), if !throttled => match r {
                     Ok(0) | Err(_) => return,
                     Ok(n) => {
-                        if buf.filled(n) {
-                            unyielded += n;
-                        }
+                        turn.read(n, buf.filled(n));
                         last_read = Instant::now();
                         info.io.received(n);
                     }
