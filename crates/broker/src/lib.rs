@@ -359,6 +359,16 @@ impl Broker {
     /// The memory Warren counts itself, for the node's breakdown: one
     /// pass over the queues and exchanges, as a listing makes.
     pub fn memory_counted(&self) -> memory::Counted {
+        let mut c = self.memory_counted_but_queues();
+        for q in self.vhosts().iter().flat_map(|v| v.queues()) {
+            c.add_queue(q.args.queue_type, &q.gauges());
+        }
+        c
+    }
+
+    /// The same without the queues, for a caller that walks them anyway
+    /// (a metrics scrape) and adds each with [`memory::Counted::add_queue`].
+    pub fn memory_counted_but_queues(&self) -> memory::Counted {
         let mut c = memory::Counted {
             connection_readers: self.memory.readers.get(),
             connection_writers: self.memory.writers.get(),
@@ -366,14 +376,6 @@ impl Broker {
             ..Default::default()
         };
         for v in self.vhosts() {
-            for q in v.queues() {
-                let m = q.memory();
-                let held = m.memory + m.unacked_bytes;
-                match q.args.queue_type {
-                    args::QueueType::Classic => c.queue_procs += held,
-                    args::QueueType::Quorum => c.quorum_queue_procs += held,
-                }
-            }
             for x in v.exchanges() {
                 c.caches += x.cache_bytes();
             }

@@ -9,6 +9,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::args::QueueType;
+use crate::queue::QueueGauges;
+
 /// A running total of bytes held by many holders.
 #[derive(Default)]
 pub struct Held(AtomicUsize);
@@ -104,6 +107,17 @@ pub struct Counted {
     pub store_pending: u64,
     /// Topic routing caches.
     pub caches: u64,
+}
+
+impl Counted {
+    /// Adds a queue of type `kind` holding `held`.
+    pub fn add_queue(&mut self, kind: QueueType, held: &QueueGauges) {
+        let bytes = held.memory + held.unacked_bytes;
+        match kind {
+            QueueType::Classic => self.queue_procs += bytes,
+            QueueType::Quorum => self.quorum_queue_procs += bytes,
+        }
+    }
 }
 
 impl Breakdown {

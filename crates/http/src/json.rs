@@ -201,8 +201,8 @@ impl<'a> QueueView<'a> {
 
     /// The view, with or without `message_stats`.
     pub fn with(q: &'a Queue, stats: bool, detail: Detail) -> QueueView<'a> {
-        let ready = q.message_count();
-        let unacked = q.unacked_count();
+        let held = q.gauges();
+        let (ready, unacked) = (held.ready, held.unacked);
         let policy = q.policy();
         let message_stats = stats.then(|| {
             let (counts, rates) = q.stats.snapshot();
@@ -214,11 +214,10 @@ impl<'a> QueueView<'a> {
             q.stats
                 .depth_rates
                 .gauge_rates([messages, u64::from(ready), unacked as u64]);
-        let held = q.memory();
         let (exclusive_tag, active_tag) = match detail {
             // Only the detailed view shows them unset, so only it (or a
             // queue with consumers) pays for a look at the consumers.
-            Detail::Basic if q.consumer_count() == 0 => (None, None),
+            Detail::Basic if held.consumers == 0 => (None, None),
             _ => {
                 let consumers = q.consumers();
                 let exclusive = consumers.iter().find(|c| c.exclusive).map(|c| c.tag.to_string());
@@ -245,7 +244,7 @@ impl<'a> QueueView<'a> {
             messages_ready_details: Rate { rate: ready_rate },
             messages_unacknowledged: unacked,
             messages_unacknowledged_details: Rate { rate: unacked_rate },
-            consumers: q.consumer_count(),
+            consumers: held.consumers,
             memory: held.memory,
             message_bytes: held.ready_bytes + held.unacked_bytes,
             message_bytes_ready: held.ready_bytes,

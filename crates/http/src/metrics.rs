@@ -63,16 +63,19 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         totals;
     let fam = || Family::<Labels, Gauge>::default();
     let (q_msgs, q_ready, q_unacked, q_consumers) = (fam(), fam(), fam(), fam());
+    // The memory breakdown's queues are counted in the same pass.
+    let mut counted = state.broker.memory_counted_but_queues();
     for q in &queues {
+        let held = q.gauges();
+        counted.add_queue(q.args.queue_type, &held);
         let (r, u, c) = (
-            i64::from(q.message_count()),
-            q.unacked_count() as i64,
-            i64::from(q.consumer_count()),
+            i64::from(held.ready),
+            held.unacked as i64,
+            i64::from(held.consumers),
         );
         ready += r;
         unacked += u;
         consumers += c;
-        let held = q.memory();
         ready_bytes += held.ready_bytes as i64;
         unacked_bytes += held.unacked_bytes as i64;
         if per_object {
@@ -340,7 +343,7 @@ pub fn render(state: &ApiState, per_object: bool) -> String {
         "Memory used in bytes",
         resident_bytes() as i64,
     );
-    let memory = crate::routes::overview::memory_breakdown(state);
+    let memory = crate::routes::overview::breakdown_of(state, counted);
     memory_metrics(&mut reg, &memory);
     gauge(
         &mut reg,

@@ -20,8 +20,9 @@ use crate::ApiState;
 pub fn vhost_json(v: &VHost) -> Value {
     let (mut ready, mut unacked) = (0u64, 0u64);
     for q in v.queues() {
-        ready += u64::from(q.message_count());
-        unacked += q.unacked_count() as u64;
+        let held = q.gauges();
+        ready += u64::from(held.ready);
+        unacked += held.unacked as u64;
     }
     let meta = v.meta();
     let default_queue_type = meta.default_queue_type.as_deref().unwrap_or("classic");

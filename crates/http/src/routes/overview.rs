@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
-use warren_broker::memory::Breakdown;
+use warren_broker::memory::{Breakdown, Counted};
 use warren_broker::queue::QueueStats;
 use warren_broker::system::{free_disk, max_open_files, open_files, resident_bytes};
 
@@ -39,12 +39,13 @@ pub async fn overview(
             exchanges += v.exchanges().len() as u64;
         }
         for q in v.queues() {
-            let (r, u) = (u64::from(q.message_count()), q.unacked_count() as u64);
+            let held = q.gauges();
+            let (r, u) = (u64::from(held.ready), held.unacked as u64);
             all_ready += r;
             all_unacked += u;
             if visible {
                 queues += 1;
-                consumers += u64::from(q.consumer_count());
+                consumers += u64::from(held.consumers);
                 ready += r;
                 unacked += u;
             }
@@ -210,7 +211,12 @@ pub async fn node(
 
 /// Where the node's memory is, by category (see `warren_broker::memory`).
 pub fn memory_breakdown(s: &ApiState) -> Breakdown {
-    Breakdown::new(resident_bytes(), s.broker.memory_counted(), (s.allocator)())
+    breakdown_of(s, s.broker.memory_counted())
+}
+
+/// The breakdown, with what Warren counted itself.
+pub fn breakdown_of(s: &ApiState, counted: Counted) -> Breakdown {
+    Breakdown::new(resident_bytes(), counted, (s.allocator)())
 }
 
 fn memory_json(b: &Breakdown) -> Value {
