@@ -273,11 +273,44 @@ impl Default for Config {
     }
 }
 
+/// How test brokers' data directories start, followed by the process id.
+const TEST_DIR_PREFIX: &str = "warren-test-";
+
+/// Removes the test brokers' data directories under `tmp` whose process
+/// has ended (Linux: no `/proc/<pid>`; elsewhere nothing is removed).
+fn remove_dead_test_dirs(tmp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(TEST_DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if !Path::new("/proc").join(pid.to_string()).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
 impl Config {
     /// A broker on 127.0.0.1 with a free port and a fresh data directory
     /// under the system's temporary directory, for tests.
+    ///
+    /// Test brokers run until their process ends, so nothing removes their
+    /// directories when they stop: the first broker of a process removes
+    /// those of earlier test processes that are gone.
     pub fn ephemeral() -> Config {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(|| remove_dead_test_dirs(&std::env::temp_dir()));
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -286,7 +319,8 @@ impl Config {
         Config {
             bind: "127.0.0.1".into(),
             port: Some(0),
-            data_dir: std::env::temp_dir().join(format!("warren-test-{}-{n}-{nanos}", std::process::id())),
+            data_dir: std::env::temp_dir()
+                .join(format!("{TEST_DIR_PREFIX}{}-{n}-{nanos}", std::process::id())),
             segment_size: 1 << 20,
             management_port: None,
             prometheus_port: None,
@@ -509,6 +543,7 @@ mod tests {
             ..Cli::default()
         };
         assert!(Config::resolve(open).unwrap().loopback_users.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -593,6 +628,25 @@ mod tests {
     }
 
     #[test]
+    fn test_directories_of_ended_processes_are_removed() {
+        let tmp = std::env::temp_dir().join(format!("warren-config-sweep-{}", std::process::id()));
+        let alive = tmp.join(format!("{TEST_DIR_PREFIX}{}-0-1", std::process::id()));
+        // Above the kernel's pid limit (4,194,304 at most): never running.
+        let dead = tmp.join(format!("{TEST_DIR_PREFIX}4294967295-0-1"));
+        let other = tmp.join("warren-other-1");
+        for d in [&alive, &dead, &other] {
+            std::fs::create_dir_all(d.join("store")).unwrap();
+        }
+        remove_dead_test_dirs(&tmp);
+        assert!(alive.exists(), "this process's directory stays");
+        assert!(other.exists(), "only test directories are touched");
+        if Path::new("/proc/self").exists() {
+            assert!(!dead.exists(), "an ended process's directory is removed");
+        }
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
     fn unknown_keys_in_the_file_are_refused() {
         let dir = std::env::temp_dir().join(format!("warren-config-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -604,5 +658,6 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("prot"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
