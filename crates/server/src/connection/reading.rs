@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use warren_broker::memory::Share;
 
 /// Bytes a streaming client's task reads in full reads before it lets
-/// others run, when others are waiting.
+/// others run, when streaming clients hold every worker (see [`Turn`]).
 const SLICE: usize = 4 * READ_LARGE;
 
 /// How many connections stream: their last read filled the room it had,
